@@ -1,0 +1,161 @@
+import { randomUUID } from "node:crypto";
+import { type BroadcastResult, broadcast } from "./broadcast.ts";
+import { type ClientRequest, type FrameRefusal, parseClientFrame } from "./client-frames.ts";
+import type { ConnectionStore } from "./connection-store.ts";
+import type { HistoryStore } from "./history-store.ts";
+import { limits } from "./limits.ts";
+import { type CoreLogger, silentLogger } from "./logger.ts";
+import { compareCodePoints } from "./names.ts";
+import type { Poster } from "./poster.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+import {
+  errorFrame,
+  historyFrame,
+  type MessageFrame,
+  pongFrame,
+  presenceFrame,
+  type ServerFrame,
+  systemFrame,
+} from "./server-frames.ts";
+
+/** Everything the chat needs, handed in by the Lambda entries, the local stack or a test. */
+export interface ChatDeps {
+  readonly connections: ConnectionStore;
+  readonly history: HistoryStore;
+  readonly rateLimiter: RateLimiter;
+  readonly poster: Poster;
+  readonly logger?: CoreLogger;
+  /** Epoch milliseconds. Default: `Date.now`. */
+  readonly now?: () => number;
+  /** Message ids. Default: random UUIDs. */
+  readonly newId?: () => string;
+  /** Posts in flight per broadcast. Default: `limits.broadcastConcurrency`. */
+  readonly concurrency?: number;
+}
+
+/** Who is on a connection, as the authorizer established it. */
+export interface Participant {
+  connectionId: string;
+  username: string;
+  channel: string;
+}
+
+/** What handling a client frame did, for the handler's log and result. */
+export type FrameOutcome =
+  | { kind: "broadcast"; messageId: string; result: BroadcastResult }
+  | { kind: "replied"; action: ClientRequest["action"] }
+  | { kind: "refused"; refusal: FrameRefusal };
+
+const clock = (deps: ChatDeps) => (deps.now ?? Date.now)();
+
+function announce(deps: ChatDeps, who: Participant, message: string): Promise<BroadcastResult> {
+  const frame = systemFrame(who.channel, message, clock(deps));
+  return broadcast(deps, who.channel, frame, { exclude: who.connectionId, concurrency: deps.concurrency });
+}
+
+/** The seed's onOpen: stores the connection and tells every *other* member "Lucy connected". */
+export async function join(deps: ChatDeps, who: Participant): Promise<BroadcastResult> {
+  const connectedAt = clock(deps);
+  await deps.connections.put({
+    ...who,
+    connectedAt,
+    expiresAt: Math.floor(connectedAt / 1000) + limits.connectionTtlSeconds,
+  });
+  // Never post to the joining connection here: until $connect returns, API Gateway answers 410 for it.
+  return announce(deps, who, `${who.username} connected`);
+}
+
+/** The seed's onClose: removes the connection and tells the others "Lucy disconnected". */
+export async function leave(deps: ChatDeps, who: Participant): Promise<BroadcastResult> {
+  await deps.connections.remove(who.connectionId);
+  return announce(deps, who, `${who.username} disconnected`);
+}
+
+async function reply(deps: ChatDeps, who: Participant, frame: ServerFrame): Promise<void> {
+  const outcome = await deps.poster.post(who.connectionId, Buffer.from(JSON.stringify(frame)));
+  if (outcome.status === "gone") await deps.connections.remove(who.connectionId);
+  else if (outcome.status === "failed") {
+    (deps.logger ?? silentLogger).warn("reply to sender failed", {
+      connectionId: who.connectionId,
+      error: outcome.error,
+    });
+  }
+}
+
+async function refuse(deps: ChatDeps, who: Participant, refusal: FrameRefusal): Promise<FrameOutcome> {
+  await reply(deps, who, errorFrame(refusal.code, refusal.message));
+  return { kind: "refused", refusal };
+}
+
+/** Counts one message against the sender's rate, restoring its record if a stale-removal took it away meanwhile. */
+async function withinRate(deps: ChatDeps, who: Participant, now: number): Promise<boolean> {
+  let decision = await deps.rateLimiter.take(who.connectionId, now);
+  if (decision === "unknown") {
+    (deps.logger ?? silentLogger).warn("sender was not stored; storing it again", { connectionId: who.connectionId });
+    await deps.connections.put({
+      ...who,
+      connectedAt: now,
+      expiresAt: Math.floor(now / 1000) + limits.connectionTtlSeconds,
+    });
+    decision = await deps.rateLimiter.take(who.connectionId, now);
+  }
+  return decision === "allowed";
+}
+
+async function sendMessage(deps: ChatDeps, who: Participant, text: string): Promise<FrameOutcome> {
+  const timestamp = clock(deps);
+  if (!(await withinRate(deps, who, timestamp))) {
+    return refuse(deps, who, {
+      code: "rate_limited",
+      message: `at most ${limits.rateMaxMessages} messages per ${limits.rateWindowMs / 1000} seconds`,
+    });
+  }
+  const frame: MessageFrame = {
+    type: "message",
+    id: (deps.newId ?? randomUUID)(),
+    from: who.username,
+    message: text,
+    channel: who.channel,
+    timestamp,
+  };
+  await deps.history.append(frame);
+  const result = await broadcast(deps, who.channel, frame, { concurrency: deps.concurrency });
+  return { kind: "broadcast", messageId: frame.id, result };
+}
+
+/** Users of a channel: unique, sorted by code point. */
+async function presence(deps: ChatDeps, channel: string): Promise<string[]> {
+  const members = await deps.connections.members(channel);
+  return [...new Set(members.map((member) => member.username))].sort(compareCodePoints);
+}
+
+/** The seed's onMessage, and the rest of PROTOCOL §4: one client frame from a connection. */
+export async function handleFrame(
+  deps: ChatDeps,
+  who: Participant,
+  body: string,
+  isBinary = false,
+): Promise<FrameOutcome> {
+  const parsed = parseClientFrame(body, isBinary);
+  if (!parsed.ok) return refuse(deps, who, parsed.refusal);
+  const { request } = parsed;
+  switch (request.action) {
+    case "send":
+      return sendMessage(deps, who, request.message);
+    case "ping":
+      await reply(deps, who, pongFrame(clock(deps)));
+      break;
+    case "who":
+      await reply(deps, who, presenceFrame(who.channel, await presence(deps, who.channel)));
+      break;
+    case "history":
+      await reply(deps, who, historyFrame(who.channel, await deps.history.recent(who.channel)));
+      break;
+  }
+  return { kind: "replied", action: request.action };
+}
+
+/** Tells the sender that the server failed, without closing its connection. */
+export async function replyInternalError(deps: ChatDeps, who: Participant, requestId: string): Promise<void> {
+  await reply(deps, who, errorFrame("internal", `something went wrong on our side (request ${requestId})`));
+}

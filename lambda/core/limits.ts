@@ -1,0 +1,38 @@
+/**
+ * Every bound of the chat in one place. PROTOCOL.md's "Names and limits" table is the source of the protocol
+ * values; the AWS values come from API Gateway's and DynamoDB's published quotas.
+ */
+export const limits = {
+  /** Username length in code points, after trimming. */
+  usernameMaxChars: 32,
+  /** Channel name length. */
+  channelMaxChars: 64,
+  /** Chat message length in code points, after trimming. */
+  messageMaxChars: 4_000,
+  /** API Gateway closes a connection with 1009 when one frame is larger than this. */
+  frameMaxBytes: 32 * 1024,
+  /** Session request bodies over this size answer 413. */
+  sessionBodyMaxBytes: 16 * 1024,
+  /** Chat messages accepted per connection within one rate window. */
+  rateMaxMessages: 20,
+  /** Length of the rate window. */
+  rateWindowMs: 10_000,
+  /** Default session token lifetime. */
+  tokenTtlSeconds: 3_600,
+  /** Messages kept and returned per channel. */
+  historySize: 50,
+  /** How long a history message is kept. */
+  historyTtlSeconds: 24 * 3_600,
+  /** API Gateway cuts every connection at 2 hours; the record outlives that a little so a missed $disconnect is cleaned. */
+  connectionTtlSeconds: 2 * 3_600 + 10 * 60,
+  /** Posts in flight during one broadcast. */
+  broadcastConcurrency: 128,
+  /** Items per channel-index query page (DynamoDB also stops a page at 1 MB). */
+  membersPageSize: 1_000,
+  /** BatchWriteItem takes at most 25 requests. */
+  batchWriteSize: 25,
+  /** Attempts for a batch of deletes whose items come back unprocessed. */
+  batchWriteAttempts: 6,
+  /** Base delay of the jittered exponential backoff between those attempts. */
+  batchWriteBackoffMs: 25,
+} as const;

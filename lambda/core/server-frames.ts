@@ -1,0 +1,57 @@
+import * as v from "valibot";
+import type { ErrorCode } from "./client-frames.ts";
+import { SERVER_NAME } from "./names.ts";
+
+/** A chat message as every member of the channel receives it (PROTOCOL §5). */
+export const messageFrameSchema = v.object({
+  type: v.literal("message"),
+  id: v.string(),
+  from: v.string(),
+  message: v.string(),
+  channel: v.string(),
+  timestamp: v.number(),
+});
+export type MessageFrame = v.InferOutput<typeof messageFrameSchema>;
+
+/** The server's frames, as a schema the page and the tests validate against. */
+export const serverFrameSchema = v.variant("type", [
+  messageFrameSchema,
+  v.object({
+    type: v.literal("system"),
+    from: v.literal(SERVER_NAME),
+    message: v.string(),
+    channel: v.string(),
+    timestamp: v.number(),
+  }),
+  v.object({ type: v.literal("pong"), timestamp: v.number() }),
+  v.object({ type: v.literal("presence"), channel: v.string(), users: v.array(v.string()) }),
+  v.object({ type: v.literal("history"), channel: v.string(), messages: v.array(messageFrameSchema) }),
+  v.object({
+    type: v.literal("error"),
+    code: v.picklist(["bad_request", "too_large", "rate_limited", "unknown_action", "internal"]),
+    message: v.string(),
+  }),
+]);
+export type ServerFrame = v.InferOutput<typeof serverFrameSchema>;
+export type SystemFrame = Extract<ServerFrame, { type: "system" }>;
+
+/** "Lucy connected" / "Lucy disconnected", from the server to the channel. */
+export const systemFrame = (channel: string, message: string, timestamp: number): SystemFrame => ({
+  type: "system",
+  from: SERVER_NAME,
+  message,
+  channel,
+  timestamp,
+});
+
+export const pongFrame = (timestamp: number): ServerFrame => ({ type: "pong", timestamp });
+
+export const presenceFrame = (channel: string, users: string[]): ServerFrame => ({ type: "presence", channel, users });
+
+export const historyFrame = (channel: string, messages: MessageFrame[]): ServerFrame => ({
+  type: "history",
+  channel,
+  messages,
+});
+
+export const errorFrame = (code: ErrorCode, message: string): ServerFrame => ({ type: "error", code, message });

@@ -1,0 +1,35 @@
+/**
+ * The DynamoDB schema, defined once: CDK (`infra/`), the local stack and the tests all build their tables from this.
+ * Times stored for TTL are epoch *seconds*, as DynamoDB's TTL requires.
+ */
+
+/** A key attribute and its DynamoDB scalar type. */
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: "S" | "N";
+}
+
+/** connectionId → channel, username, connectedAt, expiresAt; queried by channel through `channelIndex`. */
+export const connectionsTable = {
+  partitionKey: { name: "connectionId", type: "S" },
+  /** The channel index: membership of one channel in a query, never a scan. */
+  channelIndex: {
+    indexName: "byChannel",
+    partitionKey: { name: "channel", type: "S" },
+    sortKey: { name: "connectionId", type: "S" },
+    /** Only what a broadcast and `who` need, so rate-counter updates never write to the index. */
+    nonKeyAttributes: ["username", "expiresAt"],
+  },
+  ttlAttribute: "expiresAt",
+} as const satisfies {
+  partitionKey: KeyAttribute;
+  channelIndex: { indexName: string; partitionKey: KeyAttribute; sortKey: KeyAttribute; nonKeyAttributes: string[] };
+  ttlAttribute: string;
+};
+
+/** Chat history: channel → messages ordered by `sk` (zero-padded timestamp, then the message id). */
+export const historyTable = {
+  partitionKey: { name: "channel", type: "S" },
+  sortKey: { name: "sk", type: "S" },
+  ttlAttribute: "expiresAt",
+} as const satisfies { partitionKey: KeyAttribute; sortKey: KeyAttribute; ttlAttribute: string };

@@ -1,0 +1,5 @@
+import { createConnectHandler } from "../handlers/connect.ts";
+import { webSocketDepsFromEnv } from "../runtime/deps-from-env.ts";
+
+/** Lambda entry of the WebSocket route; clients are built once per cold start. */
+export const handler = createConnectHandler(webSocketDepsFromEnv());

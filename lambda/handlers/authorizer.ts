@@ -1,0 +1,64 @@
+import type { CoreLogger } from "../core/logger.ts";
+import { parseChannel } from "../core/names.ts";
+import { InvalidTokenError, type TokenKey, verifySessionToken } from "../core/session-token.ts";
+
+/** The part of API Gateway's REQUEST authorizer event for a WebSocket `$connect` that the authorizer reads. */
+export interface ConnectAuthorizerEvent {
+  methodArn: string;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  requestContext?: { connectionId?: string; requestId?: string };
+}
+
+/** An IAM policy answer; `context` reaches every later event of the connection as `requestContext.authorizer`. */
+export interface AuthorizerResult {
+  principalId: string;
+  policyDocument: {
+    Version: "2012-10-17";
+    Statement: { Action: "execute-api:Invoke"; Effect: "Allow" | "Deny"; Resource: string }[];
+  };
+  context?: { username: string; channel: string };
+}
+
+/** API Gateway answers 401 when an authorizer fails with exactly this message. */
+export const UNAUTHORIZED = "Unauthorized";
+
+const policy = (principalId: string, effect: "Allow" | "Deny", resource: string): AuthorizerResult => ({
+  principalId,
+  policyDocument: {
+    Version: "2012-10-17",
+    Statement: [{ Action: "execute-api:Invoke", Effect: effect, Resource: resource }],
+  },
+});
+
+/** Dependencies of the authorizer. */
+export interface AuthorizerDeps {
+  readonly key: TokenKey;
+  readonly logger: CoreLogger;
+  readonly now?: () => number;
+}
+
+/**
+ * The `$connect` REQUEST authorizer: a valid session token → Allow with `{ username, channel }`; a missing or invalid
+ * token → 401; an invalid channel name → Deny (403).
+ */
+export function createAuthorizerHandler(deps: AuthorizerDeps) {
+  return async (event: ConnectAuthorizerEvent): Promise<AuthorizerResult> => {
+    const query = event.queryStringParameters ?? {};
+    const token = query.token;
+    if (!token) throw new Error(UNAUTHORIZED);
+    let username: string;
+    try {
+      username = await verifySessionToken(deps.key, token, (deps.now ?? Date.now)());
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) throw error;
+      deps.logger.info("connection refused", { reason: error.message, requestId: event.requestContext?.requestId });
+      throw new Error(UNAUTHORIZED);
+    }
+    const channel = parseChannel(query.channel);
+    if (!channel.ok) {
+      deps.logger.info("connection refused", { reason: channel.error, requestId: event.requestContext?.requestId });
+      return policy(username, "Deny", event.methodArn);
+    }
+    return { ...policy(username, "Allow", event.methodArn), context: { username, channel: channel.value } };
+  };
+}

@@ -1,0 +1,18 @@
+import { join } from "../core/chat.ts";
+import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
+import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
+
+/** `$connect`: store the connection the authorizer let in, and tell the channel. */
+export function createConnectHandler(deps: WebSocketHandlerDeps) {
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const who = participantOf(event);
+    if (!who) {
+      // Only reachable if the route was deployed without the authorizer: refuse rather than store an anonymous user.
+      deps.logger.error("$connect without authorizer context", { requestId: event.requestContext.requestId });
+      return { statusCode: 403 };
+    }
+    const result = await join(chatDepsFor(deps, managementEndpointOf(event)), who);
+    deps.logger.info("joined", { ...who, ...result });
+    return { statusCode: 200 };
+  };
+}

@@ -1,0 +1,17 @@
+import { leave } from "../core/chat.ts";
+import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
+import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
+
+/** `$disconnect`: remove the connection and tell the channel. API Gateway delivers this at best effort. */
+export function createDisconnectHandler(deps: WebSocketHandlerDeps) {
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const who = participantOf(event);
+    if (!who) {
+      deps.logger.error("$disconnect without authorizer context", { requestId: event.requestContext.requestId });
+      return { statusCode: 200 };
+    }
+    const result = await leave(chatDepsFor(deps, managementEndpointOf(event)), who);
+    deps.logger.info("left", { ...who, ...result });
+    return { statusCode: 200 };
+  };
+}

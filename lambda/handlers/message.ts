@@ -1,0 +1,30 @@
+import { handleFrame, replyInternalError } from "../core/chat.ts";
+import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
+import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
+
+/**
+ * `$default`: one client frame. Every answer to the sender (replies and error frames) goes through the management
+ * API, so the connection is never closed for a bad frame and the route needs no route response.
+ */
+export function createMessageHandler(deps: WebSocketHandlerDeps) {
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const { requestId, connectionId } = event.requestContext;
+    const who = participantOf(event);
+    if (!who) {
+      deps.logger.error("message without authorizer context", { requestId, connectionId });
+      return { statusCode: 403 };
+    }
+    const chat = chatDepsFor(deps, managementEndpointOf(event));
+    try {
+      const outcome = await handleFrame(chat, who, event.body ?? "", event.isBase64Encoded === true);
+      deps.logger.info("frame handled", { requestId, connectionId, channel: who.channel, outcome });
+      return { statusCode: 200 };
+    } catch (error) {
+      deps.logger.error("frame failed", { requestId, connectionId, channel: who.channel, error });
+      await replyInternalError(chat, who, requestId).catch((replyError: unknown) => {
+        deps.logger.error("internal-error reply failed", { requestId, connectionId, error: replyError });
+      });
+      return { statusCode: 500 };
+    }
+  };
+}

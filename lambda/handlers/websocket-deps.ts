@@ -1,0 +1,16 @@
+import type { ChatDeps } from "../core/chat.ts";
+import type { CoreLogger } from "../core/logger.ts";
+import type { Poster } from "../core/poster.ts";
+
+/** What the WebSocket route handlers need: the chat's dependencies, with the poster chosen per API endpoint. */
+export interface WebSocketHandlerDeps extends Omit<ChatDeps, "poster" | "logger"> {
+  /** The poster for a management API endpoint (`https://{domainName}/{stage}`), built once per endpoint. */
+  readonly posterFor: (endpoint: string) => Poster;
+  readonly logger: CoreLogger;
+}
+
+/** The chat's dependencies for one event. */
+export const chatDepsFor = (deps: WebSocketHandlerDeps, endpoint: string): ChatDeps => ({
+  ...deps,
+  poster: deps.posterFor(endpoint),
+});

@@ -1,0 +1,38 @@
+import type { Participant } from "../core/chat.ts";
+
+/**
+ * The part of API Gateway's WebSocket Lambda proxy event that the handlers read. `authorizer` is the context the
+ * `$connect` authorizer returned: API Gateway hands it to every later event of the same connection.
+ */
+export interface WebSocketEvent {
+  requestContext: {
+    routeKey: string;
+    eventType?: string;
+    connectionId: string;
+    domainName: string;
+    stage: string;
+    requestId: string;
+    authorizer?: { username?: unknown; channel?: unknown; [key: string]: unknown } | null;
+  };
+  body?: string | null;
+  isBase64Encoded?: boolean;
+}
+
+/** A WebSocket route's answer to API Gateway. */
+export interface WebSocketResult {
+  statusCode: number;
+  body?: string;
+}
+
+/** Who is on the connection, from the authorizer context; undefined when the context is missing. */
+export function participantOf(event: WebSocketEvent): Participant | undefined {
+  const { connectionId, authorizer } = event.requestContext;
+  const username = authorizer?.username;
+  const channel = authorizer?.channel;
+  if (typeof username !== "string" || typeof channel !== "string") return undefined;
+  return { connectionId, username, channel };
+}
+
+/** The management API endpoint that reaches connections of this API: `https://{domainName}/{stage}`. */
+export const managementEndpointOf = (event: WebSocketEvent): string =>
+  `https://${event.requestContext.domainName}/${event.requestContext.stage}`;

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { signSessionToken, tokenKey } from "../../lambda/core/session-token.ts";
+import { createAuthorizerHandler } from "../../lambda/handlers/authorizer.ts";
+import { NOW, recordingLogger, SECRET } from "../fixtures.ts";
+
+const key = tokenKey(SECRET);
+const methodArn = "arn:aws:execute-api:eu-west-1:123456789012:abc/prod/$connect";
+const authorize = createAuthorizerHandler({ key, logger: recordingLogger(), now: () => NOW });
+const event = (query: Record<string, string> | null) => ({ methodArn, queryStringParameters: query });
+const tokenFor = async (name: string, ttl = 3600, at = NOW) => (await signSessionToken(key, name, ttl, at)).token;
+
+describe("$connect authorizer", () => {
+  it("allows a valid token and passes username and channel as context", async () => {
+    const result = await authorize(event({ token: await tokenFor("Lucy"), channel: "support" }));
+    expect(result).toEqual({
+      principalId: "Lucy",
+      policyDocument: {
+        Version: "2012-10-17",
+        Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: methodArn }],
+      },
+      context: { username: "Lucy", channel: "support" },
+    });
+  });
+
+  it("puts a connection without a channel into the default channel", async () => {
+    const result = await authorize(event({ token: await tokenFor("Lucy") }));
+    expect(result.context).toEqual({ username: "Lucy", channel: "default" });
+  });
+
+  it.each([
+    ["no query string", null],
+    ["no token", { channel: "support" }],
+    ["a malformed token", { token: "abc", channel: "support" }],
+  ])("answers Unauthorized for %s", async (_, query) => {
+    await expect(authorize(event(query))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it("answers Unauthorized for an expired token", async () => {
+    const token = await tokenFor("Lucy", 60, NOW - 120_000);
+    await expect(authorize(event({ token, channel: "support" }))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it("answers Unauthorized for a token made with another secret", async () => {
+    const { token } = await signSessionToken(tokenKey("x".repeat(40)), "Lucy", 60, NOW);
+    await expect(authorize(event({ token, channel: "support" }))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it.each(["", "bad channel", "x".repeat(65)])("denies the invalid channel %j", async (channel) => {
+    const result = await authorize(event({ token: await tokenFor("Lucy"), channel }));
+    expect(result.policyDocument.Statement[0]?.Effect).toBe("Deny");
+    expect(result.context).toBeUndefined();
+  });
+});

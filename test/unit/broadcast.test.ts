@@ -1,0 +1,94 @@
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { broadcast } from "../../lambda/core/broadcast.ts";
+import { isGone } from "../../lambda/core/poster.ts";
+import { CONNECTIONS_TABLE, decodeData, goneError, testChatDeps } from "../fixtures.ts";
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const api = mockClient(ApiGatewayManagementApiClient);
+afterEach(() => {
+  ddb.reset();
+  api.reset();
+});
+
+const member = (id: string) => ({ connectionId: id, username: `user-${id}` });
+const threePages = () =>
+  ddb
+    .on(QueryCommand)
+    .resolvesOnce({ Items: ["a", "b", "c"].map(member), LastEvaluatedKey: { connectionId: "c" } })
+    .resolvesOnce({ Items: ["d", "e", "f"].map(member), LastEvaluatedKey: { connectionId: "f" } })
+    .resolvesOnce({ Items: ["g", "h", "i"].map(member) });
+const postedTo = () => api.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input.ConnectionId);
+const frame = { type: "message", message: "hi" };
+
+describe("broadcast", () => {
+  it("posts exactly once to every member over three pages of the index", async () => {
+    threePages();
+    api.on(PostToConnectionCommand).resolves({});
+    const result = await broadcast(testChatDeps(), "support", frame, { concurrency: 4 });
+    expect(result).toEqual({ delivered: 9, gone: 0, failed: 0, notRemoved: 0 });
+    expect(postedTo().sort()).toEqual(["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
+    for (const call of api.commandCalls(PostToConnectionCommand))
+      expect(decodeData(call.args[0].input.Data)).toEqual(frame);
+  });
+
+  it("never posts to the excluded connection", async () => {
+    threePages();
+    api.on(PostToConnectionCommand).resolves({});
+    const result = await broadcast(testChatDeps(), "support", frame, { exclude: "e" });
+    expect(result.delivered).toBe(8);
+    expect(postedTo()).not.toContain("e");
+  });
+
+  it("removes the members that answer 410 Gone, and only them", async () => {
+    threePages();
+    ddb.on(BatchWriteCommand).resolves({});
+    api.on(PostToConnectionCommand).resolves({});
+    api.on(PostToConnectionCommand, { ConnectionId: "b" }).rejects(goneError());
+    api.on(PostToConnectionCommand, { ConnectionId: "h" }).rejects(goneError());
+    const result = await broadcast(testChatDeps(), "support", frame);
+    expect(result).toEqual({ delivered: 7, gone: 2, failed: 0, notRemoved: 0 });
+    const deleted = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((call) => call.args[0].input.RequestItems?.[CONNECTIONS_TABLE] ?? [])
+      .map((request) => request.DeleteRequest?.Key?.connectionId);
+    expect(deleted.sort()).toEqual(["b", "h"]);
+  });
+
+  it("counts and logs a 500 from one post without stopping the others", async () => {
+    threePages();
+    api.on(PostToConnectionCommand).resolves({});
+    const serverError = Object.assign(new Error("Internal"), {
+      name: "InternalServerErrorException",
+      $metadata: { httpStatusCode: 500 },
+    });
+    api.on(PostToConnectionCommand, { ConnectionId: "d" }).rejects(serverError);
+    const deps = testChatDeps();
+    const result = await broadcast(deps, "support", frame);
+    expect(result).toEqual({ delivered: 8, gone: 0, failed: 1, notRemoved: 0 });
+    expect(ddb).not.toHaveReceivedCommand(BatchWriteCommand);
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "post to connection failed" }),
+    );
+  });
+
+  it("reports gone members it could not remove instead of failing the broadcast", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [member("a")] });
+    ddb.on(BatchWriteCommand).rejects(new Error("table unavailable"));
+    api.on(PostToConnectionCommand).rejects(goneError());
+    await expect(broadcast(testChatDeps(), "support", frame)).resolves.toEqual({
+      delivered: 0,
+      gone: 1,
+      failed: 0,
+      notRemoved: 1,
+    });
+  });
+
+  it("treats a bare 410 as gone, and a 429 as a failure", () => {
+    expect(isGone({ name: "Unknown", $metadata: { httpStatusCode: 410 } })).toBe(true);
+    expect(isGone({ name: "LimitExceededException", $metadata: { httpStatusCode: 429 } })).toBe(false);
+    expect(isGone(undefined)).toBe(false);
+  });
+});

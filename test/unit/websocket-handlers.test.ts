@@ -1,0 +1,247 @@
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createConnectHandler } from "../../lambda/handlers/connect.ts";
+import { createDisconnectHandler } from "../../lambda/handlers/disconnect.ts";
+import { createMessageHandler } from "../../lambda/handlers/message.ts";
+import type { WebSocketHandlerDeps } from "../../lambda/handlers/websocket-deps.ts";
+import {
+  bob,
+  CONNECTIONS_TABLE,
+  decodeData,
+  goneError,
+  HISTORY_TABLE,
+  lucy,
+  NOW,
+  testChatDeps,
+  webSocketEvent,
+} from "../fixtures.ts";
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const api = mockClient(ApiGatewayManagementApiClient);
+const carol = { connectionId: "CarolConnI0=", username: "Carol", channel: "support" };
+
+let deps: WebSocketHandlerDeps & { logger: ReturnType<typeof testChatDeps>["logger"] };
+const endpoints: string[] = [];
+beforeEach(() => {
+  const chat = testChatDeps();
+  deps = {
+    ...chat,
+    posterFor: (endpoint) => {
+      endpoints.push(endpoint);
+      return chat.poster;
+    },
+  };
+  ddb
+    .on(QueryCommand, { IndexName: "byChannel" })
+    .resolves({ Items: [lucy, bob, carol].map(({ connectionId, username }) => ({ connectionId, username })) });
+  ddb.on(PutCommand).resolves({});
+  ddb.on(DeleteCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({});
+  api.on(PostToConnectionCommand).resolves({});
+});
+afterEach(() => {
+  ddb.reset();
+  api.reset();
+  endpoints.length = 0;
+});
+
+/** What each connection was sent, decoded. */
+const sent = () => {
+  const frames: Record<string, unknown[]> = {};
+  for (const call of api.commandCalls(PostToConnectionCommand)) {
+    const { ConnectionId, Data } = call.args[0].input;
+    const id = ConnectionId ?? "";
+    frames[id] = [...(frames[id] ?? []), decodeData(Data)];
+  }
+  return frames;
+};
+const send = (body: string, binary = false) =>
+  createMessageHandler(deps)(webSocketEvent("$default", lucy, body, binary));
+
+describe("$connect", () => {
+  it("stores the connection and announces it to the other members only", async () => {
+    const result = await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
+    expect(result).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: CONNECTIONS_TABLE,
+      Item: { ...lucy, connectedAt: NOW, expiresAt: NOW / 1000 + 7800 },
+    });
+    const system = { type: "system", from: "<server>", message: "Lucy connected", channel: "support", timestamp: NOW };
+    expect(sent()).toEqual({ [bob.connectionId]: [system], [carol.connectionId]: [system] });
+    expect(endpoints).toEqual(["https://abc.execute-api.eu-west-1.amazonaws.com/prod"]);
+  });
+
+  it("refuses an event without authorizer context and stores nothing", async () => {
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", undefined))).resolves.toEqual({
+      statusCode: 403,
+    });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+});
+
+describe("$disconnect", () => {
+  it("deletes the connection and announces the leave to the others", async () => {
+    ddb
+      .on(QueryCommand, { IndexName: "byChannel" })
+      .resolves({ Items: [bob, carol].map(({ connectionId, username }) => ({ connectionId, username })) });
+    await expect(createDisconnectHandler(deps)(webSocketEvent("$disconnect", lucy))).resolves.toEqual({
+      statusCode: 200,
+    });
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: lucy.connectionId } });
+    expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, carol.connectionId]);
+    expect(sent()[bob.connectionId]).toEqual([
+      expect.objectContaining({ type: "system", message: "Lucy disconnected" }),
+    ]);
+  });
+});
+
+describe("$default", () => {
+  it("turns plain text into a chat message with the seed's fields, stored and sent to every member with the sender", async () => {
+    await expect(send("hello")).resolves.toEqual({ statusCode: 200 });
+    const message = {
+      type: "message",
+      id: "msg-1",
+      from: "Lucy",
+      message: "hello",
+      channel: "support",
+      timestamp: NOW,
+    };
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [message],
+      [bob.connectionId]: [message],
+      [carol.connectionId]: [message],
+    });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: HISTORY_TABLE,
+      Item: expect.objectContaining(message),
+    });
+  });
+
+  it("sends text that merely looks like broken JSON as a chat message", async () => {
+    await send('{"action":"send", "message": ');
+    expect(sent()[bob.connectionId]).toEqual([
+      expect.objectContaining({ type: "message", message: '{"action":"send", "message":' }),
+    ]);
+  });
+
+  it("deletes a Gone member, not the sender (the aws-samples bug)", async () => {
+    api.on(PostToConnectionCommand, { ConnectionId: bob.connectionId }).rejects(goneError());
+    ddb.on(BatchWriteCommand).resolves({});
+    await send('{"action":"send","message":"hi"}');
+    const deleted = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((call) => call.args[0].input.RequestItems?.[CONNECTIONS_TABLE] ?? [])
+      .map((request) => request.DeleteRequest?.Key?.connectionId);
+    expect(deleted).toEqual([bob.connectionId]);
+    expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+  });
+
+  it.each([
+    ['{"action":"dance"}', "unknown_action"],
+    ['{"action":"send"}', "bad_request"],
+    [JSON.stringify({ action: "send", message: "x".repeat(4001) }), "too_large"],
+  ])("answers %s with a %s error frame to the sender alone", async (body, code) => {
+    await expect(send(body)).resolves.toEqual({ statusCode: 200 });
+    expect(sent()).toEqual({ [lucy.connectionId]: [{ type: "error", code, message: expect.any(String) }] });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it("answers a binary frame with bad_request", async () => {
+    await send("AAEC", true);
+    expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ type: "error", code: "bad_request" })]);
+  });
+
+  it("answers the 21st message in 10 seconds with rate_limited and stores nothing", async () => {
+    const conditionFailed = new ConditionalCheckFailedException({ message: "failed", $metadata: {} });
+    ddb.on(UpdateCommand).rejects(conditionFailed);
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { connectionId: lucy.connectionId, rateWindowStart: NOW - 1_000, rateCount: 20 } });
+    await send("one too many");
+    expect(sent()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ type: "error", code: "rate_limited" })] });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it("stores the sender again when its record was removed, and sends the message", async () => {
+    const conditionFailed = new ConditionalCheckFailedException({ message: "failed", $metadata: {} });
+    ddb.on(UpdateCommand).rejectsOnce(conditionFailed).rejectsOnce(conditionFailed).resolves({});
+    ddb.on(GetCommand).resolves({});
+    await send("still here");
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: CONNECTIONS_TABLE,
+      Item: expect.objectContaining(lucy),
+    });
+    expect(sent()[bob.connectionId]).toEqual([expect.objectContaining({ message: "still here" })]);
+  });
+
+  it("answers ping with pong", async () => {
+    await send('{"action":"ping"}');
+    expect(sent()).toEqual({ [lucy.connectionId]: [{ type: "pong", timestamp: NOW }] });
+  });
+
+  it("answers who with unique users sorted by code point", async () => {
+    ddb.on(QueryCommand, { IndexName: "byChannel" }).resolves({
+      Items: [
+        { connectionId: "1", username: "Lucy" },
+        { connectionId: "2", username: "Bob" },
+        { connectionId: "3", username: "Lucy" },
+        { connectionId: "4", username: "Ångström" },
+      ],
+    });
+    await send('{"action":"who"}');
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "presence", channel: "support", users: ["Bob", "Lucy", "Ångström"] }],
+    });
+  });
+
+  it("answers history with the channel's messages oldest first", async () => {
+    const stored = (id: string, timestamp: number) => ({
+      type: "message",
+      id,
+      from: "Bob",
+      message: id,
+      channel: "support",
+      timestamp,
+    });
+    ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [stored("m2", NOW), stored("m1", NOW - 1)] });
+    await send('{"action":"history"}');
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [
+        { type: "history", channel: "support", messages: [stored("m1", NOW - 1), stored("m2", NOW)] },
+      ],
+    });
+  });
+
+  it("answers internal, logged with the request id, when DynamoDB fails, and keeps the connection", async () => {
+    ddb.on(PutCommand).rejects(new Error("DynamoDB is down"));
+    await expect(send("hello")).resolves.toEqual({ statusCode: 500 });
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "error", code: "internal", message: expect.stringContaining("req-1") }],
+    });
+    expect(deps.logger.lines).toContainEqual(expect.objectContaining({ level: "error", message: "frame failed" }));
+  });
+
+  it("removes the sender when its own reply answers 410", async () => {
+    api.on(PostToConnectionCommand, { ConnectionId: lucy.connectionId }).rejects(goneError());
+    await send('{"action":"ping"}');
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: lucy.connectionId } });
+  });
+
+  it("refuses an event without authorizer context", async () => {
+    await expect(createMessageHandler(deps)(webSocketEvent("$default", undefined, "hi"))).resolves.toEqual({
+      statusCode: 403,
+    });
+    expect(api).not.toHaveReceivedCommand(PostToConnectionCommand);
+  });
+});
