@@ -8,6 +8,8 @@ export interface BroadcastResult {
   delivered: number;
   /** Members that answered 410 Gone and were removed (or queued for removal). */
   gone: number;
+  /** Members that answered 410 while still inside their own `$connect`: not stale, so kept. */
+  connecting: number;
   failed: number;
   /** Gone members whose removal did not go through; they will answer 410 again next time. */
   notRemoved: number;
@@ -18,6 +20,8 @@ export interface BroadcastDeps {
   readonly connections: Pick<ConnectionStore, "memberPages" | "removeMany">;
   readonly poster: Poster;
   readonly logger?: CoreLogger;
+  /** Epoch milliseconds. Default: `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** Options of one broadcast. */
@@ -36,8 +40,9 @@ async function* eachMember(pages: AsyncIterable<Member[]>, exclude: string | und
 
 /**
  * Posts one frame to every member of a channel, reading the channel index page by page with a bounded number of
- * posts in flight. A 410 marks that member stale, and stale members are removed in batches afterwards; any other
- * failure is counted and logged and never stops the rest.
+ * posts in flight. A 410 marks that member stale, and stale members are removed in batches afterwards, except one
+ * that joined so recently it may still be inside its `$connect` (where API Gateway answers 410 for a connection that
+ * is about to be live). Any other failure is counted and logged and never stops the rest.
  */
 export async function broadcast(
   deps: BroadcastDeps,
@@ -49,16 +54,19 @@ export async function broadcast(
   const data = Buffer.from(JSON.stringify(frame));
   const members = eachMember(deps.connections.memberPages(channel), options.exclude);
   const gone: string[] = [];
-  const result: BroadcastResult = { delivered: 0, gone: 0, failed: 0, notRemoved: 0 };
+  const result: BroadcastResult = { delivered: 0, gone: 0, connecting: 0, failed: 0, notRemoved: 0 };
+  const joiningSince = (deps.now ?? Date.now)() - limits.connectGraceMs;
 
   const worker = async (): Promise<void> => {
     // Async generators queue concurrent next() calls, so workers share one walk over the pages.
     for (let next = await members.next(); !next.done; next = await members.next()) {
-      const { connectionId } = next.value;
+      const { connectionId, connectedAt } = next.value;
       const outcome = await deps.poster.post(connectionId, data);
       if (outcome.status === "delivered") result.delivered++;
-      else if (outcome.status === "gone") gone.push(connectionId);
-      else {
+      else if (outcome.status === "gone") {
+        if (connectedAt !== undefined && connectedAt > joiningSince) result.connecting++;
+        else gone.push(connectionId);
+      } else {
         result.failed++;
         logger.warn("post to connection failed", { connectionId, channel, error: outcome.error });
       }

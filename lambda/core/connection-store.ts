@@ -26,6 +26,8 @@ export interface ConnectionRecord {
 export interface Member {
   connectionId: string;
   username: string;
+  /** Epoch milliseconds; tells a 410 from a connection still in its `$connect` apart from a stale one. */
+  connectedAt?: number;
 }
 
 /** Options of a {@link ConnectionStore}; each has a default from {@link limits}. */
@@ -84,12 +86,13 @@ export class ConnectionStore {
           IndexName: channelIndex.indexName,
           KeyConditionExpression: "#channel = :channel",
           FilterExpression: "#expiresAt > :now",
-          ProjectionExpression: "#id, #username",
+          ProjectionExpression: "#id, #username, #connectedAt",
           ExpressionAttributeNames: {
             "#channel": channelIndex.partitionKey.name,
             "#expiresAt": ttlAttribute,
             "#id": partitionKey.name,
             "#username": "username",
+            "#connectedAt": "connectedAt",
           },
           ExpressionAttributeValues: { ":channel": channel, ":now": Math.floor(this.now() / 1000) },
           Limit: this.pageSize,

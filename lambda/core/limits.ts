@@ -25,6 +25,11 @@ export const limits = {
   historyTtlSeconds: 24 * 3_600,
   /** API Gateway cuts every connection at 2 hours; the record outlives that a little so a missed $disconnect is cleaned. */
   connectionTtlSeconds: 2 * 3_600 + 10 * 60,
+  /**
+   * A member this new may still be inside its `$connect` (API Gateway's integration timeout is 29 s), where posts to
+   * it answer 410 although it is about to be live: such a 410 does not make it stale.
+   */
+  connectGraceMs: 30_000,
   /** Posts in flight during one broadcast. */
   broadcastConcurrency: 128,
   /** Items per channel-index query page (DynamoDB also stops a page at 1 MB). */

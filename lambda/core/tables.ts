@@ -18,12 +18,17 @@ export const connectionsTable = {
     partitionKey: { name: "channel", type: "S" },
     sortKey: { name: "connectionId", type: "S" },
     /** Only what a broadcast and `who` need, so rate-counter updates never write to the index. */
-    nonKeyAttributes: ["username", "expiresAt"],
+    nonKeyAttributes: ["username", "connectedAt", "expiresAt"],
   },
   ttlAttribute: "expiresAt",
 } as const satisfies {
   partitionKey: KeyAttribute;
-  channelIndex: { indexName: string; partitionKey: KeyAttribute; sortKey: KeyAttribute; nonKeyAttributes: string[] };
+  channelIndex: {
+    indexName: string;
+    partitionKey: KeyAttribute;
+    sortKey: KeyAttribute;
+    nonKeyAttributes: readonly string[];
+  };
   ttlAttribute: string;
 };
 

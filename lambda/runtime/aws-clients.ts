@@ -8,9 +8,28 @@ import { limits } from "../core/limits.ts";
 import { managementApiPoster, type Poster } from "../core/poster.ts";
 import type { SecretSource } from "../core/token-secret.ts";
 
-/** A DynamoDB Document client; `endpoint` points it at a local store. */
-export function documentClient(endpoint?: string): DynamoDBDocumentClient {
-  const client = new DynamoDBClient(endpoint ? { endpoint } : {});
+/**
+ * Settings shared by the clients. In Lambda all are left out (region and credentials come from the environment); the
+ * local stack and tests set them to reach local endpoints.
+ */
+export interface AwsClientOptions {
+  readonly region?: string;
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** A DynamoDB endpoint other than AWS's, e.g. the local store. */
+  readonly dynamoEndpoint?: string;
+}
+
+const common = ({ region, credentials }: AwsClientOptions) => ({
+  ...(region ? { region } : {}),
+  ...(credentials ? { credentials } : {}),
+});
+
+/** A DynamoDB Document client. */
+export function documentClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    ...common(options),
+    ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
+  });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
@@ -21,13 +40,14 @@ export function documentClient(endpoint?: string): DynamoDBDocumentClient {
 const agentOptions = { keepAlive: true, maxSockets: limits.broadcastConcurrency * 2 };
 
 /** Posters by management API endpoint, each over one client reused across warm invocations. */
-export function posterCache(override?: string): (endpoint: string) => Poster {
+export function posterCache(override?: string, options: AwsClientOptions = {}): (endpoint: string) => Poster {
   const posters = new Map<string, Poster>();
   return (endpoint) => {
     const url = override ?? endpoint;
     let poster = posters.get(url);
     if (!poster) {
       const client = new ApiGatewayManagementApiClient({
+        ...common(options),
         endpoint: url,
         requestHandler: { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
       });

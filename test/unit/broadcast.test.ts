@@ -4,7 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { broadcast } from "../../lambda/core/broadcast.ts";
 import { isGone } from "../../lambda/core/poster.ts";
-import { CONNECTIONS_TABLE, decodeData, goneError, testChatDeps } from "../fixtures.ts";
+import { CONNECTIONS_TABLE, decodeData, goneError, NOW, testChatDeps } from "../fixtures.ts";
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
@@ -28,7 +28,7 @@ describe("broadcast", () => {
     threePages();
     api.on(PostToConnectionCommand).resolves({});
     const result = await broadcast(testChatDeps(), "support", frame, { concurrency: 4 });
-    expect(result).toEqual({ delivered: 9, gone: 0, failed: 0, notRemoved: 0 });
+    expect(result).toEqual({ delivered: 9, gone: 0, connecting: 0, failed: 0, notRemoved: 0 });
     expect(postedTo().sort()).toEqual(["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
     for (const call of api.commandCalls(PostToConnectionCommand))
       expect(decodeData(call.args[0].input.Data)).toEqual(frame);
@@ -49,7 +49,7 @@ describe("broadcast", () => {
     api.on(PostToConnectionCommand, { ConnectionId: "b" }).rejects(goneError());
     api.on(PostToConnectionCommand, { ConnectionId: "h" }).rejects(goneError());
     const result = await broadcast(testChatDeps(), "support", frame);
-    expect(result).toEqual({ delivered: 7, gone: 2, failed: 0, notRemoved: 0 });
+    expect(result).toEqual({ delivered: 7, gone: 2, connecting: 0, failed: 0, notRemoved: 0 });
     const deleted = ddb
       .commandCalls(BatchWriteCommand)
       .flatMap((call) => call.args[0].input.RequestItems?.[CONNECTIONS_TABLE] ?? [])
@@ -67,7 +67,7 @@ describe("broadcast", () => {
     api.on(PostToConnectionCommand, { ConnectionId: "d" }).rejects(serverError);
     const deps = testChatDeps();
     const result = await broadcast(deps, "support", frame);
-    expect(result).toEqual({ delivered: 8, gone: 0, failed: 1, notRemoved: 0 });
+    expect(result).toEqual({ delivered: 8, gone: 0, connecting: 0, failed: 1, notRemoved: 0 });
     expect(ddb).not.toHaveReceivedCommand(BatchWriteCommand);
     expect(deps.logger.lines).toContainEqual(
       expect.objectContaining({ level: "warn", message: "post to connection failed" }),
@@ -81,9 +81,28 @@ describe("broadcast", () => {
     await expect(broadcast(testChatDeps(), "support", frame)).resolves.toEqual({
       delivered: 0,
       gone: 1,
+      connecting: 0,
       failed: 0,
       notRemoved: 1,
     });
+  });
+
+  it("keeps a member that answers 410 while it may still be inside its $connect", async () => {
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        { ...member("new"), connectedAt: NOW - 5_000 },
+        { ...member("old"), connectedAt: NOW - 31_000 },
+      ],
+    });
+    ddb.on(BatchWriteCommand).resolves({});
+    api.on(PostToConnectionCommand).rejects(goneError());
+    const result = await broadcast(testChatDeps(), "support", frame);
+    expect(result).toEqual({ delivered: 0, gone: 1, connecting: 1, failed: 0, notRemoved: 0 });
+    const deleted = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((call) => call.args[0].input.RequestItems?.[CONNECTIONS_TABLE] ?? [])
+      .map((request) => request.DeleteRequest?.Key?.connectionId);
+    expect(deleted).toEqual(["old"]);
   });
 
   it("treats a bare 410 as gone, and a 429 as a failure", () => {

@@ -1,0 +1,158 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { CoreLogger } from "../lambda/core/logger.ts";
+import { createAuthorizerHandler } from "../lambda/handlers/authorizer.ts";
+import { createConnectHandler } from "../lambda/handlers/connect.ts";
+import { createDisconnectHandler } from "../lambda/handlers/disconnect.ts";
+import { createMessageHandler } from "../lambda/handlers/message.ts";
+import { createSessionHandler } from "../lambda/handlers/session.ts";
+import { documentClient } from "../lambda/runtime/aws-clients.ts";
+import { tokenKeyFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
+import { type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
+import { consoleLogger } from "./local-logger.ts";
+import { handleManagementRequest, isManagementRequest } from "./management-api.ts";
+import { invokeHttpApi, securityHeaders, serveStatic, siteConfig } from "./site.ts";
+import { WebSocketGateway } from "./websocket-gateway.ts";
+
+/** Options of the local stack; PROTOCOL §6 names the environment variables `npm start` maps onto them. */
+export interface LocalStackOptions {
+  /** Port of the page, the session endpoint, the WebSocket and the management API. 0 picks a free one. Default: 3000. */
+  readonly port?: number;
+  /** Address to listen on. Default: 127.0.0.1. */
+  readonly host?: string;
+  /** Token signing secret (`CHAT_TOKEN_SECRET`). Default: a random one per start. */
+  readonly tokenSecret?: string;
+  /** Token lifetime in seconds (`CHAT_TOKEN_TTL`). Default: 1 hour. */
+  readonly tokenTtlSeconds?: number;
+  /** Folder keeping the data across restarts (`CHAT_DATA_DIR`). Default: in memory. */
+  readonly dataDir?: string;
+  /** Folder of the built page. Default: none (only the APIs are served). */
+  readonly webDir?: string;
+  /** API Gateway's idle timeout. Default: 10 minutes. */
+  readonly idleTimeoutMs?: number;
+  /** API Gateway's maximum connection duration. Default: 2 hours. */
+  readonly maxConnectionMs?: number;
+  readonly logger?: CoreLogger;
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  /** The page, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly sessionUrl: string;
+  /** The management API endpoint (`https://{domainName}/{stage}` on AWS). */
+  readonly managementEndpoint: string;
+  readonly dynamoEndpoint: string;
+  readonly tables: LocalTableNames;
+  /** A document client on the local store, for inspection. */
+  readonly documentClient: DynamoDBDocumentClient;
+  readonly gateway: WebSocketGateway;
+  close(): Promise<void>;
+}
+
+const STAGE = "local";
+const TABLES: LocalTableNames = { connections: "chat-connections", history: "chat-history" };
+
+/**
+ * Starts the whole chat on one machine: the local DynamoDB-compatible store, the API Gateway emulator running the
+ * same handler modules as Lambda (wired through the same environment-driven code), the session endpoint and the page.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const logger = options.logger ?? consoleLogger();
+  const host = options.host ?? "127.0.0.1";
+  const dynamo = await startLocalDynamo(TABLES, options.dataDir);
+
+  let route: (request: IncomingMessage, response: ServerResponse) => Promise<void> = async (_, response) => {
+    response.writeHead(503).end();
+  };
+  const server = createServer((request, response) => {
+    route(request, response).catch((error: unknown) => {
+      logger.error("request failed", { url: request.url, error });
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 3000, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const managementEndpoint = `${origin}/${STAGE}`;
+
+  const env = {
+    CONNECTIONS_TABLE: TABLES.connections,
+    HISTORY_TABLE: TABLES.history,
+    CHAT_MANAGEMENT_ENDPOINT: managementEndpoint,
+    CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
+  };
+  const aws = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint };
+  const deps = webSocketDepsFromEnv(env, aws, logger);
+  const key = await tokenKeyFromEnv(env);
+  const gateway = new WebSocketGateway(
+    {
+      authorizer: createAuthorizerHandler({ key, logger }),
+      $connect: createConnectHandler(deps),
+      $disconnect: createDisconnectHandler(deps),
+      $default: createMessageHandler(deps),
+    },
+    {
+      apiId: "local",
+      stage: STAGE,
+      domainName: `${host}:${port}`,
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxConnectionMs: options.maxConnectionMs,
+      logger,
+    },
+  );
+  const session = createSessionHandler({ key, ttlSeconds: options.tokenTtlSeconds, logger });
+
+  server.on("upgrade", (request: IncomingMessage, socket, head: Buffer) => {
+    if (new URL(request.url ?? "/", "http://localhost").pathname !== "/ws") return void socket.destroy();
+    gateway.handleUpgrade(request, socket, head).catch((error: unknown) => {
+      logger.error("upgrade failed", { error });
+      socket.destroy();
+    });
+  });
+  route = async (request, response) => {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const config = siteConfig(request, `${host}:${port}`);
+    if (isManagementRequest(request)) return handleManagementRequest(gateway, request, response);
+    if (path === "/session" && request.method === "POST")
+      return invokeHttpApi(session, request, response, "POST /session");
+    if (path === "/config.json") {
+      const body = JSON.stringify(config);
+      response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      return void response.end(body);
+    }
+    if (options.webDir && (request.method === "GET" || request.method === "HEAD")) {
+      return serveStatic(options.webDir, request, response, securityHeaders(config));
+    }
+    response.writeHead(404, { "content-type": "text/plain" }).end("Not found");
+  };
+
+  const inspection = documentClient(aws);
+  return {
+    url: origin,
+    wsUrl: `ws://${host}:${port}/ws`,
+    sessionUrl: `${origin}/session`,
+    managementEndpoint,
+    dynamoEndpoint: dynamo.endpoint,
+    tables: TABLES,
+    documentClient: inspection,
+    gateway,
+    async close() {
+      await gateway.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      inspection.destroy();
+      await dynamo.close();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { resolve } from "node:path";
+import { positiveIntEnv } from "../lambda/runtime/environment.ts";
+import { buildWeb } from "../web/build.ts";
+import { consoleLogger, logLevel } from "./local-logger.ts";
+import { startLocalStack } from "./local-stack.ts";
+
+/**
+ * `npm start`: builds the page, starts the whole chat locally and prints where to open it.
+ * PORT, CHAT_TOKEN_SECRET, CHAT_TOKEN_TTL and CHAT_DATA_DIR as in the protocol; CHAT_LOG_LEVEL (debug … silent).
+ */
+async function main(): Promise<void> {
+  const env = process.env;
+  const port = env.PORT === undefined || env.PORT === "" ? 3000 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`PORT must be a port number, got "${env.PORT}"`);
+  const { outdir } = await buildWeb(resolve("dist/web"));
+  const stack = await startLocalStack({
+    port,
+    host: env.HOST || "127.0.0.1",
+    tokenSecret: env.CHAT_TOKEN_SECRET || undefined,
+    tokenTtlSeconds: positiveIntEnv("CHAT_TOKEN_TTL"),
+    dataDir: env.CHAT_DATA_DIR ? resolve(env.CHAT_DATA_DIR) : undefined,
+    webDir: outdir,
+    logger: consoleLogger(logLevel(env.CHAT_LOG_LEVEL)),
+  });
+  process.stdout.write(
+    [
+      "",
+      `  Chat running at ${stack.url}`,
+      `  Open ${stack.url}/?username=Lucy&channel=support and ${stack.url}/?username=Bob&channel=support`,
+      `  WebSocket ${stack.wsUrl} · management API ${stack.managementEndpoint}`,
+      `  Data: ${env.CHAT_DATA_DIR ? resolve(env.CHAT_DATA_DIR) : "in memory (set CHAT_DATA_DIR to keep it)"}`,
+      "  Ctrl-C stops it.",
+      "",
+    ].join("\n"),
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1); // a second Ctrl-C: do not wait
+    stopping = true;
+    process.stdout.write(`\n${signal}: closing connections and the local store…\n`);
+    stack.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,230 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocket, WebSocketServer } from "ws";
+import { limits } from "../lambda/core/limits.ts";
+import type { CoreLogger } from "../lambda/core/logger.ts";
+import {
+  type ApiIdentity,
+  authorizerEvent,
+  type ConnectionFacts,
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  newConnectionId,
+  newRequestId,
+} from "./api-gateway-events.ts";
+
+/** A Lambda handler as the emulator invokes it: one event in, one result out. */
+// biome-ignore lint/suspicious/noExplicitAny: handlers take API Gateway's event shapes, each its own.
+export type LambdaHandler = (event: any) => Promise<any>;
+
+/** The API's integrations, keyed as in API Gateway. */
+export interface GatewayRoutes {
+  /** The `$connect` REQUEST authorizer. */
+  readonly authorizer?: LambdaHandler;
+  /**
+   * Query-string parameters the authorizer's identity source names; when one is missing API Gateway answers 401
+   * without calling the authorizer. Default: `["token"]`.
+   */
+  readonly identityQuery?: readonly string[];
+  readonly $connect?: LambdaHandler;
+  readonly $disconnect?: LambdaHandler;
+  readonly $default?: LambdaHandler;
+  /** Routes with a route response: their result `body` is sent back to the sender (two-way routes). */
+  readonly returnResponse?: readonly string[];
+}
+
+/** Options of the emulator; the defaults are API Gateway's quotas. */
+export interface GatewayOptions extends ApiIdentity {
+  /** Idle connections are closed after this. Default: 10 minutes. */
+  readonly idleTimeoutMs?: number;
+  /** Every connection is closed after this. Default: 2 hours. */
+  readonly maxConnectionMs?: number;
+  /** A larger frame closes the connection with 1009. Default: 32 KiB. */
+  readonly maxFrameBytes?: number;
+  readonly logger: CoreLogger;
+}
+
+type ConnectionState = "connecting" | "open" | "closed";
+
+/** One connection: what API Gateway knows of it. */
+export interface GatewayConnection extends ConnectionFacts {
+  state: ConnectionState;
+  lastActiveAt: number;
+  socket?: WebSocket;
+  authorizer?: Record<string, unknown>;
+}
+
+const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error" };
+
+/** Answers a handshake the way API Gateway refuses one, and drops the socket. */
+function refuseHandshake(socket: Duplex, status: number): void {
+  const text = STATUS_TEXT[status] ?? "Error";
+  const body = JSON.stringify({ message: text });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `x-amzn-RequestId: ${newRequestId()}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+const isSuccess = (result: unknown): boolean => {
+  const status = (result as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === "number" && status >= 200 && status < 300;
+};
+
+/**
+ * An API Gateway WebSocket API on `ws`: the authorizer and `$connect` decide the handshake, frames go to their route,
+ * a close fires `$disconnect`, and the quotas (frame size, idle timeout, maximum duration) hold as on AWS.
+ */
+export class WebSocketGateway {
+  readonly connections = new Map<string, GatewayConnection>();
+  /** Integrations still running, awaited on close so no handler outlives the stack. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly server: WebSocketServer;
+  private readonly idleTimeoutMs: number;
+  private readonly maxConnectionMs: number;
+
+  constructor(
+    private readonly routes: GatewayRoutes,
+    private readonly options: GatewayOptions,
+  ) {
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
+    this.maxConnectionMs = options.maxConnectionMs ?? 2 * 3_600_000;
+    this.server = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxFrameBytes ?? limits.frameMaxBytes,
+      perMessageDeflate: false,
+      // API Gateway selects the subprotocol that $connect returned in Sec-WebSocket-Protocol, and none otherwise.
+      handleProtocols: (_offered, request) =>
+        (request as IncomingMessage & { selectedProtocol?: string }).selectedProtocol ?? false,
+    });
+  }
+
+  /** Handles an HTTP upgrade: authorizer, then `$connect`, then the WebSocket handshake. */
+  async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const connection: GatewayConnection = {
+      connectionId: newConnectionId(),
+      connectedAt: Date.now(),
+      lastActiveAt: Date.now(),
+      sourceIp: request.socket.remoteAddress?.replace(/^::ffff:/, "") ?? "127.0.0.1",
+      userAgent: request.headers["user-agent"] ?? "",
+      state: "connecting",
+    };
+    let clientGone = false;
+    socket.once("close", () => {
+      clientGone = true;
+    });
+    socket.on("error", () => {}); // a client that hangs up mid-handshake is not our error
+
+    const authorized = await this.authorize(connection, request);
+    if (authorized !== "allow") return refuseHandshake(socket, authorized);
+
+    this.connections.set(connection.connectionId, connection);
+    const connectResult = await this.invoke(
+      "$connect",
+      connectEvent(this.options, connection, request, connection.authorizer),
+    );
+    if (!isSuccess(connectResult)) {
+      this.connections.delete(connection.connectionId);
+      const status = (connectResult as { statusCode?: number } | undefined)?.statusCode;
+      return refuseHandshake(socket, typeof status === "number" ? status : 500);
+    }
+    if (clientGone) return this.closed(connection, 1006, "");
+    const protocol = (connectResult as { headers?: Record<string, string> }).headers?.["Sec-WebSocket-Protocol"];
+    Object.assign(request, { selectedProtocol: protocol });
+    this.server.handleUpgrade(request, socket, head, (ws) => this.opened(connection, ws));
+  }
+
+  private async authorize(connection: GatewayConnection, request: IncomingMessage): Promise<"allow" | 401 | 403 | 500> {
+    const { authorizer } = this.routes;
+    if (!authorizer) return "allow";
+    const query = new URL(request.url ?? "/", "http://localhost").searchParams;
+    if ((this.routes.identityQuery ?? ["token"]).some((name) => !query.get(name))) return 401;
+    try {
+      const result = await authorizer(authorizerEvent(this.options, connection, request));
+      const statements: { Effect?: string }[] = result?.policyDocument?.Statement ?? [];
+      if (statements.length === 0 || statements.some((statement) => statement.Effect !== "Allow")) return 403;
+      connection.authorizer = { ...(result.context ?? {}), principalId: result.principalId };
+      return "allow";
+    } catch (error) {
+      if (error instanceof Error && error.message === "Unauthorized") return 401;
+      this.options.logger.error("authorizer failed", { error });
+      return 500;
+    }
+  }
+
+  /** Runs a route's integration; `undefined` when it failed (threw), as API Gateway sees a failed invocation. */
+  private invoke(routeKey: "$connect" | "$disconnect" | "$default", event: unknown): Promise<unknown> {
+    const handler = this.routes[routeKey];
+    if (!handler) return Promise.resolve({ statusCode: 200 });
+    const run = handler(event).catch((error: unknown) => {
+      this.options.logger.error("integration failed", { routeKey, error });
+      return undefined;
+    });
+    this.inflight.add(run);
+    void run.finally(() => this.inflight.delete(run));
+    return run;
+  }
+
+  private opened(connection: GatewayConnection, ws: WebSocket): void {
+    connection.socket = ws;
+    connection.state = "open";
+    let idle = setTimeout(() => ws.close(1001, "Going away"), this.idleTimeoutMs);
+    const lifetime = setTimeout(() => ws.close(1001, "Going away"), this.maxConnectionMs);
+    ws.on("message", (data: Buffer, isBinary) => {
+      connection.lastActiveAt = Date.now();
+      clearTimeout(idle);
+      idle = setTimeout(() => ws.close(1001, "Going away"), this.idleTimeoutMs);
+      void this.message(connection, data, isBinary);
+    });
+    ws.on("error", () => {}); // e.g. an oversized frame: ws closes with 1009 and reports it here
+    ws.once("close", (code, reason) => {
+      clearTimeout(idle);
+      clearTimeout(lifetime);
+      void this.closed(connection, code, reason.toString("utf8"));
+    });
+  }
+
+  private async message(connection: GatewayConnection, data: Buffer, isBinary: boolean): Promise<void> {
+    const event = messageEvent(this.options, connection, "$default", data, isBinary, connection.authorizer);
+    const result = await this.invoke("$default", event);
+    const socket = connection.socket;
+    if (socket?.readyState !== WebSocket.OPEN) return;
+    if (result === undefined) {
+      // What API Gateway sends the client when the integration fails.
+      const { connectionId, requestId } = event.requestContext;
+      socket.send(JSON.stringify({ message: "Internal server error", connectionId, requestId }));
+    } else if (this.routes.returnResponse?.includes("$default")) {
+      const body = (result as { body?: unknown }).body;
+      if (typeof body === "string") socket.send(body);
+    }
+  }
+
+  private async closed(connection: GatewayConnection, code: number, reason: string): Promise<void> {
+    if (connection.state === "closed") return;
+    connection.state = "closed";
+    this.connections.delete(connection.connectionId);
+    await this.invoke("$disconnect", disconnectEvent(this.options, connection, connection.authorizer, code, reason));
+  }
+
+  /** The connection a management call may address: open ones only (during `$connect` API Gateway answers 410). */
+  live(connectionId: string): GatewayConnection | undefined {
+    const connection = this.connections.get(connectionId);
+    return connection?.state === "open" ? connection : undefined;
+  }
+
+  /** Closes every connection (each fires `$disconnect`) and stops accepting new ones. */
+  async close(): Promise<void> {
+    const open = [...this.connections.values()];
+    for (const connection of open) connection.socket?.close(1001, "Going away");
+    await Promise.all(
+      open.map((connection) =>
+        connection.socket && connection.socket.readyState !== WebSocket.CLOSED
+          ? new Promise((resolve) => connection.socket?.once("close", resolve))
+          : undefined,
+      ),
+    );
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    this.server.close();
+  }
+}
