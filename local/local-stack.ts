@@ -91,7 +91,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
   };
   const aws = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint };
-  const deps = webSocketDepsFromEnv(env, aws, logger);
+  const deps = webSocketDepsFromEnv(env, aws, logger, false);
   const key = await tokenKeyFromEnv(env);
   const gateway = new WebSocketGateway(
     {

@@ -10,6 +10,8 @@ import { startLocalStack } from "./local-stack.ts";
  */
 async function main(): Promise<void> {
   const env = process.env;
+  // The SDK's versions are pinned in the lock file, so its notice about future releases needing Node 22 is noise here.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const port = env.PORT === undefined || env.PORT === "" ? 3000 : Number(env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be a port number, got "${env.PORT}"`);

@@ -31,6 +31,8 @@ export interface ChatDeps {
   readonly newId?: () => string;
   /** Posts in flight per broadcast. Default: `limits.broadcastConcurrency`. */
   readonly concurrency?: number;
+  /** Told about every broadcast, e.g. to emit metrics. */
+  readonly onBroadcast?: (channel: string, result: BroadcastResult, durationMs: number) => void;
 }
 
 /** Who is on a connection, as the authorizer established it. */
@@ -48,9 +50,16 @@ export type FrameOutcome =
 
 const clock = (deps: ChatDeps) => (deps.now ?? Date.now)();
 
+/** A broadcast, timed and reported to `onBroadcast`. */
+async function fanOut(deps: ChatDeps, channel: string, frame: ServerFrame, exclude?: string): Promise<BroadcastResult> {
+  const started = performance.now();
+  const result = await broadcast(deps, channel, frame, { exclude, concurrency: deps.concurrency });
+  deps.onBroadcast?.(channel, result, performance.now() - started);
+  return result;
+}
+
 function announce(deps: ChatDeps, who: Participant, message: string): Promise<BroadcastResult> {
-  const frame = systemFrame(who.channel, message, clock(deps));
-  return broadcast(deps, who.channel, frame, { exclude: who.connectionId, concurrency: deps.concurrency });
+  return fanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), who.connectionId);
 }
 
 /** The seed's onOpen: stores the connection and tells every *other* member "Lucy connected". */
@@ -119,7 +128,7 @@ async function sendMessage(deps: ChatDeps, who: Participant, text: string): Prom
     timestamp,
   };
   await deps.history.append(frame);
-  const result = await broadcast(deps, who.channel, frame, { concurrency: deps.concurrency });
+  const result = await fanOut(deps, who.channel, frame);
   return { kind: "broadcast", messageId: frame.id, result };
 }
 

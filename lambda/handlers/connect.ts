@@ -4,7 +4,7 @@ import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocke
 
 /** `$connect`: store the connection the authorizer let in, and tell the channel. */
 export function createConnectHandler(deps: WebSocketHandlerDeps) {
-  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+  const handle = async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const who = participantOf(event);
     if (!who) {
       // Only reachable if the route was deployed without the authorizer: refuse rather than store an anonymous user.
@@ -14,5 +14,12 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
     const result = await join(chatDepsFor(deps, managementEndpointOf(event)), who);
     deps.logger.info("joined", { ...who, ...result });
     return { statusCode: 200 };
+  };
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    try {
+      return await handle(event);
+    } finally {
+      deps.flushMetrics?.();
+    }
   };
 }

@@ -4,7 +4,7 @@ import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocke
 
 /** `$disconnect`: remove the connection and tell the channel. API Gateway delivers this at best effort. */
 export function createDisconnectHandler(deps: WebSocketHandlerDeps) {
-  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+  const handle = async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const who = participantOf(event);
     if (!who) {
       deps.logger.error("$disconnect without authorizer context", { requestId: event.requestContext.requestId });
@@ -13,5 +13,12 @@ export function createDisconnectHandler(deps: WebSocketHandlerDeps) {
     const result = await leave(chatDepsFor(deps, managementEndpointOf(event)), who);
     deps.logger.info("left", { ...who, ...result });
     return { statusCode: 200 };
+  };
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    try {
+      return await handle(event);
+    } finally {
+      deps.flushMetrics?.();
+    }
   };
 }

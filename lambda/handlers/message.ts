@@ -7,7 +7,7 @@ import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocke
  * API, so the connection is never closed for a bad frame and the route needs no route response.
  */
 export function createMessageHandler(deps: WebSocketHandlerDeps) {
-  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+  const handle = async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const { requestId, connectionId } = event.requestContext;
     const who = participantOf(event);
     if (!who) {
@@ -25,6 +25,13 @@ export function createMessageHandler(deps: WebSocketHandlerDeps) {
         deps.logger.error("internal-error reply failed", { requestId, connectionId, error: replyError });
       });
       return { statusCode: 500 };
+    }
+  };
+  return async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    try {
+      return await handle(event);
+    } finally {
+      deps.flushMetrics?.();
     }
   };
 }

@@ -7,6 +7,8 @@ export interface WebSocketHandlerDeps extends Omit<ChatDeps, "poster" | "logger"
   /** The poster for a management API endpoint (`https://{domainName}/{stage}`), built once per endpoint. */
   readonly posterFor: (endpoint: string) => Poster;
   readonly logger: CoreLogger;
+  /** Publishes what `onBroadcast` gathered; called once at the end of every event. */
+  readonly flushMetrics?: () => void;
 }
 
 /** The chat's dependencies for one event. */

@@ -7,6 +7,7 @@ import { type TokenKey, tokenKey } from "../core/session-token.ts";
 import { resolveTokenSecret } from "../core/token-secret.ts";
 import type { WebSocketHandlerDeps } from "../handlers/websocket-deps.ts";
 import { type AwsClientOptions, documentClient, posterCache, secretsManagerSource } from "./aws-clients.ts";
+import { chatMetrics } from "./chat-metrics.ts";
 import { requireEnv } from "./environment.ts";
 
 type Env = Record<string, string | undefined>;
@@ -17,12 +18,14 @@ export const newLogger = (): Logger => new Logger({ serviceName: "chat" });
 /**
  * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, and optionally
  * `CHAT_MANAGEMENT_ENDPOINT` (where API Gateway's own `https://{domainName}/{stage}` is not the way to reach it).
- * The local stack calls it too, with its own environment and client options, so both run the same wiring.
+ * The local stack calls it too, with its own environment and client options and no CloudWatch metrics, so both run
+ * the same wiring.
  */
 export function webSocketDepsFromEnv(
   env: Env = process.env,
   aws: AwsClientOptions = {},
   logger: CoreLogger = newLogger(),
+  metrics = true,
 ): WebSocketHandlerDeps {
   const connectionsTable = requireEnv("CONNECTIONS_TABLE", env);
   const historyTable = requireEnv("HISTORY_TABLE", env);
@@ -33,6 +36,7 @@ export function webSocketDepsFromEnv(
     rateLimiter: new RateLimiter(doc, connectionsTable),
     posterFor: posterCache(env.CHAT_MANAGEMENT_ENDPOINT || undefined, aws),
     logger,
+    ...(metrics ? chatMetrics() : {}),
   };
 }
 

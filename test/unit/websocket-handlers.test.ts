@@ -128,6 +128,23 @@ describe("$default", () => {
     });
   });
 
+  it("reports each broadcast and flushes the metrics once per event", async () => {
+    const reports: unknown[] = [];
+    let flushes = 0;
+    deps = {
+      ...deps,
+      onBroadcast: (channel, result) => reports.push({ channel, result }),
+      flushMetrics: () => {
+        flushes++;
+      },
+    };
+    await send("hello");
+    expect(reports).toEqual([
+      { channel: "support", result: { delivered: 3, gone: 0, connecting: 0, failed: 0, notRemoved: 0 } },
+    ]);
+    expect(flushes).toBe(1);
+  });
+
   it("sends text that merely looks like broken JSON as a chat message", async () => {
     await send('{"action":"send", "message": ');
     expect(sent()[bob.connectionId]).toEqual([
