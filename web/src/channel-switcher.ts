@@ -1,7 +1,10 @@
 import { limits } from "../../lambda/core/limits.ts";
 import { parseChannel } from "../../lambda/core/names.ts";
 
-/** The header's channel field: a valid name different from the current one switches; an invalid one is explained. */
+/**
+ * The header's channel field: a valid name other than the current channel switches (`current` is `undefined` when
+ * offline, so the same name then joins again); an invalid one is explained.
+ */
 export class ChannelSwitcher {
   readonly #form: HTMLFormElement;
   readonly #input: HTMLInputElement;
@@ -30,5 +33,10 @@ export class ChannelSwitcher {
   show(channel: string): void {
     this.#input.value = channel;
     this.#form.hidden = false;
+  }
+
+  /** Hides it (back at the join form). */
+  hide(): void {
+    this.#form.hidden = true;
   }
 }

@@ -114,6 +114,13 @@ export class ChatClient extends EventTarget {
     void this.#connect(++this.#generation);
   }
 
+  /** Skips the rest of a reconnect delay (the browser just came back online). */
+  reconnectNow(): void {
+    if (this.#state.kind !== "reconnecting") return;
+    clearTimeout(this.#retryTimer);
+    void this.#connect(this.#generation);
+  }
+
   /** Sends a frame as WebSocket does: throws while connecting, drops it silently once closed. */
   send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
     if (this.readyState === CONNECTING) throw new DOMException("wschat is still connecting", "InvalidStateError");

@@ -26,7 +26,7 @@ const options = readOptions(params, window.wschatOptions);
 
 const status = new StatusView(byId("connection-status", HTMLElement));
 const notice = new NoticeView(byId("notice", HTMLElement));
-const log = new MessageLog(byId("messages", HTMLOListElement));
+const log = new MessageLog(byId("log", HTMLElement), byId("messages", HTMLOListElement));
 const presenceView = new PresenceView(byId("presence-summary", HTMLElement), byId("presence-list", HTMLUListElement));
 const chatSection = byId("chat", HTMLElement);
 const whoami = byId("whoami", HTMLElement);
@@ -94,7 +94,7 @@ const joinForm = new JoinForm(
 );
 
 const switcher = new ChannelSwitcher(byId("channel-form", HTMLFormElement), byId("channel-input", HTMLInputElement), {
-  current: () => client.channel,
+  current: () => (client.state.kind === "offline" ? undefined : client.channel),
   switchTo: (channel) => user && enter({ ...user, channel }),
   refuse: (error) => notice.show(error),
 });
@@ -134,10 +134,16 @@ client.addEventListener("statechange", (event) => {
   const state = (event as CustomEvent<ConnectionState>).detail;
   status.render(state);
   if (state.kind === "offline" && state.reason !== undefined) {
+    // The session endpoint refused the name: only another name can help.
     chatSection.hidden = true;
+    whoami.hidden = true;
+    switcher.hide();
     joinForm.show(user ?? {}, state.reason);
   }
 });
+
+// A phone leaving a tunnel need not sit out the rest of a long backoff.
+addEventListener("online", () => client.reconnectNow());
 
 client.addEventListener("message", (event) => {
   const frame = parseServerFrame((event as MessageEvent).data);

@@ -33,19 +33,22 @@ function timeElement(timestamp: number): HTMLTimeElement {
  */
 export class MessageLog {
   readonly #list: HTMLOListElement;
+  /** The scrolling region around the list. */
+  readonly #scroller: HTMLElement;
   readonly #ids = new Set<string>();
   /** Whether the reader is at the newest entry, as of the last scroll. */
   #pinned = true;
 
-  constructor(list: HTMLOListElement) {
+  constructor(scroller: HTMLElement, list: HTMLOListElement) {
+    this.#scroller = scroller;
     this.#list = list;
-    list.addEventListener("scroll", () => {
+    scroller.addEventListener("scroll", () => {
       this.#pinned = this.#atEnd();
     });
     // The log shrinks when a notice, a taller draft, the presence panel or a phone keyboard takes room below it.
     new ResizeObserver(() => {
       if (this.#pinned) this.scrollToEnd();
-    }).observe(list);
+    }).observe(scroller);
   }
 
   /** Empties the log (another channel). */
@@ -84,7 +87,7 @@ export class MessageLog {
 
   /** Scrolls to the newest entry. */
   scrollToEnd(): void {
-    this.#list.scrollTop = this.#list.scrollHeight;
+    this.#scroller.scrollTop = this.#scroller.scrollHeight;
     this.#pinned = true;
   }
 
@@ -110,8 +113,8 @@ export class MessageLog {
   }
 
   #atEnd(): boolean {
-    const list = this.#list;
-    return list.scrollHeight - list.scrollTop - list.clientHeight <= STICKY_PX;
+    const { scrollHeight, scrollTop, clientHeight } = this.#scroller;
+    return scrollHeight - scrollTop - clientHeight <= STICKY_PX;
   }
 
   #keepPinned(change: () => void): void {
