@@ -15,7 +15,7 @@ import { connect, eventually, startTestStack, storedConnections } from "./harnes
 let stack: LocalStack;
 let management: ApiGatewayManagementApiClient;
 beforeAll(async () => {
-  stack = await startTestStack({ idleTimeoutMs: 1_500 });
+  stack = await startTestStack();
   management = new ApiGatewayManagementApiClient({
     endpoint: stack.managementEndpoint,
     region: LOCAL_REGION,
@@ -147,9 +147,25 @@ describe("stale connections", () => {
 
 describe("API Gateway quotas", () => {
   it("closes an idle connection (timeout shortened for the test) and fires $disconnect", async () => {
-    const client = await connect(stack, "Idle", "idle-test");
-    await connectionIdOf("Idle", "idle-test");
-    expect((await client.closed).code).toBe(1001);
-    await eventually(async () => !(await storedConnections(stack)).some((item) => item.channel === "idle-test"));
+    const idleStack = await startTestStack({ idleTimeoutMs: 1_000 });
+    try {
+      const client = await connect(idleStack, "Idle", "idle-test");
+      expect((await client.closed).code).toBe(1001);
+      await eventually(async () => (await storedConnections(idleStack)).length === 0);
+    } finally {
+      await idleStack.close();
+    }
+  });
+
+  it("closes every connection at the maximum duration (shortened for the test)", async () => {
+    const shortStack = await startTestStack({ maxConnectionMs: 800 });
+    try {
+      const client = await connect(shortStack, "Long", "long-test");
+      client.send({ action: "ping" });
+      await client.ofType("pong");
+      expect((await client.closed).code).toBe(1001);
+    } finally {
+      await shortStack.close();
+    }
   });
 });

@@ -1,0 +1,198 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { silentLogger } from "../../lambda/core/logger.ts";
+import { type GatewayRoutes, WebSocketGateway } from "../../local/websocket-gateway.ts";
+import { eventually, openSocket } from "./harness.ts";
+
+// The emulator on its own, with recording integrations in place of the chat's handlers.
+let server: Server;
+let gateway: WebSocketGateway;
+// biome-ignore lint/suspicious/noExplicitAny: recorded events are API Gateway's loose shapes, asserted field by field.
+const events: { route: string; event: any }[] = [];
+
+async function start(routes: Partial<GatewayRoutes>): Promise<string> {
+  const record =
+    (route: string, result: unknown = { statusCode: 200 }) =>
+    async (event: unknown) => {
+      events.push({ route, event });
+      return result;
+    };
+  gateway = new WebSocketGateway(
+    { $connect: record("$connect"), $default: record("$default"), $disconnect: record("$disconnect"), ...routes },
+    { apiId: "testapi", stage: "test", domainName: "localhost", logger: silentLogger },
+  );
+  server = createServer();
+  server.on("upgrade", (request, socket, head) => void gateway.handleUpgrade(request, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
+
+afterEach(async () => {
+  await gateway.close();
+  await new Promise((resolve) => server.close(resolve));
+  events.length = 0;
+});
+
+const allow = (context: Record<string, unknown>) => async () => ({
+  principalId: "Lucy",
+  policyDocument: {
+    Version: "2012-10-17",
+    Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: "*" }],
+  },
+  context,
+});
+
+const status = (url: string, protocols?: string[]) =>
+  openSocket(url, protocols).then(
+    async (client) => {
+      await client.close();
+      return 101;
+    },
+    (error: { status?: number }) => error.status,
+  );
+
+describe("API Gateway WebSocket emulator", () => {
+  it("answers 401 without calling the authorizer when the identity source is missing", async () => {
+    let called = false;
+    const url = await start({
+      authorizer: async () => {
+        called = true;
+        return allow({})();
+      },
+    });
+    expect(await status(`${url}?channel=x`)).toBe(401);
+    expect(called).toBe(false);
+  });
+
+  it("maps an Unauthorized error to 401, a Deny to 403 and any other authorizer error to 500", async () => {
+    let outcome: "unauthorized" | "deny" | "crash" = "unauthorized";
+    const url = await start({
+      authorizer: async () => {
+        if (outcome === "unauthorized") throw new Error("Unauthorized");
+        if (outcome === "crash") throw new Error("boom");
+        return { principalId: "x", policyDocument: { Version: "2012-10-17", Statement: [{ Effect: "Deny" }] } };
+      },
+    });
+    expect(await status(`${url}?token=t`)).toBe(401);
+    outcome = "deny";
+    expect(await status(`${url}?token=t`)).toBe(403);
+    outcome = "crash";
+    expect(await status(`${url}?token=t`)).toBe(500);
+    expect(events.filter((entry) => entry.route === "$connect")).toEqual([]);
+  });
+
+  it("refuses the handshake with the status of a $connect result outside 2xx", async () => {
+    const url = await start({ $connect: async () => ({ statusCode: 400 }) });
+    expect(await status(url)).toBe(400);
+  });
+
+  it("hands the authorizer's context to every later event, in API Gateway's event shapes", async () => {
+    const url = await start({ authorizer: allow({ username: "Lucy", channel: "support" }) });
+    const client = await openSocket(`${url}?token=t&channel=support`);
+    client.send("hello");
+    await eventually(() => events.some((entry) => entry.route === "$default"));
+    client.socket.close(4000, "bye");
+    await eventually(() => events.some((entry) => entry.route === "$disconnect"));
+    const [connect, message, disconnect] = ["$connect", "$default", "$disconnect"].map(
+      (route) => events.find((entry) => entry.route === route)?.event,
+    );
+    const authorizer = { username: "Lucy", channel: "support", principalId: "Lucy" };
+    expect(connect.queryStringParameters).toEqual({ token: "t", channel: "support" });
+    expect(message).toEqual({
+      requestContext: expect.objectContaining({
+        routeKey: "$default",
+        eventType: "MESSAGE",
+        connectionId: connect.requestContext.connectionId,
+        domainName: "localhost",
+        stage: "test",
+        apiId: "testapi",
+        requestId: expect.any(String),
+        messageId: expect.any(String),
+        connectedAt: expect.any(Number),
+        requestTimeEpoch: expect.any(Number),
+        identity: expect.objectContaining({ sourceIp: "127.0.0.1" }),
+        authorizer,
+      }),
+      body: "hello",
+      isBase64Encoded: false,
+    });
+    expect(disconnect.requestContext).toMatchObject({
+      eventType: "DISCONNECT",
+      disconnectStatusCode: 4000,
+      disconnectReason: "bye",
+      authorizer,
+    });
+  });
+
+  it("passes binary frames base64-encoded", async () => {
+    const url = await start({});
+    const client = await openSocket(url);
+    client.socket.send(Buffer.from([1, 2, 3]));
+    await eventually(() => events.some((entry) => entry.route === "$default"));
+    expect(events.find((entry) => entry.route === "$default")?.event).toMatchObject({
+      body: "AQID",
+      isBase64Encoded: true,
+    });
+    await client.close();
+  });
+
+  it("sends the client API Gateway's error frame when an integration fails", async () => {
+    const url = await start({
+      $default: async () => {
+        throw new Error("crash");
+      },
+    });
+    const client = await openSocket(url);
+    const received = new Promise<string>((resolve) =>
+      client.socket.once("message", (data) => resolve(data.toString())),
+    );
+    client.send("hello");
+    expect(JSON.parse(await received)).toEqual({
+      message: "Internal server error",
+      connectionId: expect.any(String),
+      requestId: expect.any(String),
+    });
+    await client.close();
+  });
+
+  it("sends a route's result body back only when the route has a route response", async () => {
+    const handled: string[] = [];
+    const echo = async (event: { body: string }) => {
+      handled.push(event.body);
+      return { statusCode: 200, body: `{"echo":"${event.body}"}` };
+    };
+    const url = await start({ $default: echo });
+    const client = await openSocket(url);
+    client.send("one-way"); // no route response: the body is dropped
+    await gateway.close(); // waits for the integration
+    expect(handled).toEqual(["one-way"]);
+    expect(client.frames).toEqual([]);
+    await new Promise((resolve) => server.close(resolve));
+
+    const twoWayUrl = await start({ $default: echo, returnResponse: ["$default"] });
+    const twoWayClient = await openSocket(twoWayUrl);
+    twoWayClient.send("hello");
+    expect(await twoWayClient.next(() => true)).toEqual({ echo: "hello" });
+    await twoWayClient.close();
+  });
+
+  it("selects the subprotocol $connect returns, and none otherwise, so a browser would drop the connection", async () => {
+    const url = await start({
+      $connect: async () => ({ statusCode: 200, headers: { "Sec-WebSocket-Protocol": "chat" } }),
+    });
+    const client = await openSocket(url, ["chat", "other"]);
+    expect(client.socket.protocol).toBe("chat");
+    await client.close();
+    await gateway.close();
+    await new Promise((resolve) => server.close(resolve));
+
+    const plain = await start({});
+    const error = await new Promise<Error>((resolve) => {
+      const socket = new WebSocket(plain, ["chat"]);
+      socket.once("error", resolve);
+    });
+    expect(error.message).toMatch(/subprotocol/i);
+  });
+});
