@@ -1,3 +1,4 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   CreateTableCommand,
@@ -7,6 +8,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { connectionsTable, historyTable, type KeyAttribute } from "../lambda/core/tables.ts";
+import type { Faults } from "./faults.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 
 /** Table names of one local stack. */
@@ -49,6 +51,31 @@ export function createTableInputs(names: LocalTableNames): CreateTableCommandInp
   ];
 }
 
+/**
+ * Puts fault injection in front of dynalite's request handler: added latency, and throttling answered exactly as
+ * DynamoDB does (400 with the error type in the body), so the SDK classifies and retries it as on AWS.
+ */
+function injectFaults(server: Server, faults: Faults): void {
+  const [handler] = server.listeners("request") as ((request: IncomingMessage, response: ServerResponse) => void)[];
+  if (!handler) throw new Error("dynalite has no request handler to wrap");
+  server.removeAllListeners("request");
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    void faults.delay("dynamo").then(() => {
+      if (!faults.throttleDynamo()) return handler(request, response);
+      request.resume();
+      const body = JSON.stringify({
+        __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        message: "The level of configured provisioned throughput for the table was exceeded (injected)",
+      });
+      response.writeHead(400, {
+        "content-type": "application/x-amz-json-1.0",
+        "content-length": Buffer.byteLength(body),
+      });
+      response.end(body);
+    });
+  });
+}
+
 /** A running local DynamoDB-compatible store. */
 export interface LocalDynamo {
   readonly endpoint: string;
@@ -59,7 +86,11 @@ export interface LocalDynamo {
  * Starts dynalite on loopback, in memory or in `dataDir`, and creates the chat's tables (kept when they exist on disk).
  * dynalite has no TTL expiry; the stores filter expired items on read, so nothing here needs it.
  */
-export async function startLocalDynamo(names: LocalTableNames, dataDir?: string): Promise<LocalDynamo> {
+export async function startLocalDynamo(
+  names: LocalTableNames,
+  dataDir?: string,
+  faults?: Faults,
+): Promise<LocalDynamo> {
   // createTableMs: 0, or a write right after CreateTable fails with ResourceNotFoundException.
   const server = dynalite({
     createTableMs: 0,
@@ -67,6 +98,7 @@ export async function startLocalDynamo(names: LocalTableNames, dataDir?: string)
     updateTableMs: 0,
     ...(dataDir ? { path: dataDir } : {}),
   });
+  if (faults) injectFaults(server, faults);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

@@ -10,6 +10,7 @@ import { createMessageHandler } from "../lambda/handlers/message.ts";
 import { createSessionHandler } from "../lambda/handlers/session.ts";
 import { documentClient } from "../lambda/runtime/aws-clients.ts";
 import { tokenKeyFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
+import { type FaultOptions, Faults } from "./faults.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 import { type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
@@ -36,6 +37,8 @@ export interface LocalStackOptions {
   /** API Gateway's maximum connection duration. Default: 2 hours. */
   readonly maxConnectionMs?: number;
   readonly logger?: CoreLogger;
+  /** Faults to inject from the start; `stack.faults.options` changes them later. Default: none. */
+  readonly faults?: FaultOptions;
 }
 
 /** A running local stack. */
@@ -51,6 +54,8 @@ export interface LocalStack {
   /** A document client on the local store, for inspection. */
   readonly documentClient: DynamoDBDocumentClient;
   readonly gateway: WebSocketGateway;
+  /** The live fault injection settings and counts. */
+  readonly faults: Faults;
   close(): Promise<void>;
 }
 
@@ -64,7 +69,8 @@ const TABLES: LocalTableNames = { connections: "chat-connections", history: "cha
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const logger = options.logger ?? consoleLogger();
   const host = options.host ?? "127.0.0.1";
-  const dynamo = await startLocalDynamo(TABLES, options.dataDir);
+  const faults = new Faults(options.faults);
+  const dynamo = await startLocalDynamo(TABLES, options.dataDir, faults);
 
   let route: (request: IncomingMessage, response: ServerResponse) => Promise<void> = async (_, response) => {
     response.writeHead(503).end();
@@ -121,7 +127,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   route = async (request, response) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
     const config = siteConfig(request, `${host}:${port}`);
-    if (isManagementRequest(request)) return handleManagementRequest(gateway, request, response);
+    if (isManagementRequest(request)) return handleManagementRequest(gateway, request, response, faults);
     if (path === "/session" && request.method === "POST")
       return invokeHttpApi(session, request, response, "POST /session");
     if (path === "/config.json") {
@@ -145,6 +151,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tables: TABLES,
     documentClient: inspection,
     gateway,
+    faults,
     async close() {
       await gateway.close();
       await new Promise<void>((resolve) => {

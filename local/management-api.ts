@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebSocket } from "ws";
 import { newRequestId } from "./api-gateway-events.ts";
+import type { Faults } from "./faults.ts";
 import type { WebSocketGateway } from "./websocket-gateway.ts";
 
 /** PostToConnection accepts at most 128 KB, API Gateway's message size. */
@@ -46,7 +47,9 @@ export async function handleManagementRequest(
   gateway: WebSocketGateway,
   request: IncomingMessage,
   response: ServerResponse,
+  faults?: Faults,
 ): Promise<void> {
+  await faults?.delay("management");
   const match = CONNECTIONS_PATH.exec(new URL(request.url ?? "/", "http://localhost").pathname);
   let connectionId: string;
   try {
@@ -59,7 +62,11 @@ export async function handleManagementRequest(
   if (request.method === "POST") {
     const body = await readBody(request, MAX_POST_BYTES);
     if (body === undefined) return awsError(response, 413, "PayloadTooLargeException", "Request entity too large");
-    if (!connection || socket?.readyState !== WebSocket.OPEN) return awsError(response, 410, "GoneException", "");
+    const fault = faults?.postFault(connectionId);
+    if (fault === "throttled") return awsError(response, 429, "LimitExceededException", "Rate exceeded (injected)");
+    if (fault === "gone" || !connection || socket?.readyState !== WebSocket.OPEN) {
+      return awsError(response, 410, "GoneException", "");
+    }
     if (socket.bufferedAmount > CLIENT_BUFFER_LIMIT) {
       return awsError(response, 429, "LimitExceededException", "Client buffer is full");
     }

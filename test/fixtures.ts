@@ -57,6 +57,7 @@ export function testChatDeps(
     poster: managementApiPoster(management),
     logger: recordingLogger(),
     now: () => NOW,
+    sleep: async () => {},
     newId: () => `msg-${++id}`,
   };
 }

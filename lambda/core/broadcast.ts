@@ -1,3 +1,4 @@
+import { jitteredDelay, sleep } from "./backoff.ts";
 import type { ConnectionStore, Member } from "./connection-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
@@ -22,6 +23,8 @@ export interface BroadcastDeps {
   readonly logger?: CoreLogger;
   /** Epoch milliseconds. Default: `Date.now`. */
   readonly now?: () => number;
+  /** Waits between retry rounds. Default: a real timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Options of one broadcast. */
@@ -38,11 +41,18 @@ async function* eachMember(pages: AsyncIterable<Member[]>, exclude: string | und
   }
 }
 
+/** Whether a failed post may succeed if made again: throttling (429), a server error, or no answer at all. */
+export function isRetryable(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode;
+  return typeof status !== "number" || status === 429 || status >= 500;
+}
+
 /**
  * Posts one frame to every member of a channel, reading the channel index page by page with a bounded number of
  * posts in flight. A 410 marks that member stale, and stale members are removed in batches afterwards, except one
  * that joined so recently it may still be inside its `$connect` (where API Gateway answers 410 for a connection that
- * is about to be live). Any other failure is counted and logged and never stops the rest.
+ * is about to be live). Posts that fail for a passing reason (429, 5xx, network) get further rounds after a jittered
+ * pause, beyond the SDK's own retries; any other failure is counted and logged and never stops the rest.
  */
 export async function broadcast(
   deps: BroadcastDeps,
@@ -52,28 +62,44 @@ export async function broadcast(
 ): Promise<BroadcastResult> {
   const logger = deps.logger ?? silentLogger;
   const data = Buffer.from(JSON.stringify(frame));
-  const members = eachMember(deps.connections.memberPages(channel), options.exclude);
   const gone: string[] = [];
+  let retry: Member[] = [];
   const result: BroadcastResult = { delivered: 0, gone: 0, connecting: 0, failed: 0, notRemoved: 0 };
   const joiningSince = (deps.now ?? Date.now)() - limits.connectGraceMs;
-
-  const worker = async (): Promise<void> => {
-    // Async generators queue concurrent next() calls, so workers share one walk over the pages.
-    for (let next = await members.next(); !next.done; next = await members.next()) {
-      const { connectionId, connectedAt } = next.value;
-      const outcome = await deps.poster.post(connectionId, data);
-      if (outcome.status === "delivered") result.delivered++;
-      else if (outcome.status === "gone") {
-        if (connectedAt !== undefined && connectedAt > joiningSince) result.connecting++;
-        else gone.push(connectionId);
-      } else {
-        result.failed++;
-        logger.warn("post to connection failed", { connectionId, channel, error: outcome.error });
-      }
-    }
-  };
   const concurrency = Math.max(1, options.concurrency ?? limits.broadcastConcurrency);
-  await Promise.all(Array.from({ length: concurrency }, worker));
+
+  const pass = async (members: AsyncIterator<Member> | Iterator<Member>, lastRound: boolean): Promise<void> => {
+    const worker = async (): Promise<void> => {
+      // Async generators queue concurrent next() calls, so workers share one walk over the pages.
+      for (let next = await members.next(); !next.done; next = await members.next()) {
+        const member = next.value;
+        const outcome = await deps.poster.post(member.connectionId, data);
+        if (outcome.status === "delivered") result.delivered++;
+        else if (outcome.status === "gone") {
+          if (member.connectedAt !== undefined && member.connectedAt > joiningSince) result.connecting++;
+          else gone.push(member.connectionId);
+        } else if (!lastRound && isRetryable(outcome.error)) retry.push(member);
+        else {
+          result.failed++;
+          logger.warn("post to connection failed", {
+            connectionId: member.connectionId,
+            channel,
+            error: outcome.error,
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  };
+
+  const rounds: number = limits.broadcastRetryRounds;
+  await pass(eachMember(deps.connections.memberPages(channel), options.exclude), rounds === 0);
+  for (let round = 1; round <= rounds && retry.length > 0; round++) {
+    const again = retry;
+    retry = [];
+    await (deps.sleep ?? sleep)(jitteredDelay(round, limits.broadcastRetryBackoffMs));
+    await pass(again[Symbol.iterator](), round === rounds);
+  }
 
   result.gone = gone.length;
   if (gone.length > 0) {

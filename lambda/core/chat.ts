@@ -27,6 +27,8 @@ export interface ChatDeps {
   readonly logger?: CoreLogger;
   /** Epoch milliseconds. Default: `Date.now`. */
   readonly now?: () => number;
+  /** Waits between a broadcast's retry rounds. Default: a real timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** Message ids. Default: random UUIDs. */
   readonly newId?: () => string;
   /** Posts in flight per broadcast. Default: `limits.broadcastConcurrency`. */

@@ -32,6 +32,14 @@ export const limits = {
   connectGraceMs: 30_000,
   /** Posts in flight during one broadcast. */
   broadcastConcurrency: 128,
+  /** Further rounds for posts that failed for a passing reason (429, 5xx, network), after the SDK's own retries. */
+  broadcastRetryRounds: 2,
+  /** Base delay of the jittered backoff before each of those rounds (API Gateway throttling clears in about a second). */
+  broadcastRetryBackoffMs: 250,
+  /** Attempts per DynamoDB call, the SDK's standard retry strategy backing off between them (default 3). */
+  dynamoMaxAttempts: 6,
+  /** Attempts per PostToConnection call in the SDK (its default). */
+  postMaxAttempts: 3,
   /** Items per channel-index query page (DynamoDB also stops a page at 1 MB). */
   membersPageSize: 1_000,
   /** BatchWriteItem takes at most 25 requests. */

@@ -28,6 +28,7 @@ const common = ({ region, credentials }: AwsClientOptions) => ({
 export function documentClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     ...common(options),
+    maxAttempts: limits.dynamoMaxAttempts,
     ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -48,6 +49,7 @@ export function posterCache(override?: string, options: AwsClientOptions = {}): 
     if (!poster) {
       const client = new ApiGatewayManagementApiClient({
         ...common(options),
+        maxAttempts: limits.postMaxAttempts,
         endpoint: url,
         requestHandler: { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
       });

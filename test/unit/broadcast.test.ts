@@ -87,6 +87,31 @@ describe("broadcast", () => {
     });
   });
 
+  it("posts again in a later round to a member whose post was throttled, delivering once", async () => {
+    ddb.on(QueryCommand).resolves({ Items: ["a", "b"].map(member) });
+    const throttled = Object.assign(new Error("Rate exceeded"), {
+      name: "LimitExceededException",
+      $metadata: { httpStatusCode: 429 },
+    });
+    api.on(PostToConnectionCommand).resolves({});
+    api.on(PostToConnectionCommand, { ConnectionId: "b" }).rejectsOnce(throttled).rejectsOnce(throttled).resolves({});
+    const result = await broadcast(testChatDeps(), "support", frame);
+    expect(result).toEqual({ delivered: 2, gone: 0, connecting: 0, failed: 0, notRemoved: 0 });
+    expect(postedTo().filter((id) => id === "b")).toHaveLength(3);
+  });
+
+  it("does not post again after a refusal that cannot pass (403)", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [member("a")] });
+    const forbidden = Object.assign(new Error("Forbidden"), {
+      name: "ForbiddenException",
+      $metadata: { httpStatusCode: 403 },
+    });
+    api.on(PostToConnectionCommand).rejects(forbidden);
+    const result = await broadcast(testChatDeps(), "support", frame);
+    expect(result.failed).toBe(1);
+    expect(postedTo()).toEqual(["a"]);
+  });
+
   it("keeps a member that answers 410 while it may still be inside its $connect", async () => {
     ddb.on(QueryCommand).resolves({
       Items: [
