@@ -1,0 +1,118 @@
+import { Duration } from "aws-cdk-lib";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import { limits } from "../lambda/core/limits.ts";
+import { ChatFunction, type ChatLogLevel } from "./chat-function.ts";
+import type { ChatTables } from "./chat-tables.ts";
+import { acknowledgeGrantWildcards } from "./nag.ts";
+
+/** Properties of {@link ChatFunctions}. */
+export interface ChatFunctionsProps {
+  /** The tables the WebSocket routes read and write. */
+  readonly tables: ChatTables;
+  /** The token signing key; only the authorizer and the session function may read it. */
+  readonly tokenSecret: ISecret;
+  /** Session token lifetime, passed as `CHAT_TOKEN_TTL`. Default: `limits.tokenTtlSeconds` (1 hour). */
+  readonly tokenTtl?: Duration;
+  /** Powertools log level of every function. Default: "INFO". */
+  readonly logLevel?: ChatLogLevel;
+  /** How long function logs are kept. Default: one month. */
+  readonly logRetention?: RetentionDays;
+}
+
+/** The five chat functions, by the name of their `lambda/entry/` file. */
+export type ChatFunctionName = "authorizer" | "connect" | "message" | "disconnect" | "session";
+
+/**
+ * The chat's Lambda functions and their data permissions, each granted through the resource's own `grant*` method
+ * and only to the functions that need it. The WebSocket routes' permission to post to connections is granted by
+ * `ChatWebSocketApi`, which owns the stage it is scoped to.
+ */
+export class ChatFunctions extends Construct {
+  /** `$connect` authorizer: verifies the session token and the channel name. */
+  readonly authorizer: IFunction;
+  /** `$connect`: stores the connection and announces it. */
+  readonly connect: IFunction;
+  /** `$default`: every client frame — chat messages, ping, who, history. */
+  readonly message: IFunction;
+  /** `$disconnect`: removes the connection and announces it. */
+  readonly disconnect: IFunction;
+  /** `POST /session`: signs a session token for a valid username. */
+  readonly session: IFunction;
+  /** The same functions by name, for monitoring. */
+  readonly all: Readonly<Record<ChatFunctionName, IFunction>>;
+
+  constructor(scope: Construct, id: string, props: ChatFunctionsProps) {
+    super(scope, id);
+    const { tables, tokenSecret } = props;
+    const tokenTtl = props.tokenTtl ?? Duration.seconds(limits.tokenTtlSeconds);
+    if (tokenTtl.toSeconds() < 60) throw new Error("tokenTtl must be at least one minute");
+    const common = { logLevel: props.logLevel, logRetention: props.logRetention };
+    const tableEnv = {
+      CONNECTIONS_TABLE: tables.connections.tableName,
+      HISTORY_TABLE: tables.history.tableName,
+    };
+    // The WebSocket routes answer within API Gateway's 29-second integration timeout or not at all; a broadcast
+    // to a large channel is network-bound, and Lambda's network bandwidth grows with memory.
+    const route = { ...common, environment: tableEnv, timeout: Duration.seconds(29) };
+
+    this.authorizer = new ChatFunction(this, "Authorizer", {
+      ...common,
+      entry: "authorizer",
+      description: "Chat $connect authorizer: verifies the session token and the channel",
+      environment: { CHAT_TOKEN_SECRET_ARN: tokenSecret.secretArn },
+    }).fn;
+    this.session = new ChatFunction(this, "Session", {
+      ...common,
+      entry: "session",
+      description: "Chat POST /session: signs a session token for a username",
+      environment: {
+        CHAT_TOKEN_SECRET_ARN: tokenSecret.secretArn,
+        CHAT_TOKEN_TTL: String(tokenTtl.toSeconds()),
+      },
+    }).fn;
+    this.connect = new ChatFunction(this, "Connect", {
+      ...route,
+      entry: "connect",
+      description: "Chat $connect: stores the connection and announces it",
+      memorySize: 512,
+    }).fn;
+    this.message = new ChatFunction(this, "Message", {
+      ...route,
+      entry: "message",
+      description: "Chat $default: chat messages, ping, who and history",
+      memorySize: 1024,
+    }).fn;
+    this.disconnect = new ChatFunction(this, "Disconnect", {
+      ...route,
+      entry: "disconnect",
+      description: "Chat $disconnect: removes the connection and announces it",
+      memorySize: 512,
+    }).fn;
+
+    tokenSecret.grantRead(this.authorizer);
+    tokenSecret.grantRead(this.session);
+    // Every route writes the connections table: connect stores, disconnect deletes, and all three remove members
+    // that answer 410 Gone during a broadcast; message also updates the sender's rate counter.
+    for (const fn of [this.connect, this.message, this.disconnect]) {
+      acknowledgeGrantWildcards(
+        fn,
+        tables.connections.grantReadWriteData(fn),
+        "grantReadWriteData covers the table's indexes as `index/*`; the routes query the byChannel index, the " +
+          "table's only one, so the wildcard reaches no other table.",
+      );
+    }
+    // Only chat messages are kept, and only `$default` reads them back (`{"action":"history"}`).
+    tables.history.grantReadWriteData(this.message);
+
+    this.all = {
+      authorizer: this.authorizer,
+      connect: this.connect,
+      message: this.message,
+      disconnect: this.disconnect,
+      session: this.session,
+    };
+  }
+}

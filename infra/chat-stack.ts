@@ -1,0 +1,110 @@
+import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import { ApiGatewayAccount } from "./api-gateway-account.ts";
+import type { ChatLogLevel } from "./chat-function.ts";
+import { ChatFunctions } from "./chat-functions.ts";
+import { ChatTables } from "./chat-tables.ts";
+import { ChatMonitoring } from "./monitoring.ts";
+import { SessionApi } from "./session-api.ts";
+import { TokenSecret } from "./token-secret.ts";
+import { ChatWebSocketApi } from "./websocket-api.ts";
+
+/** Properties of {@link ChatStack}. */
+export interface ChatStackProps extends StackProps {
+  /**
+   * Origins allowed to call `POST /session` from a browser. Default: `["*"]` — see `SessionApiProps.allowedOrigins`.
+   * The site's CloudFront domain is only known after the site stack exists, which itself needs this stack's URLs, so
+   * it cannot be wired in one deployment; `infra/app.ts` takes it from the `siteOrigin` context (docs/deploy.md).
+   */
+  readonly allowedOrigins?: string[];
+  /** What `cdk destroy` does with the chat history. Default: `RemovalPolicy.RETAIN`. */
+  readonly historyRemovalPolicy?: RemovalPolicy;
+  /** Session token lifetime. Default: 1 hour (`limits.tokenTtlSeconds`). */
+  readonly tokenTtl?: Duration;
+  /** Powertools log level of the functions. Default: "INFO". */
+  readonly logLevel?: ChatLogLevel;
+  /** How long function and access logs are kept. Default: one month. */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Whether to set the account's API Gateway CloudWatch Logs role, which the WebSocket access logs need. Turn it off
+   * when the account already has one and you do not want it replaced. Default: true.
+   */
+  readonly manageApiGatewayAccount?: boolean;
+}
+
+/** The URLs the page needs, as `config.json` and the site's CSP carry them. */
+export interface ChatEndpoints {
+  /** `wss://…/prod` */
+  readonly webSocketUrl: string;
+  /** `https://…/session` */
+  readonly sessionUrl: string;
+  /** The origin of `sessionUrl`, for the CSP's connect-src. */
+  readonly sessionOrigin: string;
+}
+
+/**
+ * The chat backend: tables, token secret, functions, the WebSocket API, the session endpoint, alarms and a
+ * dashboard. Outputs `WebSocketUrl` and `SessionUrl`.
+ */
+export class ChatStack extends Stack {
+  /** The URLs the page needs. */
+  readonly endpoints: ChatEndpoints;
+  /** The tables. */
+  readonly tables: ChatTables;
+  /** The functions. */
+  readonly functions: ChatFunctions;
+  /** The WebSocket API. */
+  readonly webSocket: ChatWebSocketApi;
+  /** The session endpoint. */
+  readonly sessionApi: SessionApi;
+  /** Alarms and dashboard. */
+  readonly monitoring: ChatMonitoring;
+
+  constructor(scope: Construct, id: string, props: ChatStackProps = {}) {
+    super(scope, id, props);
+    this.tables = new ChatTables(this, "Tables", { historyRemovalPolicy: props.historyRemovalPolicy });
+    const tokenSecret = new TokenSecret(this, "TokenSecret").secret;
+    this.functions = new ChatFunctions(this, "Functions", {
+      tables: this.tables,
+      tokenSecret,
+      tokenTtl: props.tokenTtl,
+      logLevel: props.logLevel,
+      logRetention: props.logRetention,
+    });
+    const fns = this.functions;
+
+    this.webSocket = new ChatWebSocketApi(this, "WebSocket", {
+      authorizer: fns.authorizer,
+      connect: fns.connect,
+      disconnect: fns.disconnect,
+      message: fns.message,
+      logRetention: props.logRetention,
+    });
+    if (props.manageApiGatewayAccount ?? true) {
+      this.webSocket.stage.node.addDependency(new ApiGatewayAccount(this, "ApiGatewayAccount").account);
+    }
+    // Every WebSocket route posts: connect and disconnect announce, message broadcasts and replies.
+    for (const fn of [fns.connect, fns.message, fns.disconnect]) this.webSocket.grantManageConnections(fn);
+
+    this.sessionApi = new SessionApi(this, "SessionApi", {
+      session: fns.session,
+      allowedOrigins: props.allowedOrigins,
+      logRetention: props.logRetention,
+    });
+
+    this.monitoring = new ChatMonitoring(this, "Monitoring", {
+      functions: fns.all,
+      webSocketStage: this.webSocket.stage,
+      sessionStage: this.sessionApi.stage,
+    });
+
+    this.endpoints = {
+      webSocketUrl: this.webSocket.url,
+      sessionUrl: this.sessionApi.url,
+      sessionOrigin: this.sessionApi.origin,
+    };
+    new CfnOutput(this, "WebSocketUrl", { value: this.endpoints.webSocketUrl, description: "The page's wsUrl" });
+    new CfnOutput(this, "SessionUrl", { value: this.endpoints.sessionUrl, description: "The page's sessionUrl" });
+  }
+}

@@ -1,0 +1,59 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import { type Attribute, AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
+import { Construct } from "constructs";
+import { connectionsTable, historyTable, type KeyAttribute } from "../lambda/core/tables.ts";
+
+/** Properties of {@link ChatTables}. */
+export interface ChatTablesProps {
+  /**
+   * What `cdk destroy` does with the history table. The connections table is always destroyed: its items describe
+   * sockets that die with the API.
+   * Default: `RemovalPolicy.RETAIN` — the history is what users wrote, so deleting it takes a decision of its own.
+   */
+  readonly historyRemovalPolicy?: RemovalPolicy;
+}
+
+/** The schema's key attribute as CDK spells it. */
+const attribute = (key: KeyAttribute): Attribute => ({
+  name: key.name,
+  type: key.type === "S" ? AttributeType.STRING : AttributeType.NUMBER,
+});
+
+/**
+ * The chat's two DynamoDB tables, built from the schema in `lambda/core/tables.ts` (the one place key names live):
+ * on-demand capacity (chat traffic is bursty and mostly idle), TTL on `expiresAt`, point-in-time recovery on.
+ */
+export class ChatTables extends Construct {
+  /** connectionId → channel, username, expiresAt; the `byChannel` index lists a channel's members. */
+  readonly connections: Table;
+  /** channel + sk → the channel's recent messages. */
+  readonly history: Table;
+
+  constructor(scope: Construct, id: string, props: ChatTablesProps = {}) {
+    super(scope, id);
+    this.connections = new Table(this, "Connections", {
+      partitionKey: attribute(connectionsTable.partitionKey),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: connectionsTable.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const index = connectionsTable.channelIndex;
+    this.connections.addGlobalSecondaryIndex({
+      indexName: index.indexName,
+      partitionKey: attribute(index.partitionKey),
+      sortKey: attribute(index.sortKey),
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...index.nonKeyAttributes],
+    });
+
+    this.history = new Table(this, "History", {
+      partitionKey: attribute(historyTable.partitionKey),
+      sortKey: attribute(historyTable.sortKey),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: historyTable.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.historyRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+}

@@ -1,0 +1,123 @@
+import { RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from "aws-cdk-lib/aws-apigatewayv2";
+import { WebSocketLambdaAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { WebSocketLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import type { IGrantable } from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import { acknowledgeGrantWildcards } from "./nag.ts";
+
+/** Properties of {@link ChatWebSocketApi}. */
+export interface ChatWebSocketApiProps {
+  /** The `$connect` authorizer; it reads the token from the `token` query string parameter. */
+  readonly authorizer: IFunction;
+  /** The `$connect` integration. */
+  readonly connect: IFunction;
+  /** The `$disconnect` integration. */
+  readonly disconnect: IFunction;
+  /** The `$default` integration: every frame a client sends. */
+  readonly message: IFunction;
+  /** Name of the stage, the last segment of the WebSocket URL. Default: "prod". */
+  readonly stageName?: string;
+  /**
+   * Steady-state requests per second of the stage, every route together (connects, frames, disconnects), a ceiling
+   * on what a flood can cost. Each connection is also limited in the handler (PROTOCOL.md: 20 messages per 10 s).
+   * Default: 200.
+   */
+  readonly throttleRateLimit?: number;
+  /** Burst of requests above the rate. Default: 400. */
+  readonly throttleBurstLimit?: number;
+  /** How long access logs are kept. Default: one month. */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * The WebSocket API: `$connect` behind the Lambda authorizer, `$disconnect` and `$default` to their functions, one
+ * auto-deployed stage with throttling and JSON access logs.
+ */
+export class ChatWebSocketApi extends Construct {
+  /** The API. */
+  readonly api: WebSocketApi;
+  /** The stage clients connect to. */
+  readonly stage: WebSocketStage;
+  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the page's `wsUrl`. */
+  readonly url: string;
+  /** The stage's access log group. */
+  readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ChatWebSocketApiProps) {
+    super(scope, id);
+    const rateLimit = props.throttleRateLimit ?? 200;
+    const burstLimit = props.throttleBurstLimit ?? 400;
+    if (rateLimit <= 0 || burstLimit <= 0) throw new Error("WebSocket throttle limits must be positive");
+
+    const authorizer = new WebSocketLambdaAuthorizer("TokenAuthorizer", props.authorizer, {
+      // Browsers cannot set headers on a WebSocket handshake; PROTOCOL.md §3 puts the token in the query string.
+      // API Gateway answers 401 without calling the function when the parameter is missing.
+      identitySource: ["route.request.querystring.token"],
+    });
+    this.api = new WebSocketApi(this, "Api", {
+      apiName: `${Stack.of(this).stackName}-websocket`,
+      description: "Chat WebSocket API",
+      connectRouteOptions: {
+        integration: new WebSocketLambdaIntegration("Connect", props.connect),
+        authorizer,
+      },
+    });
+    const unauthorizedRoutes = [
+      this.api.addRoute("$disconnect", { integration: new WebSocketLambdaIntegration("Disconnect", props.disconnect) }),
+      this.api.addRoute("$default", { integration: new WebSocketLambdaIntegration("Message", props.message) }),
+    ];
+    for (const route of unauthorizedRoutes) {
+      Validations.of(route).acknowledge({
+        id: "AwsSolutions-APIG4",
+        reason:
+          "API Gateway allows a Lambda authorizer on $connect only; $disconnect and $default events exist only for " +
+          "a connection whose $connect was authorized, and carry that authorizer's context.",
+      });
+    }
+
+    this.accessLogs = new LogGroup(this, "AccessLogs", {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new WebSocketStage(this, "Stage", {
+      webSocketApi: this.api,
+      stageName: props.stageName ?? "prod",
+      autoDeploy: true,
+      throttle: { rateLimit, burstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        // The query string (with the session token) is deliberately not logged.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: "$context.requestId",
+            time: "$context.requestTimeEpoch",
+            eventType: "$context.eventType",
+            routeKey: "$context.routeKey",
+            connectionId: "$context.connectionId",
+            status: "$context.status",
+            sourceIp: "$context.identity.sourceIp",
+            authorizerStatus: "$context.authorizer.status",
+            integrationLatency: "$context.integrationLatency",
+            error: "$context.error.message",
+          }),
+        ),
+      },
+    });
+    this.url = this.stage.url;
+  }
+
+  /** Lets `grantee` post to and close connections of this stage, and of no other API or stage. */
+  grantManageConnections(grantee: IGrantable): void {
+    // Narrower than WebSocketApi.grantManageConnections, which allows every stage of the API.
+    acknowledgeGrantWildcards(
+      grantee,
+      this.stage.grantManagementApiAccess(grantee),
+      "Connection ids exist only at run time, so the management API grant ends in `@connections/*`; it is fixed " +
+        "to this API and this stage, and the `*` before it is the HTTP method (POST to send, DELETE to close).",
+    );
+  }
+}
