@@ -1,0 +1,150 @@
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChatFunctionName } from "../../infra/chat-functions.ts";
+import type { ChatStack } from "../../infra/chat-stack.ts";
+import { limits } from "../../lambda/core/limits.ts";
+import { connectionsTable, historyTable } from "../../lambda/core/tables.ts";
+import { ChatTemplate } from "./chat-template.ts";
+import { type SynthesizedChatApp, synthChatApp } from "./infra-fixture.ts";
+
+let synth: SynthesizedChatApp;
+let template: Template;
+let chat: ChatStack;
+let q: ChatTemplate;
+
+beforeAll(() => {
+  synth = synthChatApp();
+  ({ chatTemplate: template, chat } = synth);
+  q = new ChatTemplate(template, chat);
+});
+afterAll(() => synth.cleanup());
+
+const ROUTES = ["connect", "message", "disconnect"] as const;
+
+describe("the tables", () => {
+  it("key the connections table by connectionId, index it byChannel with only what a broadcast reads", () => {
+    const index = connectionsTable.channelIndex;
+    expect(index.indexName).toBe("byChannel");
+    expect(index.nonKeyAttributes).toEqual(expect.arrayContaining(["username", "expiresAt"]));
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [{ AttributeName: connectionsTable.partitionKey.name, KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: connectionsTable.ttlAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: index.indexName,
+          KeySchema: [
+            { AttributeName: index.partitionKey.name, KeyType: "HASH" },
+            { AttributeName: index.sortKey.name, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.nonKeyAttributes] },
+        },
+      ],
+    });
+  });
+
+  it("key the history table by channel and sk, with TTL and point-in-time recovery", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [
+        { AttributeName: historyTable.partitionKey.name, KeyType: "HASH" },
+        { AttributeName: historyTable.sortKey.name, KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: historyTable.ttlAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it("destroy the connections with the stack but keep the history by default", () => {
+    const tables = template.findResources("AWS::DynamoDB::Table");
+    expect(tables[q.logicalId(chat.tables.connections)]?.DeletionPolicy).toBe("Delete");
+    expect(tables[q.logicalId(chat.tables.history)]?.DeletionPolicy).toBe("Retain");
+  });
+});
+
+describe("the functions", () => {
+  it("run on Node.js 24 on arm64, as ES module bundles with source maps", () => {
+    template.resourceCountIs("AWS::Lambda::Function", 5);
+    template.allResourcesProperties("AWS::Lambda::Function", {
+      Runtime: "nodejs24.x",
+      Architectures: ["arm64"],
+      Handler: "index.handler",
+      LoggingConfig: { LogGroup: { Ref: Match.anyValue() } },
+      Environment: {
+        Variables: Match.objectLike({
+          NODE_OPTIONS: "--enable-source-maps",
+          POWERTOOLS_SERVICE_NAME: "chat",
+          POWERTOOLS_LOG_LEVEL: "INFO",
+          POWERTOOLS_METRICS_NAMESPACE: "Chat",
+        }),
+      },
+    });
+  });
+
+  it("keep their logs a month and drop them with the stack", () => {
+    template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
+    for (const group of Object.values(template.findResources("AWS::Logs::LogGroup"))) {
+      expect(group.DeletionPolicy).toBe("Delete");
+    }
+  });
+
+  it("get the table names and the secret's ARN from the stack", () => {
+    const env = (name: ChatFunctionName) =>
+      template.findResources("AWS::Lambda::Function")[q.fnId(name)]?.Properties.Environment.Variables;
+    const secretArn = { Ref: q.logicalId(chat.node.findChild("TokenSecret").node.findChild("Secret")) };
+    for (const name of ROUTES) {
+      expect(env(name)).toMatchObject({
+        CONNECTIONS_TABLE: { Ref: q.logicalId(chat.tables.connections) },
+        HISTORY_TABLE: { Ref: q.logicalId(chat.tables.history) },
+      });
+      expect(env(name)).not.toHaveProperty("CHAT_TOKEN_SECRET_ARN");
+    }
+    expect(env("authorizer")).toMatchObject({ CHAT_TOKEN_SECRET_ARN: secretArn });
+    expect(env("session")).toMatchObject({
+      CHAT_TOKEN_SECRET_ARN: secretArn,
+      CHAT_TOKEN_TTL: String(limits.tokenTtlSeconds),
+    });
+  });
+
+  it("have roles of their own with no managed policy, and no policy in the stack allows every resource", () => {
+    const roles = template.findResources("AWS::IAM::Role");
+    for (const name of Object.keys(chat.functions.all) as ChatFunctionName[]) {
+      expect(roles[q.roleId(name)]?.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+    for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as { Resource: unknown }[]) {
+        expect([statement.Resource].flat()).not.toContain("*");
+      }
+    }
+  });
+});
+
+describe("the permissions", () => {
+  it("let only the authorizer and the session function read a generated, long token secret", () => {
+    template.hasResourceProperties("AWS::SecretsManager::Secret", {
+      GenerateSecretString: { PasswordLength: Match.anyValue(), ExcludePunctuation: true },
+    });
+    const secret = Object.values(template.findResources("AWS::SecretsManager::Secret"))[0];
+    expect(secret?.Properties.GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(32);
+
+    const { roles, resources } = q.grantsOf("secretsmanager:GetSecretValue");
+    expect(roles).toEqual(q.rolesOf("authorizer", "session"));
+    expect(resources).toEqual([expect.stringMatching(/^\{TokenSecret\w+\}$/)]);
+  });
+
+  it("let the WebSocket routes manage connections of this API's prod stage only", () => {
+    const { roles, resources } = q.grantsOf("execute-api:ManageConnections");
+    expect(roles).toEqual(q.rolesOf(...ROUTES));
+    expect(resources).toEqual([
+      `arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{${q.logicalId(chat.webSocket.api)}}/prod/*/@connections/*`,
+    ]);
+  });
+
+  it("let the WebSocket routes write connections, and only $default the history", () => {
+    const writers = (table: { node: { defaultChild?: unknown } }) =>
+      q.grantsOf("dynamodb:PutItem", `{${q.logicalId(table)}.Arn}`).roles;
+    expect(writers(chat.tables.connections)).toEqual(q.rolesOf(...ROUTES));
+    expect(writers(chat.tables.history)).toEqual(q.rolesOf("message"));
+  });
+});
