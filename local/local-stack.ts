@@ -102,6 +102,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const gateway = new WebSocketGateway(
     {
       authorizer: createAuthorizerHandler({ key, logger }),
+      // As deployed: no identity source, since the token may come in the query string or as a subprotocol.
+      identitySources: [],
       $connect: createConnectHandler(deps),
       $disconnect: createDisconnectHandler(deps),
       $default: createMessageHandler(deps),

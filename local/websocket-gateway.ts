@@ -23,10 +23,11 @@ export interface GatewayRoutes {
   /** The `$connect` REQUEST authorizer. */
   readonly authorizer?: LambdaHandler;
   /**
-   * Query-string parameters the authorizer's identity source names; when one is missing API Gateway answers 401
-   * without calling the authorizer. Default: `["token"]`.
+   * The authorizer's identity sources, as CDK writes them (`route.request.querystring.token`,
+   * `route.request.header.Auth`): when one is missing or empty API Gateway answers 401 without calling the
+   * authorizer. Default: none, so the authorizer is called for every handshake.
    */
-  readonly identityQuery?: readonly string[];
+  readonly identitySources?: readonly string[];
   readonly $connect?: LambdaHandler;
   readonly $disconnect?: LambdaHandler;
   readonly $default?: LambdaHandler;
@@ -65,6 +66,14 @@ function refuseHandshake(socket: Duplex, status: number): void {
     `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `x-amzn-RequestId: ${newRequestId()}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** Whether one identity source (`route.request.querystring.X` or `route.request.header.X`) is present and non-empty. */
+function identityPresent(source: string, request: IncomingMessage): boolean {
+  const [, kind, name] = /^route\.request\.(querystring|header)\.(.+)$/.exec(source) ?? [];
+  if (!kind || !name) throw new Error(`unsupported identity source: ${source}`);
+  if (kind === "querystring") return Boolean(new URL(request.url ?? "/", "http://localhost").searchParams.get(name));
+  return Boolean(request.headers[name.toLowerCase()]);
 }
 
 const isSuccess = (result: unknown): boolean => {
@@ -130,7 +139,8 @@ export class WebSocketGateway {
       return refuseHandshake(socket, typeof status === "number" ? status : 500);
     }
     if (clientGone) return this.closed(connection, 1006, "");
-    const protocol = (connectResult as { headers?: Record<string, string> }).headers?.["Sec-WebSocket-Protocol"];
+    const headers = (connectResult as { headers?: Record<string, string> }).headers ?? {};
+    const protocol = Object.entries(headers).find(([name]) => name.toLowerCase() === "sec-websocket-protocol")?.[1];
     Object.assign(request, { selectedProtocol: protocol });
     this.server.handleUpgrade(request, socket, head, (ws) => this.opened(connection, ws));
   }
@@ -138,8 +148,7 @@ export class WebSocketGateway {
   private async authorize(connection: GatewayConnection, request: IncomingMessage): Promise<"allow" | 401 | 403 | 500> {
     const { authorizer } = this.routes;
     if (!authorizer) return "allow";
-    const query = new URL(request.url ?? "/", "http://localhost").searchParams;
-    if ((this.routes.identityQuery ?? ["token"]).some((name) => !query.get(name))) return 401;
+    if (!(this.routes.identitySources ?? []).every((source) => identityPresent(source, request))) return 401;
     try {
       const result = await authorizer(authorizerEvent(this.options, connection, request));
       const statements: { Effect?: string }[] = result?.policyDocument?.Statement ?? [];

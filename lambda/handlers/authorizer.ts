@@ -1,10 +1,12 @@
 import type { CoreLogger } from "../core/logger.ts";
 import { parseChannel } from "../core/names.ts";
 import { InvalidTokenError, type TokenKey, verifySessionToken } from "../core/session-token.ts";
+import { headerValue, tokenFromProtocols } from "../core/subprotocol.ts";
 
 /** The part of API Gateway's REQUEST authorizer event for a WebSocket `$connect` that the authorizer reads. */
 export interface ConnectAuthorizerEvent {
   methodArn: string;
+  headers?: Record<string, string | undefined> | null;
   queryStringParameters?: Record<string, string | undefined> | null;
   requestContext?: { connectionId?: string; requestId?: string };
 }
@@ -38,13 +40,14 @@ export interface AuthorizerDeps {
 }
 
 /**
- * The `$connect` REQUEST authorizer: a valid session token → Allow with `{ username, channel }`; a missing or invalid
- * token → 401; an invalid channel name → Deny (403).
+ * The `$connect` REQUEST authorizer: a valid session token (query `token`, or offered as a subprotocol beside
+ * `chat.v1`) → Allow with `{ username, channel }`; a missing or invalid token → 401; an invalid channel → Deny (403).
+ * The API declares no identity source, so API Gateway calls this for every handshake, whichever way the token came.
  */
 export function createAuthorizerHandler(deps: AuthorizerDeps) {
   return async (event: ConnectAuthorizerEvent): Promise<AuthorizerResult> => {
     const query = event.queryStringParameters ?? {};
-    const token = query.token;
+    const token = query.token || tokenFromProtocols(headerValue(event.headers, "Sec-WebSocket-Protocol"));
     if (!token) throw new Error(UNAUTHORIZED);
     let username: string;
     try {

@@ -1,4 +1,5 @@
 import { join } from "../core/chat.ts";
+import { CHAT_SUBPROTOCOL, headerValue, offersChatProtocol } from "../core/subprotocol.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
 import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
 
@@ -13,7 +14,10 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
     }
     const result = await join(chatDepsFor(deps, managementEndpointOf(event)), who);
     deps.logger.info("joined", { ...who, ...result });
-    return { statusCode: 200 };
+    // A browser that sent its token as a subprotocol drops the connection unless one protocol is chosen.
+    return offersChatProtocol(headerValue(event.headers, "Sec-WebSocket-Protocol"))
+      ? { statusCode: 200, headers: { "Sec-WebSocket-Protocol": CHAT_SUBPROTOCOL } }
+      : { statusCode: 200 };
   };
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {
     try {

@@ -14,6 +14,8 @@ export interface WebSocketEvent {
     requestId: string;
     authorizer?: { username?: unknown; channel?: unknown; [key: string]: unknown } | null;
   };
+  /** Handshake headers (on `$connect`). */
+  headers?: Record<string, string | undefined> | null;
   body?: string | null;
   isBase64Encoded?: boolean;
 }
@@ -21,6 +23,7 @@ export interface WebSocketEvent {
 /** A WebSocket route's answer to API Gateway. */
 export interface WebSocketResult {
   statusCode: number;
+  headers?: Record<string, string>;
   body?: string;
 }
 

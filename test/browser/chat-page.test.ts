@@ -112,6 +112,10 @@ describe("the chat page", () => {
     await expect.poll(() => texts(bob, "other")).toContain("hello from the console");
     const state = await lucy.evaluate(() => (window as unknown as { wschat: WebSocket }).wschat.readyState);
     expect(state).toBe(1);
+    // The token travels as a subprotocol, never in the URL (and so never in access logs).
+    const url = await lucy.evaluate(() => (window as unknown as { wschat: WebSocket }).wschat.url);
+    expect(url).toContain("channel=console");
+    expect(url).not.toContain("token");
   });
 
   it("updates presence when people join and leave", async () => {

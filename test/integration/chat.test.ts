@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverFrameSchema } from "../../lambda/core/server-frames.ts";
 import { signSessionToken, tokenKey } from "../../lambda/core/session-token.ts";
+import { CHAT_SUBPROTOCOL } from "../../lambda/core/subprotocol.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { SECRET } from "../fixtures.ts";
 import {
@@ -126,6 +127,23 @@ describe("connect (PROTOCOL §3)", () => {
     const [first] = crowd as [ChatClient];
     first.send({ action: "who" });
     expect((await first.ofType("presence")).users).toEqual(names);
+  });
+
+  it("accepts the token as a subprotocol, off the URL, and echoes chat.v1 as API Gateway requires", async () => {
+    const token = await tokenFor(stack, "Sub");
+    const client = await openSocket(`${stack.wsUrl}?channel=subprotocol`, [CHAT_SUBPROTOCOL, token]);
+    clients.push(client);
+    expect(client.socket.protocol).toBe(CHAT_SUBPROTOCOL);
+    client.send({ action: "who" });
+    expect(await client.ofType("presence")).toEqual({ type: "presence", channel: "subprotocol", users: ["Sub"] });
+  });
+
+  it("refuses a bad token offered as a subprotocol with 401", async () => {
+    const token = await tokenFor(stack, "Sub");
+    const error = await openSocket(`${stack.wsUrl}?channel=subprotocol`, [CHAT_SUBPROTOCOL, `${token}x`]).catch(
+      (reason: { status?: number }) => reason,
+    );
+    expect((error as { status?: number }).status).toBe(401);
   });
 
   it("puts a connection without a channel into default", async () => {

@@ -57,6 +57,7 @@ describe("API Gateway WebSocket emulator", () => {
   it("answers 401 without calling the authorizer when the identity source is missing", async () => {
     let called = false;
     const url = await start({
+      identitySources: ["route.request.querystring.token"],
       authorizer: async () => {
         called = true;
         return allow({})();

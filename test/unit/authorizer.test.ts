@@ -22,6 +22,23 @@ describe("$connect authorizer", () => {
     });
   });
 
+  it("takes the token offered as a subprotocol beside chat.v1, in any header case", async () => {
+    const token = await tokenFor("Lucy");
+    const result = await authorize({
+      methodArn,
+      headers: { "sec-websocket-protocol": `chat.v1, ${token}` },
+      queryStringParameters: { channel: "support" },
+    });
+    expect(result.context).toEqual({ username: "Lucy", channel: "support" });
+  });
+
+  it("ignores a token offered without chat.v1", async () => {
+    const token = await tokenFor("Lucy");
+    await expect(
+      authorize({ methodArn, headers: { "Sec-WebSocket-Protocol": token }, queryStringParameters: null }),
+    ).rejects.toThrow(/^Unauthorized$/);
+  });
+
   it("puts a connection without a channel into the default channel", async () => {
     const result = await authorize(event({ token: await tokenFor("Lucy") }));
     expect(result.context).toEqual({ username: "Lucy", channel: "default" });

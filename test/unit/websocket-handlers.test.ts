@@ -82,6 +82,14 @@ describe("$connect", () => {
     expect(endpoints).toEqual(["https://abc.execute-api.eu-west-1.amazonaws.com/prod"]);
   });
 
+  it("echoes chat.v1 when the client offered its token as a subprotocol", async () => {
+    const event = { ...webSocketEvent("$connect", lucy), headers: { "Sec-WebSocket-Protocol": "chat.v1, a.b.c" } };
+    await expect(createConnectHandler(deps)(event)).resolves.toEqual({
+      statusCode: 200,
+      headers: { "Sec-WebSocket-Protocol": "chat.v1" },
+    });
+  });
+
   it("refuses an event without authorizer context and stores nothing", async () => {
     await expect(createConnectHandler(deps)(webSocketEvent("$connect", undefined))).resolves.toEqual({
       statusCode: 403,

@@ -1,3 +1,4 @@
+import { CHAT_SUBPROTOCOL } from "../../lambda/core/subprotocol.ts";
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import { SessionRefused } from "./session.ts";
 
@@ -12,25 +13,33 @@ export type ConnectionState =
 /** How a {@link ChatClient} connects. */
 export interface ChatClientOptions {
   /**
-   * The URL to open for `channel`, token included (see {@link socketUrl}); `renewToken` asks for a new token because
-   * the last handshake was refused. A {@link SessionRefused} error stops the client; any other is retried.
+   * Where and how to connect for `channel` (see {@link socketTarget}); `renewToken` asks for a new token because the
+   * last handshake was refused. A {@link SessionRefused} error stops the client; any other is retried.
    */
-  readonly locate: (channel: string, renewToken: boolean) => Promise<string>;
+  readonly locate: (channel: string, renewToken: boolean) => Promise<SocketTarget>;
   /** Keep-alive interval; a ping left unanswered until the next one drops the connection as dead. */
   readonly pingMs: number;
   readonly backoff: BackoffOptions;
   /** Default: the browser's WebSocket. */
-  readonly createSocket?: (url: string) => WebSocket;
+  readonly createSocket?: (url: string, protocols: string[]) => WebSocket;
   readonly random?: () => number;
   readonly now?: () => number;
 }
 
-/** `{wsUrl}?channel=…&token=…` (PROTOCOL §3): browsers cannot set headers on a WebSocket, so both ride the query. */
-export function socketUrl(wsUrl: string, channel: string, token: string): string {
+/** A socket to open: the URL and the subprotocols to offer. */
+export interface SocketTarget {
+  readonly url: string;
+  readonly protocols: string[];
+}
+
+/**
+ * `{wsUrl}?channel=…` with the token offered as a subprotocol beside `chat.v1`: browsers cannot set headers on a
+ * WebSocket, and a token in the query string would end up in access logs and the browser's network panel.
+ */
+export function socketTarget(wsUrl: string, channel: string, token: string): SocketTarget {
   const url = new URL(wsUrl);
   url.searchParams.set("channel", channel);
-  url.searchParams.set("token", token);
-  return url.href;
+  return { url: url.href, protocols: [CHAT_SUBPROTOCOL, token] };
 }
 
 const CONNECTING = 0;
@@ -94,7 +103,7 @@ export class ChatClient extends EventTarget {
     return this.#state.kind === "connecting" || this.#state.kind === "reconnecting" ? CONNECTING : CLOSED;
   }
 
-  /** The current socket's URL (it carries the token). */
+  /** The current socket's URL (the token is not in it: it travels as a subprotocol). */
   get url(): string {
     return this.#socket?.url ?? "";
   }
@@ -145,9 +154,9 @@ export class ChatClient extends EventTarget {
     const channel = this.#channel;
     if (generation !== this.#generation || channel === undefined) return;
     this.#setState({ kind: "connecting" });
-    let url: string;
+    let target: SocketTarget;
     try {
-      url = await this.#options.locate(channel, this.#renewToken);
+      target = await this.#options.locate(channel, this.#renewToken);
     } catch (error) {
       if (generation !== this.#generation) return;
       if (error instanceof SessionRefused) {
@@ -161,7 +170,8 @@ export class ChatClient extends EventTarget {
     this.#renewToken = false;
     let socket: WebSocket;
     try {
-      socket = (this.#options.createSocket ?? ((href) => new WebSocket(href)))(url);
+      const create = this.#options.createSocket ?? ((href, protocols) => new WebSocket(href, protocols));
+      socket = create(target.url, target.protocols);
     } catch {
       // A malformed URL, or a browser that throws for a CSP-blocked endpoint: as good as a refused handshake.
       this.#retry();

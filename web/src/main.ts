@@ -1,5 +1,5 @@
 import { ChannelSwitcher } from "./channel-switcher.ts";
-import { ChatClient, type ConnectionState, socketUrl } from "./chat-client.ts";
+import { ChatClient, type ConnectionState, socketTarget } from "./chat-client.ts";
 import { Composer } from "./composer.ts";
 import { type ChatConfig, loadConfig } from "./config.ts";
 import { byId } from "./dom.ts";
@@ -62,7 +62,7 @@ const client = new ChatClient({
     }
     const session = await tokens.session(renewToken);
     me = session.username;
-    return socketUrl(wsUrl, channel, session.token);
+    return socketTarget(wsUrl, channel, session.token);
   },
 });
 window.wschat = client;
