@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Aws, Duration, Stack } from "aws-cdk-lib";
 import type { IHttpStage, IWebSocketStage } from "aws-cdk-lib/aws-apigatewayv2";
 import {
   Alarm,
@@ -99,6 +99,8 @@ export class ChatMonitoring extends Construct {
       );
 
     this.dashboard = new Dashboard(this, "Dashboard", {
+      // Dashboard names are unique per account, across Regions.
+      dashboardName: `${Stack.of(this).stackName}-${Aws.REGION}`,
       widgets: [
         [new AlarmStatusWidget({ title: "Alarms", alarms: this.alarms, width: 24 })],
         [

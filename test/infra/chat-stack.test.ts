@@ -106,6 +106,7 @@ describe("monitoring", () => {
   it("has a dashboard that shows the fan-out metrics", () => {
     const dashboards = Object.values(template.findResources("AWS::CloudWatch::Dashboard"));
     expect(dashboards).toHaveLength(1);
+    expect(flatten(dashboards[0]?.Properties.DashboardName)).toBe("Chat-{AWS::Region}");
     const body = flatten(dashboards[0]?.Properties.DashboardBody);
     for (const name of ["deliveries", "gone", "failed", "fanOutMs"]) expect(body).toContain(`MetricName=\\"${name}\\"`);
   });
