@@ -234,6 +234,17 @@ describe("messages (PROTOCOL §4–5)", () => {
     expect(client.frames.filter((frame) => frame.type === "message")).toHaveLength(20);
   });
 
+  it("accepts exactly 20 of a burst of 100 concurrent frames and answers the rest rate_limited (atomic counting)", async () => {
+    const client = await join("Burst", "burst-test");
+    for (let i = 1; i <= 100; i++) client.send(`burst ${i}`);
+    await eventually(() => client.frames.length === 100, 15_000);
+    const messages = client.frames.filter((frame) => frame.type === "message");
+    const limited = client.frames.filter((frame) => frame.type === "error" && frame.code === "rate_limited");
+    expect(messages).toHaveLength(20);
+    expect(new Set(messages.map((frame) => (frame.type === "message" ? frame.message : ""))).size).toBe(20);
+    expect(limited).toHaveLength(80);
+  });
+
   it("closes the connection with 1009 for a frame over 32 KiB, as API Gateway does", async () => {
     const client = await join("Big", "limits-test");
     client.send("x".repeat(32 * 1024 + 1));
