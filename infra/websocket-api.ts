@@ -1,6 +1,6 @@
 import { RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
-import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from "aws-cdk-lib/aws-apigatewayv2";
+import { CfnAuthorizer, LogGroupLogDestination, WebSocketApi, WebSocketStage } from "aws-cdk-lib/aws-apigatewayv2";
 import { WebSocketLambdaAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { WebSocketLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import type { IGrantable } from "aws-cdk-lib/aws-iam";
@@ -11,7 +11,7 @@ import { acknowledgeGrantWildcards } from "./nag.ts";
 
 /** Properties of {@link ChatWebSocketApi}. */
 export interface ChatWebSocketApiProps {
-  /** The `$connect` authorizer; it reads the token from the `token` query string parameter. */
+  /** The `$connect` authorizer; it finds the token in the `token` query parameter or among the subprotocols. */
   readonly authorizer: IFunction;
   /** The `$connect` integration. */
   readonly connect: IFunction;
@@ -53,11 +53,10 @@ export class ChatWebSocketApi extends Construct {
     const burstLimit = props.throttleBurstLimit ?? 400;
     if (rateLimit <= 0 || burstLimit <= 0) throw new Error("WebSocket throttle limits must be positive");
 
-    const authorizer = new WebSocketLambdaAuthorizer("TokenAuthorizer", props.authorizer, {
-      // Browsers cannot set headers on a WebSocket handshake; PROTOCOL.md §3 puts the token in the query string.
-      // API Gateway answers 401 without calling the function when the parameter is missing.
-      identitySource: ["route.request.querystring.token"],
-    });
+    // No identity source: API Gateway would refuse a handshake lacking any source it names (several are ANDed), and
+    // the token comes either as `?token=` (seed-style clients) or as a subprotocol beside `chat.v1` (the page, which
+    // keeps it out of URLs and logs; docs/protocol.md §3). The authorizer looks in both places.
+    const authorizer = new WebSocketLambdaAuthorizer("TokenAuthorizer", props.authorizer, { identitySource: [] });
     this.api = new WebSocketApi(this, "Api", {
       apiName: `${Stack.of(this).stackName}-websocket`,
       description: "Chat WebSocket API",
@@ -66,6 +65,11 @@ export class ChatWebSocketApi extends Construct {
         authorizer,
       },
     });
+    // The L2 writes the empty list as it is; the API wants the property left out for "none".
+    const cfnAuthorizer = this.api.node.findAll().find((c): c is CfnAuthorizer => c instanceof CfnAuthorizer);
+    if (!cfnAuthorizer) throw new Error("the WebSocket API has no authorizer");
+    cfnAuthorizer.addPropertyDeletionOverride("IdentitySource");
+
     const unauthorizedRoutes = [
       this.api.addRoute("$disconnect", { integration: new WebSocketLambdaIntegration("Disconnect", props.disconnect) }),
       this.api.addRoute("$default", { integration: new WebSocketLambdaIntegration("Message", props.message) }),
@@ -90,7 +94,7 @@ export class ChatWebSocketApi extends Construct {
       throttle: { rateLimit, burstLimit },
       accessLogSettings: {
         destination: new LogGroupLogDestination(this.accessLogs),
-        // The query string (with the session token) is deliberately not logged.
+        // Neither the query string nor the subprotocol header (either may carry the session token) is logged.
         format: AccessLogFormat.custom(
           JSON.stringify({
             requestId: "$context.requestId",
