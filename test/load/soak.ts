@@ -1,0 +1,174 @@
+import { WebSocket } from "ws";
+import type { CoreLogger } from "../../lambda/core/logger.ts";
+import { startLocalStack } from "../../local/local-stack.ts";
+import { SECRET } from "../fixtures.ts";
+
+/** The shape of a soak run. */
+export interface SoakOptions {
+  readonly clients: number;
+  readonly channels: number;
+  /** Messages sent in all; each client sends its share, one at a time, each after its own echo. */
+  readonly messages: number;
+  /** Stop waiting for deliveries when none arrived for this long. Default: 15 s. */
+  readonly stallMs?: number;
+}
+
+/** What a soak run saw. */
+export interface SoakReport {
+  clients: number;
+  channels: number;
+  messagesSent: number;
+  deliveriesExpected: number;
+  deliveriesReceived: number;
+  lost: number;
+  duplicated: number;
+  unexpectedFrames: number;
+  handlerErrors: number;
+  heapAfterConnectMb: number;
+  heapAtEndMb: number;
+  seconds: number;
+}
+
+const mb = (bytes: number) => Math.round((bytes / 1_048_576) * 10) / 10;
+const heap = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
+};
+
+/** One soak client: counts each message it receives in a slot per (sender, sequence number), so nothing is kept. */
+interface SoakClient {
+  socket: WebSocket;
+  channel: number;
+  /** Index among the channel's members. */
+  member: number;
+  counts: Uint8Array;
+  /** Messages this client sent. */
+  sent: number;
+  unexpected: number;
+  echo?: () => void;
+}
+
+/**
+ * Many clients across channels on a fresh local stack, every message checked at every member: nothing lost, nothing
+ * delivered twice, no handler error, and the heap measured after connecting and at the end.
+ */
+export async function soak(options: SoakOptions): Promise<SoakReport> {
+  const perClient = Math.ceil(options.messages / options.clients);
+  const perChannel = Math.ceil(options.clients / options.channels);
+  let handlerErrors = 0;
+  const logger: CoreLogger = {
+    info() {},
+    warn() {},
+    error() {
+      handlerErrors++;
+    },
+  };
+  const stack = await startLocalStack({ port: 0, tokenSecret: SECRET, logger });
+  const started = performance.now();
+  const clients: SoakClient[] = [];
+  try {
+    let lastProgress = Date.now();
+    const open = async (index: number): Promise<SoakClient> => {
+      const channel = index % options.channels;
+      const member = Math.floor(index / options.channels);
+      const response = await fetch(stack.sessionUrl, {
+        method: "POST",
+        body: JSON.stringify({ username: `soak${index}` }),
+      });
+      const { token } = (await response.json()) as { token: string };
+      const socket = new WebSocket(`${stack.wsUrl}?channel=soak-${channel}&token=${token}`);
+      const client: SoakClient = {
+        socket,
+        channel,
+        member,
+        counts: new Uint8Array(perChannel * perClient),
+        sent: 0,
+        unexpected: 0,
+      };
+      socket.on("message", (data) => {
+        const frame = JSON.parse(data.toString()) as { type: string; message?: string; from?: string };
+        if (frame.type !== "message") return; // join notices
+        const match = /^s(\d+)-(\d+)$/.exec(frame.message ?? "");
+        if (!match) {
+          client.unexpected++;
+          return;
+        }
+        const [sender, sequence] = [Number(match[1]), Number(match[2])];
+        const slot = sender * perClient + sequence;
+        client.counts[slot] = Math.min(255, (client.counts[slot] ?? 0) + 1);
+        lastProgress = Date.now();
+        if (sender === client.member) client.echo?.();
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once("open", () => resolve());
+        socket.once("error", reject);
+      });
+      return client;
+    };
+    for (let start = 0; start < options.clients; start += 50) {
+      const batch = Array.from({ length: Math.min(50, options.clients - start) }, (_, i) => open(start + i));
+      clients.push(...(await Promise.all(batch)));
+    }
+    const heapAfterConnect = heap();
+
+    const stallMs = options.stallMs ?? 15_000;
+    let sent = 0;
+    await Promise.all(
+      clients.map(async (client) => {
+        for (let sequence = 0; sequence < perClient && sent < options.messages; sequence++) {
+          sent++;
+          client.sent++;
+          // The next message goes after this one's echo (which also keeps each client within its rate); a lost echo
+          // is counted below, and the client moves on after a stall.
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            client.echo = resolve;
+            timer = setTimeout(resolve, stallMs);
+            client.socket.send(`s${client.member}-${sequence}`);
+          });
+          clearTimeout(timer);
+        }
+      }),
+    );
+
+    // Everyone in a channel should get every message of every sender in it, the sender included.
+    const members = (client: SoakClient) => clients.filter((other) => other.channel === client.channel);
+    const received = () =>
+      clients.reduce((sum, client) => sum + client.counts.reduce((a, b) => a + Math.min(b, 1), 0), 0);
+    const expected = clients.reduce(
+      (sum, client) => sum + members(client).reduce((n, member) => n + member.sent, 0),
+      0,
+    );
+    while (received() < expected && Date.now() - lastProgress < stallMs)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+    let lost = 0;
+    let duplicated = 0;
+    for (const client of clients) {
+      for (const member of members(client)) {
+        for (let sequence = 0; sequence < member.sent; sequence++) {
+          const count = client.counts[member.member * perClient + sequence] ?? 0;
+          if (count === 0) lost++;
+          if (count > 1) duplicated += count - 1;
+        }
+      }
+    }
+    return {
+      clients: clients.length,
+      channels: options.channels,
+      messagesSent: sent,
+      deliveriesExpected: expected,
+      deliveriesReceived: clients.reduce((sum, client) => sum + client.counts.reduce((a, b) => a + b, 0), 0),
+      lost,
+      duplicated,
+      unexpectedFrames: clients.reduce((sum, client) => sum + client.unexpected, 0),
+      handlerErrors,
+      heapAfterConnectMb: mb(heapAfterConnect),
+      heapAtEndMb: mb(heap()),
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    };
+  } finally {
+    for (const client of clients) client.socket.close();
+    await stack.close();
+  }
+}
