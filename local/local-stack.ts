@@ -4,13 +4,15 @@ import type { AddressInfo } from "node:net";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import { createAuthorizerHandler } from "../lambda/handlers/authorizer.ts";
+import { createBroadcastWorkerHandler } from "../lambda/handlers/broadcast-worker.ts";
 import { createConnectHandler } from "../lambda/handlers/connect.ts";
 import { createDisconnectHandler } from "../lambda/handlers/disconnect.ts";
 import { createMessageHandler } from "../lambda/handlers/message.ts";
 import { createSessionHandler } from "../lambda/handlers/session.ts";
 import { documentClient } from "../lambda/runtime/aws-clients.ts";
-import { tokenKeyFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
+import { broadcastWorkerDepsFromEnv, tokenKeyFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
 import { type FaultOptions, Faults } from "./faults.ts";
+import { InProcessSegmentQueue } from "./in-process-segment-queue.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 import { type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
@@ -37,6 +39,8 @@ export interface LocalStackOptions {
   /** API Gateway's maximum connection duration. Default: 2 hours. */
   readonly maxConnectionMs?: number;
   readonly logger?: CoreLogger;
+  /** Broadcast workers running at once for large channels' segments. Default: 4. */
+  readonly broadcastWorkers?: number;
   /** Faults to inject from the start; `stack.faults.options` changes them later. Default: none. */
   readonly faults?: FaultOptions;
 }
@@ -56,6 +60,8 @@ export interface LocalStack {
   readonly gateway: WebSocketGateway;
   /** The live fault injection settings and counts. */
   readonly faults: Faults;
+  /** The stand-in for the segment queue and its workers. */
+  readonly segments: InProcessSegmentQueue;
   close(): Promise<void>;
 }
 
@@ -97,7 +103,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
   };
   const aws = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint };
-  const deps = webSocketDepsFromEnv(env, aws, logger, false);
+  // Large channels are sharded as in the cloud: segments go to broadcast workers (the same handler module as the
+  // worker function), here in process instead of behind SQS.
+  const segments = new InProcessSegmentQueue(
+    createBroadcastWorkerHandler(broadcastWorkerDepsFromEnv(env, { aws, logger, metrics: false })),
+    { concurrency: options.broadcastWorkers, logger },
+  );
+  const deps = webSocketDepsFromEnv(env, { aws, logger, metrics: false, segmentQueueFor: segments.queueFor });
   const key = await tokenKeyFromEnv(env);
   const gateway = new WebSocketGateway(
     {
@@ -154,8 +166,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     documentClient: inspection,
     gateway,
     faults,
+    segments,
     async close() {
       await gateway.close();
+      await segments.idle();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

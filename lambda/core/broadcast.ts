@@ -14,6 +14,10 @@ export interface BroadcastResult {
   failed: number;
   /** Gone members whose removal did not go through; they will answer 410 again next time. */
   notRemoved: number;
+  /** Members handed to broadcast workers instead (a large channel, sharded); they report their own results. */
+  queued?: number;
+  /** Segments those members were split into. */
+  segments?: number;
 }
 
 /** What a broadcast needs. */
@@ -35,7 +39,8 @@ export interface BroadcastOptions {
   readonly concurrency?: number;
 }
 
-async function* eachMember(pages: AsyncIterable<Member[]>, exclude: string | undefined): AsyncGenerator<Member> {
+/** The members of a channel's pages, one by one, without `exclude`. */
+export async function* eachMember(pages: AsyncIterable<Member[]>, exclude: string | undefined): AsyncGenerator<Member> {
   for await (const page of pages) {
     for (const member of page) if (member.connectionId !== exclude) yield member;
   }
@@ -49,29 +54,43 @@ export function isRetryable(error: unknown): boolean {
 
 /**
  * Posts one frame to every member of a channel, reading the channel index page by page with a bounded number of
- * posts in flight. A 410 marks that member stale, and stale members are removed in batches afterwards, except one
- * that joined so recently it may still be inside its `$connect` (where API Gateway answers 410 for a connection that
- * is about to be live). Posts that fail for a passing reason (429, 5xx, network) get further rounds after a jittered
- * pause, beyond the SDK's own retries; any other failure is counted and logged and never stops the rest.
+ * posts in flight (see {@link deliver}).
  */
-export async function broadcast(
+export function broadcast(
   deps: BroadcastDeps,
   channel: string,
   frame: unknown,
   options: BroadcastOptions = {},
 ): Promise<BroadcastResult> {
+  const members = eachMember(deps.connections.memberPages(channel), options.exclude);
+  return deliver(deps, channel, members, Buffer.from(JSON.stringify(frame)), options);
+}
+
+/**
+ * Posts `data` to each of `members` with a bounded number of posts in flight. A 410 marks that member stale, and
+ * stale members are removed in batches afterwards, except one that joined so recently it may still be inside its
+ * `$connect` (where API Gateway answers 410 for a connection that is about to be live). Posts that fail for a passing
+ * reason (429, 5xx, network) get further rounds after a jittered pause, beyond the SDK's own retries; any other
+ * failure is counted and logged and never stops the rest.
+ */
+export async function deliver(
+  deps: BroadcastDeps,
+  channel: string,
+  members: AsyncIterator<Member> | Iterator<Member>,
+  data: Uint8Array,
+  options: Pick<BroadcastOptions, "concurrency"> = {},
+): Promise<BroadcastResult> {
   const logger = deps.logger ?? silentLogger;
-  const data = Buffer.from(JSON.stringify(frame));
   const gone: string[] = [];
   let retry: Member[] = [];
   const result: BroadcastResult = { delivered: 0, gone: 0, connecting: 0, failed: 0, notRemoved: 0 };
   const joiningSince = (deps.now ?? Date.now)() - limits.connectGraceMs;
   const concurrency = Math.max(1, options.concurrency ?? limits.broadcastConcurrency);
 
-  const pass = async (members: AsyncIterator<Member> | Iterator<Member>, lastRound: boolean): Promise<void> => {
+  const pass = async (walk: AsyncIterator<Member> | Iterator<Member>, lastRound: boolean): Promise<void> => {
     const worker = async (): Promise<void> => {
       // Async generators queue concurrent next() calls, so workers share one walk over the pages.
-      for (let next = await members.next(); !next.done; next = await members.next()) {
+      for (let next = await walk.next(); !next.done; next = await walk.next()) {
         const member = next.value;
         const outcome = await deps.poster.post(member.connectionId, data);
         if (outcome.status === "delivered") result.delivered++;
@@ -93,7 +112,7 @@ export async function broadcast(
   };
 
   const rounds: number = limits.broadcastRetryRounds;
-  await pass(eachMember(deps.connections.memberPages(channel), options.exclude), rounds === 0);
+  await pass(members, rounds === 0);
   for (let round = 1; round <= rounds && retry.length > 0; round++) {
     const again = retry;
     retry = [];

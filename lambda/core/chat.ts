@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type BroadcastResult, broadcast } from "./broadcast.ts";
+import type { BroadcastResult } from "./broadcast.ts";
 import { type ClientRequest, type FrameRefusal, parseClientFrame } from "./client-frames.ts";
 import type { ConnectionStore } from "./connection-store.ts";
 import type { HistoryStore } from "./history-store.ts";
@@ -17,6 +17,7 @@ import {
   type ServerFrame,
   systemFrame,
 } from "./server-frames.ts";
+import { fanOut, type SegmentQueue } from "./sharded-fanout.ts";
 
 /** Everything the chat needs, handed in by the Lambda entries, the local stack or a test. */
 export interface ChatDeps {
@@ -33,6 +34,8 @@ export interface ChatDeps {
   readonly newId?: () => string;
   /** Posts in flight per broadcast. Default: `limits.broadcastConcurrency`. */
   readonly concurrency?: number;
+  /** Where a large channel's segments go; without it every broadcast is posted by the caller. */
+  readonly segmentQueue?: SegmentQueue;
   /** Told about every broadcast, e.g. to emit metrics. */
   readonly onBroadcast?: (channel: string, result: BroadcastResult, durationMs: number) => void;
 }
@@ -53,15 +56,20 @@ export type FrameOutcome =
 const clock = (deps: ChatDeps) => (deps.now ?? Date.now)();
 
 /** A broadcast, timed and reported to `onBroadcast`. */
-async function fanOut(deps: ChatDeps, channel: string, frame: ServerFrame, exclude?: string): Promise<BroadcastResult> {
+async function timedFanOut(
+  deps: ChatDeps,
+  channel: string,
+  frame: ServerFrame,
+  exclude?: string,
+): Promise<BroadcastResult> {
   const started = performance.now();
-  const result = await broadcast(deps, channel, frame, { exclude, concurrency: deps.concurrency });
+  const result = await fanOut(deps, channel, frame, { exclude, concurrency: deps.concurrency });
   deps.onBroadcast?.(channel, result, performance.now() - started);
   return result;
 }
 
 function announce(deps: ChatDeps, who: Participant, message: string): Promise<BroadcastResult> {
-  return fanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), who.connectionId);
+  return timedFanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), who.connectionId);
 }
 
 /** The seed's onOpen: stores the connection and tells every *other* member "Lucy connected". */
@@ -130,7 +138,7 @@ async function sendMessage(deps: ChatDeps, who: Participant, text: string): Prom
     timestamp,
   };
   await deps.history.append(frame);
-  const result = await fanOut(deps, who.channel, frame);
+  const result = await timedFanOut(deps, who.channel, frame);
   return { kind: "broadcast", messageId: frame.id, result };
 }
 

@@ -40,6 +40,16 @@ export const limits = {
   dynamoMaxAttempts: 6,
   /** Attempts per PostToConnection call in the SDK (its default). */
   postMaxAttempts: 3,
+  /**
+   * A channel with more members than this is not posted to by the handler that got the message: its membership is
+   * split into segments handed to broadcast workers, so no single function has to serve it within its deadline.
+   */
+  shardThreshold: 2_000,
+  /** Members per segment; one segment's job (ids and join times) stays far below SQS's 256 KiB message limit. */
+  segmentSize: 500,
+  /** SQS takes at most 10 messages and 256 KiB per SendMessageBatch. */
+  segmentBatchMessages: 10,
+  segmentBatchBytes: 250 * 1024,
   /** Items per channel-index query page (DynamoDB also stops a page at 1 MB). */
   membersPageSize: 1_000,
   /** BatchWriteItem takes at most 25 requests. */

@@ -1,11 +1,14 @@
 import type { ChatDeps } from "../core/chat.ts";
 import type { CoreLogger } from "../core/logger.ts";
 import type { Poster } from "../core/poster.ts";
+import type { SegmentQueue } from "../core/sharded-fanout.ts";
 
 /** What the WebSocket route handlers need: the chat's dependencies, with the poster chosen per API endpoint. */
-export interface WebSocketHandlerDeps extends Omit<ChatDeps, "poster" | "logger"> {
+export interface WebSocketHandlerDeps extends Omit<ChatDeps, "poster" | "logger" | "segmentQueue"> {
   /** The poster for a management API endpoint (`https://{domainName}/{stage}`), built once per endpoint. */
   readonly posterFor: (endpoint: string) => Poster;
+  /** Where a large channel's segments go, for that endpoint; without it the handler posts to every member itself. */
+  readonly segmentQueueFor?: (endpoint: string) => SegmentQueue;
   readonly logger: CoreLogger;
   /** Publishes what `onBroadcast` gathered; called once at the end of every event. */
   readonly flushMetrics?: () => void;
@@ -15,4 +18,5 @@ export interface WebSocketHandlerDeps extends Omit<ChatDeps, "poster" | "logger"
 export const chatDepsFor = (deps: WebSocketHandlerDeps, endpoint: string): ChatDeps => ({
   ...deps,
   poster: deps.posterFor(endpoint),
+  segmentQueue: deps.segmentQueueFor?.(endpoint),
 });

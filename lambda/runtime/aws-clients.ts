@@ -5,7 +5,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { limits } from "../core/limits.ts";
-import { managementApiPoster, type Poster } from "../core/poster.ts";
+import { managementApiPoster, type Poster, signedHttpPoster } from "../core/poster.ts";
 import type { SecretSource } from "../core/token-secret.ts";
 
 /**
@@ -17,7 +17,19 @@ export interface AwsClientOptions {
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
   /** A DynamoDB endpoint other than AWS's, e.g. the local store. */
   readonly dynamoEndpoint?: string;
+  /** How posts to connections are made (see {@link PosterKind}). Default: {@link defaultPosterKind}. */
+  readonly poster?: PosterKind;
 }
+
+/**
+ * `"sdk"`: `PostToConnectionCommand` through a tuned {@link managementClient}. `"signed-http"`: the same request signed
+ * by that client's own signer and sent with `http(s).request` ({@link signedHttpPoster}), several times less CPU per
+ * post, which is what bounds a large fan-out (bench/README.md has the figures).
+ */
+export type PosterKind = "sdk" | "signed-http";
+
+/** The poster the functions and the local stack use unless told otherwise. */
+export const defaultPosterKind: PosterKind = "signed-http";
 
 const common = ({ region, credentials }: AwsClientOptions) => ({
   ...(region ? { region } : {}),
@@ -40,20 +52,59 @@ export function documentClient(options: AwsClientOptions = {}): DynamoDBDocument
  */
 const agentOptions = { keepAlive: true, maxSockets: limits.broadcastConcurrency * 2 };
 
-/** Posters by management API endpoint, each over one client reused across warm invocations. */
+/**
+ * Middleware that does nothing a post to a connection needs: the logger logs to a no-op logger; the user agent only
+ * tells AWS which SDK called; recursion detection forwards Lambda's X-Ray trace id, which only matters for calls
+ * that can invoke Lambda again. Each costs a few percent of a post's CPU.
+ */
+const skippedMiddleware = ["loggerMiddleware", "getUserAgentMiddleware", "recursionDetectionMiddleware"];
+
+/**
+ * A management API client tuned for fan-out: its middleware stack resolved once (`cacheMiddleware`), the middleware
+ * in {@link skippedMiddleware} removed, one SigV4 signer reused (the SDK otherwise builds one per request), and
+ * keep-alive agents with enough sockets for the posts in flight.
+ */
+export function managementClient(
+  endpoint: string,
+  options: AwsClientOptions = {},
+  agents = { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
+): ApiGatewayManagementApiClient {
+  const client = new ApiGatewayManagementApiClient({
+    ...common(options),
+    maxAttempts: limits.postMaxAttempts,
+    endpoint,
+    cacheMiddleware: true,
+    requestHandler: agents,
+  });
+  for (const name of skippedMiddleware) client.middlewareStack.remove(name);
+  // One client serves one endpoint with one auth scheme, so the signer the SDK would build per request is built once;
+  // it still asks the client's credential provider for credentials on every signature, so they refresh as before.
+  const newSigner = client.config.signer;
+  let signer: ReturnType<typeof newSigner> | undefined;
+  client.config.signer = (authScheme) => {
+    if (!signer) {
+      signer = newSigner(authScheme);
+      signer.catch(() => {
+        signer = undefined;
+      });
+    }
+    return signer;
+  };
+  return client;
+}
+
+/** Posters by management API endpoint, each over one client (and its agents) reused across warm invocations. */
 export function posterCache(override?: string, options: AwsClientOptions = {}): (endpoint: string) => Poster {
   const posters = new Map<string, Poster>();
+  const kind = options.poster ?? defaultPosterKind;
   return (endpoint) => {
     const url = override ?? endpoint;
     let poster = posters.get(url);
     if (!poster) {
-      const client = new ApiGatewayManagementApiClient({
-        ...common(options),
-        maxAttempts: limits.postMaxAttempts,
-        endpoint: url,
-        requestHandler: { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
-      });
-      poster = managementApiPoster(client);
+      const agents = { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) };
+      const client = managementClient(url, options, agents);
+      const agent = new URL(url).protocol === "https:" ? agents.httpsAgent : agents.httpAgent;
+      poster = kind === "sdk" ? managementApiPoster(client) : signedHttpPoster({ endpoint: url, client, agent });
       posters.set(url, poster);
     }
     return poster;

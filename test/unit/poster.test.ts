@@ -1,0 +1,198 @@
+import { createHash, createHmac } from "node:crypto";
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { isRetryable } from "../../lambda/core/broadcast.ts";
+import { managementApiPoster, type PostOutcome, signedHttpPoster } from "../../lambda/core/poster.ts";
+import { managementClient, posterCache } from "../../lambda/runtime/aws-clients.ts";
+
+const CREDENTIALS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
+const REGION = "eu-west-1";
+const CONNECTION_ID = "L0SM9cOFvHcCIhw=";
+
+interface Received {
+  method: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+  body: Buffer;
+}
+
+/** A stand-in for the management API: answers each post with the next scripted answer (200 when none is left). */
+let server: Server;
+let endpoint: string;
+let received: Received[] = [];
+let answers: ((response: ServerResponse) => void)[] = [];
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      received.push({
+        method: request.method ?? "",
+        url: request.url ?? "",
+        headers: request.headers,
+        body: Buffer.concat(chunks),
+      });
+      const answer = answers.shift() ?? ((r: ServerResponse) => r.writeHead(200, { "content-length": 0 }).end());
+      answer(response);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterEach(() => {
+  received = [];
+  answers = [];
+});
+
+const awsError = (status: number, type: string) => (response: ServerResponse) => {
+  const body = JSON.stringify({ message: `${type} (test)` });
+  response.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "x-amzn-errortype": type,
+  });
+  response.end(body);
+};
+
+const client = () => new ApiGatewayManagementApiClient({ region: REGION, endpoint, credentials: CREDENTIALS });
+const lean = (options: { maxAttempts?: number } = {}) =>
+  signedHttpPoster({
+    endpoint,
+    client: client(),
+    agent: new Agent({ keepAlive: true }),
+    sleep: async () => {},
+    ...options,
+  });
+const data = Buffer.from('{"type":"message","message":"hi"}');
+const errorOf = (outcome: PostOutcome) => (outcome.status === "failed" ? outcome.error : undefined);
+
+/** SigV4 recomputed from what arrived on the wire, independently of the SDK. */
+function expectedSignature(request: Received): string {
+  const authorization = String(request.headers.authorization);
+  const [, scope = "", signedHeaders = ""] =
+    /Credential=[^/]+\/([^,]+), SignedHeaders=([^,]+), Signature=/.exec(authorization) ?? [];
+  const [date = "", region = "", service = ""] = scope.split("/");
+  const canonicalPath = request.url
+    .split("/")
+    .map((segment) => encodeURIComponent(segment))
+    .join("/");
+  const headerLines = signedHeaders
+    .split(";")
+    .map((name) => `${name}:${String(request.headers[name]).trim()}\n`)
+    .join("");
+  const sha256 = (value: string | Buffer) => createHash("sha256").update(value).digest("hex");
+  const canonical = ["POST", canonicalPath, "", headerLines, signedHeaders, sha256(request.body)].join("\n");
+  const stringToSign = ["AWS4-HMAC-SHA256", request.headers["x-amz-date"], scope, sha256(canonical)].join("\n");
+  const hmac = (key: string | Buffer, value: string) => createHmac("sha256", key).update(value).digest();
+  const key = [date, region, service, "aws4_request"].reduce<Buffer | string>(
+    (k, part) => hmac(k, part),
+    `AWS4${CREDENTIALS.secretAccessKey}`,
+  );
+  return createHmac("sha256", key).update(stringToSign).digest("hex");
+}
+
+describe("signedHttpPoster", () => {
+  it("delivers a post answered 200, sending the bytes to the connection's path", async () => {
+    const outcome = await lean().post(CONNECTION_ID, data);
+    expect(outcome).toEqual({ status: "delivered" });
+    expect(received).toHaveLength(1);
+    expect(received[0]?.method).toBe("POST");
+    expect(received[0]?.url).toBe("/prod/@connections/L0SM9cOFvHcCIhw%3D");
+    expect(received[0]?.body.equals(data)).toBe(true);
+  });
+
+  it("signs each post with SigV4 for execute-api in the client's region", async () => {
+    await lean().post(CONNECTION_ID, data);
+    const request = received[0] as Received;
+    expect(request.headers.authorization).toMatch(
+      new RegExp(`^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/\\d{8}/${REGION}/execute-api/aws4_request, `),
+    );
+    expect(String(request.headers.authorization).split("Signature=")[1]).toBe(expectedSignature(request));
+  });
+
+  it("sends what the SDK sends: the same path, content type and body", async () => {
+    await managementApiPoster(client()).post(CONNECTION_ID, data);
+    await lean().post(CONNECTION_ID, data);
+    const [sdk, ours] = received;
+    expect(ours?.url).toBe(sdk?.url);
+    expect(ours?.headers["content-type"]).toBe(sdk?.headers["content-type"]);
+    expect(ours?.body.equals(sdk?.body ?? Buffer.alloc(0))).toBe(true);
+  });
+
+  it("answers gone for a 410 GoneException", async () => {
+    answers.push(awsError(410, "GoneException"));
+    expect(await lean().post(CONNECTION_ID, data)).toEqual({ status: "gone" });
+  });
+
+  it("fails a 429 with the SDK's error shape, retryable, after its bounded attempts", async () => {
+    answers.push(...Array.from({ length: 3 }, () => awsError(429, "LimitExceededException")));
+    const error = errorOf(await lean({ maxAttempts: 3 }).post(CONNECTION_ID, data));
+    expect(error).toMatchObject({ name: "LimitExceededException", $metadata: { httpStatusCode: 429 } });
+    expect(isRetryable(error)).toBe(true);
+    expect(received).toHaveLength(3);
+  });
+
+  it("retries a passing failure and delivers when the next attempt succeeds", async () => {
+    answers.push(awsError(503, "ServiceUnavailableException"));
+    expect(await lean().post(CONNECTION_ID, data)).toEqual({ status: "delivered" });
+    expect(received).toHaveLength(2);
+  });
+
+  it("fails a 403 at once, not retryable", async () => {
+    answers.push(awsError(403, "ForbiddenException"));
+    const error = errorOf(await lean().post(CONNECTION_ID, data));
+    expect(error).toMatchObject({ name: "ForbiddenException", $metadata: { httpStatusCode: 403 } });
+    expect(isRetryable(error)).toBe(false);
+    expect(received).toHaveLength(1);
+  });
+
+  it("fails a post that gets no answer (network error) as retryable", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const poster = signedHttpPoster({
+      endpoint: `http://127.0.0.1:${port}/prod`,
+      client: client(),
+      agent: new Agent({ keepAlive: true }),
+      maxAttempts: 1,
+    });
+    const outcome = await poster.post(CONNECTION_ID, data);
+    expect(outcome.status).toBe("failed");
+    expect(isRetryable(errorOf(outcome))).toBe(true);
+  });
+});
+
+describe("managementClient", () => {
+  it("leaves out the middleware a post does not need and reuses one signer", async () => {
+    const tuned = managementClient(endpoint, { region: REGION, credentials: CREDENTIALS });
+    const names = tuned.middlewareStack.identify().join(" ");
+    expect(names).not.toMatch(/loggerMiddleware|getUserAgentMiddleware|recursionDetectionMiddleware/);
+    expect(await tuned.config.signer()).toBe(await tuned.config.signer());
+  });
+
+  it("still posts, signed, and reports a 410 as gone", async () => {
+    const poster = managementApiPoster(managementClient(endpoint, { region: REGION, credentials: CREDENTIALS }));
+    answers.push(awsError(410, "GoneException"));
+    expect(await poster.post(CONNECTION_ID, data)).toEqual({ status: "gone" });
+    expect(await poster.post(CONNECTION_ID, data)).toEqual({ status: "delivered" });
+    expect(String(received[1]?.headers.authorization).split("Signature=")[1]).toBe(
+      expectedSignature(received[1] as Received),
+    );
+  });
+});
+
+describe("posterCache", () => {
+  it.each(["sdk", "signed-http"] as const)(
+    "builds one %s poster per endpoint that delivers over http",
+    async (kind) => {
+      const posterFor = posterCache(undefined, { region: REGION, credentials: CREDENTIALS, poster: kind });
+      expect(posterFor(endpoint)).toBe(posterFor(endpoint));
+      expect(await posterFor(endpoint).post(CONNECTION_ID, data)).toEqual({ status: "delivered" });
+    },
+  );
+});
