@@ -2,6 +2,7 @@ import { Duration } from "aws-cdk-lib";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { limits } from "../lambda/core/limits.ts";
 import { ChatFunction, type ChatLogLevel } from "./chat-function.ts";
@@ -20,6 +21,11 @@ export interface ChatFunctionsProps {
   readonly logLevel?: ChatLogLevel;
   /** How long function logs are kept. Default: one month. */
   readonly logRetention?: RetentionDays;
+  /**
+   * Where the WebSocket routes hand large channels' segments (sharded fan-out); they get its URL as
+   * `SEGMENT_QUEUE_URL` and permission to send. Default: none, every broadcast is posted by the route itself.
+   */
+  readonly segmentQueue?: IQueue;
 }
 
 /** The five chat functions, by the name of their `lambda/entry/` file. */
@@ -53,6 +59,7 @@ export class ChatFunctions extends Construct {
     const tableEnv = {
       CONNECTIONS_TABLE: tables.connections.tableName,
       HISTORY_TABLE: tables.history.tableName,
+      ...(props.segmentQueue ? { SEGMENT_QUEUE_URL: props.segmentQueue.queueUrl } : {}),
     };
     // The WebSocket routes answer within API Gateway's 29-second integration timeout or not at all; a broadcast
     // to a large channel is network-bound, and Lambda's network bandwidth grows with memory.
@@ -104,6 +111,9 @@ export class ChatFunctions extends Construct {
           "table's only one, so the wildcard reaches no other table.",
       );
     }
+    // Any route may fan out to a large channel: connect and disconnect announce, message broadcasts.
+    if (props.segmentQueue)
+      for (const fn of [this.connect, this.message, this.disconnect]) props.segmentQueue.grantSendMessages(fn);
     // Only chat messages are kept, and only `$default` reads them back (`{"action":"history"}`).
     tables.history.grantReadWriteData(this.message);
 

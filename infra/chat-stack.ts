@@ -2,6 +2,7 @@ import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps } 
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { ApiGatewayAccount } from "./api-gateway-account.ts";
+import { BroadcastWorkers } from "./broadcast-workers.ts";
 import type { ChatLogLevel } from "./chat-function.ts";
 import { ChatFunctions } from "./chat-functions.ts";
 import { ChatTables } from "./chat-tables.ts";
@@ -31,6 +32,8 @@ export interface ChatStackProps extends StackProps {
    * when the account already has one and you do not want it replaced. Default: true.
    */
   readonly manageApiGatewayAccount?: boolean;
+  /** Broadcast workers running at once for large channels. Default: 50. */
+  readonly broadcastWorkers?: number;
 }
 
 /** The URLs the page needs, as `config.json` and the site's CSP carry them. */
@@ -54,6 +57,8 @@ export class ChatStack extends Stack {
   readonly tables: ChatTables;
   /** The functions. */
   readonly functions: ChatFunctions;
+  /** Sharded fan-out: the segment queue and the broadcast worker. */
+  readonly broadcastWorkers: BroadcastWorkers;
   /** The WebSocket API. */
   readonly webSocket: ChatWebSocketApi;
   /** The session endpoint. */
@@ -65,9 +70,16 @@ export class ChatStack extends Stack {
     super(scope, id, props);
     this.tables = new ChatTables(this, "Tables", { historyRemovalPolicy: props.historyRemovalPolicy });
     const tokenSecret = new TokenSecret(this, "TokenSecret").secret;
+    this.broadcastWorkers = new BroadcastWorkers(this, "BroadcastWorkers", {
+      tables: this.tables,
+      maxConcurrency: props.broadcastWorkers,
+      logLevel: props.logLevel,
+      logRetention: props.logRetention,
+    });
     this.functions = new ChatFunctions(this, "Functions", {
       tables: this.tables,
       tokenSecret,
+      segmentQueue: this.broadcastWorkers.queue,
       tokenTtl: props.tokenTtl,
       logLevel: props.logLevel,
       logRetention: props.logRetention,
@@ -84,8 +96,11 @@ export class ChatStack extends Stack {
     if (props.manageApiGatewayAccount ?? true) {
       this.webSocket.stage.node.addDependency(new ApiGatewayAccount(this, "ApiGatewayAccount").account);
     }
-    // Every WebSocket route posts: connect and disconnect announce, message broadcasts and replies.
-    for (const fn of [fns.connect, fns.message, fns.disconnect]) this.webSocket.grantManageConnections(fn);
+    // Every WebSocket route posts: connect and disconnect announce, message broadcasts and replies; the broadcast
+    // worker posts the segments of large channels.
+    for (const fn of [fns.connect, fns.message, fns.disconnect, this.broadcastWorkers.worker]) {
+      this.webSocket.grantManageConnections(fn);
+    }
 
     this.sessionApi = new SessionApi(this, "SessionApi", {
       session: fns.session,
@@ -94,7 +109,8 @@ export class ChatStack extends Stack {
     });
 
     this.monitoring = new ChatMonitoring(this, "Monitoring", {
-      functions: fns.all,
+      functions: { ...fns.all, "broadcast-worker": this.broadcastWorkers.worker },
+      deadLetterQueue: this.broadcastWorkers.deadLetters,
       webSocketStage: this.webSocket.stage,
       sessionStage: this.sessionApi.stage,
     });

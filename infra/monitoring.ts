@@ -13,8 +13,8 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import type { ChatFunctionName } from "./chat-functions.ts";
 
 /**
  * The EMF metrics the handlers publish in the `Chat` namespace (`POWERTOOLS_METRICS_NAMESPACE`), one data point per
@@ -29,8 +29,10 @@ export const chatMetricNames = {
 
 /** Properties of {@link ChatMonitoring}. */
 export interface ChatMonitoringProps {
-  /** The chat functions by name. */
-  readonly functions: Readonly<Record<ChatFunctionName, IFunction>>;
+  /** The chat functions by name (the five of `ChatFunctions`, and the broadcast worker). */
+  readonly functions: Readonly<Record<string, IFunction>>;
+  /** The broadcast worker's dead-letter queue: a segment there is a broadcast some members never got. */
+  readonly deadLetterQueue?: IQueue;
   /** The WebSocket stage. */
   readonly webSocketStage: IWebSocketStage;
   /** The session API's stage. */
@@ -77,7 +79,7 @@ export class ChatMonitoring extends Construct {
       );
     };
 
-    const functions = Object.entries(props.functions) as [ChatFunctionName, IFunction][];
+    const functions = Object.entries(props.functions);
     for (const [name, fn] of functions) {
       alarmOn(`${name}-errors`, fn.metricErrors(), `The chat ${name} function threw (see its log group).`);
       alarmOn(`${name}-throttles`, fn.metricThrottles(), `The chat ${name} function hit its concurrency limit.`);
@@ -90,6 +92,13 @@ export class ChatMonitoring extends Construct {
     );
     alarmOn("websocket-execution-errors", ws.metric("ExecutionError"), "API Gateway failed to call a WebSocket route.");
     alarmOn("session-5xx", props.sessionStage.metricServerError(), "POST /session answered 5xx.");
+    if (props.deadLetterQueue) {
+      alarmOn(
+        "broadcast-dead-letters",
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
+        "A broadcast segment failed three deliveries: some members of a large channel missed a message.",
+      );
+    }
 
     const graph = (title: string, left: IMetric[]): GraphWidget => new GraphWidget({ title, left, width: 12 });
     const perFunction = (title: string, metricOf: (fn: IFunction) => Metric, statistic: string): GraphWidget =>

@@ -5,7 +5,7 @@ import type { ChatStack } from "../../infra/chat-stack.ts";
 import { limits } from "../../lambda/core/limits.ts";
 import { connectionsTable, historyTable } from "../../lambda/core/tables.ts";
 import { ChatTemplate } from "./chat-template.ts";
-import { type SynthesizedChatApp, synthChatApp } from "./infra-fixture.ts";
+import { flatten, type SynthesizedChatApp, synthChatApp } from "./infra-fixture.ts";
 
 let synth: SynthesizedChatApp;
 let template: Template;
@@ -65,7 +65,7 @@ describe("the tables", () => {
 
 describe("the functions", () => {
   it("run on Node.js 24 on arm64, as ES module bundles with source maps", () => {
-    template.resourceCountIs("AWS::Lambda::Function", 5);
+    template.resourceCountIs("AWS::Lambda::Function", 6);
     template.allResourcesProperties("AWS::Lambda::Function", {
       Runtime: "nodejs24.x",
       Architectures: ["arm64"],
@@ -133,18 +133,61 @@ describe("the permissions", () => {
     expect(resources).toEqual([expect.stringMatching(/^\{TokenSecret\w+\}$/)]);
   });
 
-  it("let the WebSocket routes manage connections of this API's prod stage only", () => {
+  it("let the WebSocket routes and the broadcast worker manage connections of this API's prod stage only", () => {
     const { roles, resources } = q.grantsOf("execute-api:ManageConnections");
-    expect(roles).toEqual(q.rolesOf(...ROUTES));
+    expect(roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
     expect(resources).toEqual([
       `arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{${q.logicalId(chat.webSocket.api)}}/prod/*/@connections/*`,
     ]);
   });
 
-  it("let the WebSocket routes write connections, and only $default the history", () => {
+  it("let the WebSocket routes and the broadcast worker write connections, and only $default the history", () => {
     const writers = (table: { node: { defaultChild?: unknown } }) =>
       q.grantsOf("dynamodb:PutItem", `{${q.logicalId(table)}.Arn}`).roles;
-    expect(writers(chat.tables.connections)).toEqual(q.rolesOf(...ROUTES));
+    expect(writers(chat.tables.connections)).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
     expect(writers(chat.tables.history)).toEqual(q.rolesOf("message"));
+  });
+
+  it("let only the WebSocket routes send segments, and give them the queue's URL", () => {
+    const queue = `{${q.logicalId(chat.broadcastWorkers.queue)}.Arn}`;
+    expect(q.grantsOf("sqs:SendMessage", queue).roles).toEqual(q.rolesOf(...ROUTES));
+    for (const name of ROUTES) {
+      const fn = template.findResources("AWS::Lambda::Function")[q.fnId(name)];
+      expect(flatten(fn?.Properties.Environment.Variables.SEGMENT_QUEUE_URL)).toBe(
+        `{${q.logicalId(chat.broadcastWorkers.queue)}}`,
+      );
+    }
+  });
+});
+
+describe("sharded fan-out", () => {
+  it("queues segments encrypted, over TLS only, with a dead-letter queue after three receives", () => {
+    const queueId = q.logicalId(chat.broadcastWorkers.queue);
+    const dlqId = q.logicalId(chat.broadcastWorkers.deadLetters);
+    const queues = template.findResources("AWS::SQS::Queue");
+    expect(queues[queueId]?.Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 3600,
+      VisibilityTimeout: 360,
+    });
+    expect(queues[queueId]?.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] },
+      maxReceiveCount: 3,
+    });
+    expect(queues[dlqId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
+    const policies = Object.values(template.findResources("AWS::SQS::QueuePolicy")).map((policy) =>
+      flatten(policy.Properties),
+    );
+    expect(policies.filter((policy) => policy.includes('"aws:SecureTransport":"false"'))).toHaveLength(2);
+  });
+
+  it("runs the broadcast worker from the queue, one segment per invocation, reporting partial failures", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: q.fnId("broadcast-worker") },
+      EventSourceArn: { "Fn::GetAtt": [q.logicalId(chat.broadcastWorkers.queue), "Arn"] },
+      BatchSize: 1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
   });
 });

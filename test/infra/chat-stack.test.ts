@@ -88,13 +88,14 @@ describe("the session API", () => {
 });
 
 describe("monitoring", () => {
-  it("alarms on errors and throttles of every function, WebSocket integration failures and session 5xx", () => {
+  it("alarms on errors and throttles of every function, WebSocket integration failures, session 5xx and dead letters", () => {
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     const metrics = alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort();
     expect(metrics).toEqual(
       [
-        ...Array<string>(5).fill("AWS/Lambda/Errors"),
-        ...Array<string>(5).fill("AWS/Lambda/Throttles"),
+        ...Array<string>(6).fill("AWS/Lambda/Errors"),
+        ...Array<string>(6).fill("AWS/Lambda/Throttles"),
+        "AWS/SQS/ApproximateNumberOfMessagesVisible",
         "AWS/ApiGateway/IntegrationError",
         "AWS/ApiGateway/ExecutionError",
         "AWS/ApiGateway/5xx",

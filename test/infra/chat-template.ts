@@ -4,6 +4,9 @@ import type { ChatFunctionName } from "../../infra/chat-functions.ts";
 import type { ChatStack } from "../../infra/chat-stack.ts";
 import { flatten } from "./infra-fixture.ts";
 
+/** A function of the chat stack: one of `ChatFunctions`, or the broadcast worker. */
+export type StackFunctionName = ChatFunctionName | "broadcast-worker";
+
 interface PolicyStatement {
   Action: string | string[];
   Resource: unknown;
@@ -21,14 +24,19 @@ export class ChatTemplate {
     return this.chat.getLogicalId(construct.node.defaultChild as CfnElement);
   }
 
+  /** A chat function by name. */
+  fn(name: StackFunctionName) {
+    return name === "broadcast-worker" ? this.chat.broadcastWorkers.worker : this.chat.functions.all[name];
+  }
+
   /** The logical ID of a chat function. */
-  fnId(name: ChatFunctionName): string {
-    return this.logicalId(this.chat.functions.all[name]);
+  fnId(name: StackFunctionName): string {
+    return this.logicalId(this.fn(name));
   }
 
   /** The logical ID of a chat function's role. */
-  roleId(name: ChatFunctionName): string {
-    const role = this.chat.functions.all[name].role;
+  roleId(name: StackFunctionName): string {
+    const role = this.fn(name).role;
     if (!role) throw new Error(`${name} has no role`);
     return this.logicalId(role);
   }
@@ -52,7 +60,7 @@ export class ChatTemplate {
   }
 
   /** The logical IDs of the roles of these functions, sorted. */
-  rolesOf(...names: ChatFunctionName[]): string[] {
+  rolesOf(...names: StackFunctionName[]): string[] {
     return names.map((name) => this.roleId(name)).sort();
   }
 
