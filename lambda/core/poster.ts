@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Agent, IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -85,6 +86,20 @@ const SIGNING_SERVICE = "execute-api";
 const encodeLabel = (value: string): string =>
   encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
+/**
+ * SHA-256 of each body, by identity: a broadcast posts the same bytes to every member, so the payload hash SigV4 needs
+ * is computed once per broadcast instead of once per post (the signer uses a given `x-amz-content-sha256` as is).
+ */
+const payloadHashes = new WeakMap<Uint8Array, string>();
+function payloadHash(data: Uint8Array): string {
+  let hash = payloadHashes.get(data);
+  if (hash === undefined) {
+    hash = createHash("sha256").update(data).digest("hex");
+    payloadHashes.set(data, hash);
+  }
+  return hash;
+}
+
 /** API Gateway's error type: the `x-amzn-errortype` header (up to a `:`), else the JSON body's `__type` or `code`. */
 function errorType(response: IncomingMessage, body: string): string {
   const header = response.headers["x-amzn-errortype"];
@@ -105,7 +120,8 @@ function errorType(response: IncomingMessage, body: string): string {
  * do in the SDK). It skips the SDK's per-call machinery (middleware stack, serde, per-request signer), which costs
  * several times the signing itself (see bench/README.md). Answers as the SDK poster does: 2xx delivered, 410 gone,
  * anything else failed with an error whose `$metadata.httpStatusCode` the broadcast reads; 429, 5xx and network errors
- * are retried here up to `maxAttempts`, as the SDK's standard retry would.
+ * are retried here up to `maxAttempts`, as the SDK's standard retry would. A body must not change once posted (its
+ * payload hash is kept by identity).
  */
 export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   const { client, agent } = options;
@@ -154,6 +170,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
         host: url.host,
         "content-type": "application/octet-stream",
         "content-length": String(data.byteLength),
+        "x-amz-content-sha256": payloadHash(data),
       },
       body: data,
     };

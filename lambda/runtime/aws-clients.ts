@@ -67,7 +67,10 @@ const skippedMiddleware = ["loggerMiddleware", "getUserAgentMiddleware", "recurs
 export function managementClient(
   endpoint: string,
   options: AwsClientOptions = {},
-  agents = { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) },
+  agents: { httpAgent?: HttpAgent; httpsAgent?: HttpsAgent } = {
+    httpAgent: new HttpAgent(agentOptions),
+    httpsAgent: new HttpsAgent(agentOptions),
+  },
 ): ApiGatewayManagementApiClient {
   const client = new ApiGatewayManagementApiClient({
     ...common(options),
