@@ -46,10 +46,20 @@ export async function* eachMember(pages: AsyncIterable<Member[]>, exclude: strin
   }
 }
 
-/** Whether a failed post may succeed if made again: throttling (429), a server error, or no answer at all. */
+/** Network errors raised before a request reached API Gateway: posting again cannot deliver twice. */
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * Whether a failed post should be made again: API Gateway refused it for now (429: throttled, or the client's buffer
+ * full) or failed on its side (5xx), or it never left this machine. A post that got no answer (a timeout, a reset
+ * connection) may have been delivered, and posting again would deliver it twice: it is counted as failed instead.
+ */
 export function isRetryable(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode;
-  return typeof status !== "number" || status === 429 || status >= 500;
+  if (typeof error !== "object" || error === null) return false;
+  const { $metadata, code } = error as { $metadata?: { httpStatusCode?: unknown }; code?: unknown };
+  const status = $metadata?.httpStatusCode;
+  if (typeof status === "number") return status === 429 || status >= 500;
+  return typeof code === "string" && NOT_SENT.has(code);
 }
 
 /**

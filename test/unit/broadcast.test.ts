@@ -2,9 +2,8 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { broadcast } from "../../lambda/core/broadcast.ts";
+import { broadcast, isRetryable } from "../../lambda/core/broadcast.ts";
 import { isGone } from "../../lambda/core/poster.ts";
-import { CONNECTIONS_TABLE, decodeData, goneError, NOW, testChatDeps } from "../fixtures.ts";
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
@@ -110,6 +109,16 @@ describe("broadcast", () => {
     const result = await broadcast(testChatDeps(), "support", frame);
     expect(result.failed).toBe(1);
     expect(postedTo()).toEqual(["a"]);
+  });
+
+  it("posts again only when the post surely did not deliver: 429, 5xx, or never sent", () => {
+    expect(isRetryable({ $metadata: { httpStatusCode: 429 } })).toBe(true);
+    expect(isRetryable({ $metadata: { httpStatusCode: 503 } })).toBe(true);
+    expect(isRetryable(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe(true);
+    // No answer: maybe delivered, so never twice.
+    expect(isRetryable(new Error("PostToConnection: no answer in 10000 ms"))).toBe(false);
+    expect(isRetryable(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))).toBe(false);
+    expect(isRetryable({ $metadata: { httpStatusCode: 403 } })).toBe(false);
   });
 
   it("keeps a member that answers 410 while it may still be inside its $connect", async () => {
