@@ -4,6 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { broadcast, isRetryable } from "../../lambda/core/broadcast.ts";
 import { isGone } from "../../lambda/core/poster.ts";
+import { CONNECTIONS_TABLE, decodeData, goneError, NOW, testChatDeps } from "../fixtures.ts";
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
