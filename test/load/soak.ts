@@ -9,7 +9,7 @@ export interface SoakOptions {
   readonly channels: number;
   /** Messages sent in all; each client sends its share, one at a time, each after its own echo. */
   readonly messages: number;
-  /** Stop waiting for deliveries when none arrived for this long. Default: 15 s. */
+  /** Stop waiting for an echo, or for deliveries, when none arrived for this long. Default: 60 s. */
   readonly stallMs?: number;
 }
 
@@ -111,22 +111,24 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     }
     const heapAfterConnect = heap();
 
-    const stallMs = options.stallMs ?? 15_000;
+    const stallMs = options.stallMs ?? 60_000;
     let sent = 0;
     await Promise.all(
       clients.map(async (client) => {
         for (let sequence = 0; sequence < perClient && sent < options.messages; sequence++) {
           sent++;
           client.sent++;
-          // The next message goes after this one's echo (which also keeps each client within its rate); a lost echo
-          // is counted below, and the client moves on after a stall.
+          // The next message goes after this one's echo, which keeps each client within its rate and the offered load
+          // within what the stack serves. A client whose echo never comes stops sending (its loss is counted below)
+          // rather than piling more on a stack that is already behind.
           let timer: NodeJS.Timeout | undefined;
-          await new Promise<void>((resolve) => {
-            client.echo = resolve;
-            timer = setTimeout(resolve, stallMs);
+          const echoed = await new Promise<boolean>((resolve) => {
+            client.echo = () => resolve(true);
+            timer = setTimeout(() => resolve(false), stallMs);
             client.socket.send(`s${client.member}-${sequence}`);
           });
           clearTimeout(timer);
+          if (!echoed) break;
         }
       }),
     );
