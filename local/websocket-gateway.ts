@@ -13,6 +13,7 @@ import {
   newConnectionId,
   newRequestId,
 } from "./api-gateway-events.ts";
+import { ConcurrencyLimit } from "./concurrency-limit.ts";
 
 /** A Lambda handler as the emulator invokes it: one event in, one result out. */
 // biome-ignore lint/suspicious/noExplicitAny: handlers take API Gateway's event shapes, each its own.
@@ -41,7 +42,7 @@ export interface GatewayOptions extends ApiIdentity {
   readonly idleTimeoutMs?: number;
   /** Every connection is closed after this. Default: 2 hours. */
   readonly maxConnectionMs?: number;
-  /** Integrations running at once; more wait for a free one (see `slot`). Default: 64. */
+  /** Integrations running at once; more wait for a free one. Default: 64. */
   readonly maxConcurrentInvocations?: number;
   /** A larger frame closes the connection with 1009. Default: 32 KiB. */
   readonly maxFrameBytes?: number;
@@ -94,9 +95,7 @@ export class WebSocketGateway {
   private readonly server: WebSocketServer;
   private readonly idleTimeoutMs: number;
   private readonly maxConnectionMs: number;
-  private readonly maxConcurrency: number;
-  private running = 0;
-  private readonly waitingForSlot: (() => void)[] = [];
+  private readonly instances: ConcurrencyLimit;
 
   constructor(
     private readonly routes: GatewayRoutes,
@@ -104,7 +103,7 @@ export class WebSocketGateway {
   ) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
     this.maxConnectionMs = options.maxConnectionMs ?? 2 * 3_600_000;
-    this.maxConcurrency = Math.max(1, options.maxConcurrentInvocations ?? 64);
+    this.instances = new ConcurrencyLimit(options.maxConcurrentInvocations ?? 64);
     this.server = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxFrameBytes ?? limits.frameMaxBytes,
@@ -172,35 +171,20 @@ export class WebSocketGateway {
   private invoke(routeKey: "$connect" | "$disconnect" | "$default", event: unknown): Promise<unknown> {
     const handler = this.routes[routeKey];
     if (!handler) return Promise.resolve({ statusCode: 200 });
-    const run = this.slot()
+    // In the cloud every invocation has its own instance and memory; in one process, a thousand concurrent fan-outs
+    // would hold every pending post at once, so invocations beyond the limit wait their turn, as they would for a
+    // function with reserved concurrency whose throttled invocations are retried.
+    const run = this.instances
+      .acquire()
       .then(() => handler(event))
       .catch((error: unknown) => {
         this.options.logger.error("integration failed", { routeKey, error });
         return undefined;
       })
-      .finally(() => this.release());
+      .finally(() => this.instances.release());
     this.inflight.add(run);
     void run.finally(() => this.inflight.delete(run));
     return run;
-  }
-
-  /**
-   * Waits for one of the function instances. In the cloud every invocation has its own instance and memory; in one
-   * process, a thousand concurrent fan-outs would hold every pending post at once, so invocations beyond the limit
-   * wait their turn, as they would for a Lambda function with reserved concurrency that retries when throttled.
-   */
-  private slot(): Promise<void> {
-    if (this.running < this.maxConcurrency) {
-      this.running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waitingForSlot.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waitingForSlot.shift();
-    if (next) next();
-    else this.running--;
   }
 
   private opened(connection: GatewayConnection, ws: WebSocket): void {

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { silentLogger } from "../../lambda/core/logger.ts";
+import { ConcurrencyLimit } from "../../local/concurrency-limit.ts";
 import { type GatewayRoutes, WebSocketGateway } from "../../local/websocket-gateway.ts";
 import { eventually, openSocket } from "./harness.ts";
 
@@ -195,5 +196,28 @@ describe("API Gateway WebSocket emulator", () => {
       socket.once("error", resolve);
     });
     expect(error.message).toMatch(/subprotocol/i);
+  });
+});
+
+describe("integration concurrency", () => {
+  it("runs at most the configured number of integrations at once and queues the rest in order", async () => {
+    const limit = new ConcurrencyLimit(2);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        await limit.acquire();
+        running++;
+        peak = Math.max(peak, running);
+        order.push(i);
+        await new Promise((resolve) => setImmediate(resolve));
+        running--;
+        limit.release();
+      }),
+    );
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(() => new ConcurrencyLimit(0)).toThrow(RangeError);
   });
 });
