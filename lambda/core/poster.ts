@@ -58,14 +58,21 @@ export class PostToConnectionError extends Error {
   }
 }
 
-type RequestSigner = Awaited<ReturnType<ApiGatewayManagementApiClient["config"]["signer"]>>;
-type SignableRequest = Parameters<RequestSigner["sign"]>[0];
+type Credentials = Awaited<ReturnType<ApiGatewayManagementApiClient["config"]["credentials"]>>;
+
+/** The part of the SDK's `SignatureV4` the lean poster uses: the HMAC of a string to sign with the derived key. */
+interface StringSigner {
+  signString(
+    stringToSign: string,
+    options: { signingDate: Date; signingRegion: string; signingService: string; eventStreamCredentials: Credentials },
+  ): Promise<string>;
+}
 
 /** Options of {@link signedHttpPoster}. */
 export interface SignedHttpPosterOptions {
   /** The management API endpoint, `https://{domainName}/{stage}` (plain http for the local stack). */
   readonly endpoint: string;
-  /** The SDK client whose own SigV4 signer (its credential provider, region and SHA-256) signs every post. */
+  /** The SDK client whose credential provider, region and SigV4 signer (`SignatureV4`) sign every post. */
   readonly client: ApiGatewayManagementApiClient;
   /** A keep-alive agent for the endpoint's protocol, with at least as many sockets as posts in flight. */
   readonly agent: Agent;
@@ -82,19 +89,21 @@ export interface SignedHttpPosterOptions {
 /** The SigV4 service name of the management API, as the SDK's auth scheme for it says. */
 const SIGNING_SERVICE = "execute-api";
 
-/** The SDK's label encoding: `encodeURIComponent` plus the characters it leaves alone that RFC 3986 reserves. */
-const encodeLabel = (value: string): string =>
+/** RFC 3986 escaping as the SDK does it for a path label and for SigV4: `encodeURIComponent` plus `!'()*`. */
+const escapeUri = (value: string): string =>
   encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+const sha256Hex = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex");
 
 /**
  * SHA-256 of each body, by identity: a broadcast posts the same bytes to every member, so the payload hash SigV4 needs
- * is computed once per broadcast instead of once per post (the signer uses a given `x-amz-content-sha256` as is).
+ * is computed once per broadcast instead of once per post.
  */
 const payloadHashes = new WeakMap<Uint8Array, string>();
 function payloadHash(data: Uint8Array): string {
   let hash = payloadHashes.get(data);
   if (hash === undefined) {
-    hash = createHash("sha256").update(data).digest("hex");
+    hash = sha256Hex(data);
     payloadHashes.set(data, hash);
   }
   return hash;
@@ -114,106 +123,115 @@ function errorType(response: IncomingMessage, body: string): string {
   return "Unknown";
 }
 
+/** What a refused post answered, as a failed outcome in the SDK's error shape (a 410 is never one: it is gone). */
+function refused(response: IncomingMessage, status: number, body: string): PostOutcome {
+  let message = body.slice(0, 200);
+  try {
+    message = String((JSON.parse(body) as { message?: unknown }).message ?? "");
+  } catch {
+    // keep the raw text
+  }
+  const requestId = response.headers["x-amzn-requestid"];
+  const id = typeof requestId === "string" ? requestId : undefined;
+  return { status: "failed", error: new PostToConnectionError(errorType(response, body), status, message, id) };
+}
+
 /**
- * A lean {@link Poster}: `PostToConnection` as one SigV4-signed `http(s).request` over a keep-alive agent, signed by
- * the SDK client's own signer (built once, so credentials still come from the client's provider and refresh as they
- * do in the SDK). It skips the SDK's per-call machinery (middleware stack, serde, per-request signer), which costs
- * several times the signing itself (see bench/README.md). Answers as the SDK poster does: 2xx delivered, 410 gone,
- * anything else failed with an error whose `$metadata.httpStatusCode` the broadcast reads; 429, 5xx and network errors
- * are retried here up to `maxAttempts`, as the SDK's standard retry would. A body must not change once posted (its
- * payload hash is kept by identity).
+ * A lean {@link Poster}: `PostToConnection` as one SigV4-signed `http(s).request` over a keep-alive agent. It builds
+ * the canonical request of its one fixed request shape itself and has the SDK client's own `SignatureV4` sign it
+ * (`signString`: the key derivation and its cache stay the SDK's), with credentials from the client's provider on
+ * every post (so they refresh as in the SDK) and its clock-skew offset. That skips the SDK's per-call machinery
+ * (middleware stack, serde, a signer per request, request cloning), which costs several times the signature itself
+ * (bench/README.md). Answers as the SDK poster does: 2xx delivered, 410 gone, anything else failed with an error whose
+ * `$metadata.httpStatusCode` the broadcast reads; 429, 5xx and network errors are retried here up to `maxAttempts`,
+ * as the SDK's standard retry would. A body must not change once posted (its payload hash is kept by identity).
  */
 export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   const { client, agent } = options;
   const url = new URL(options.endpoint);
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   const basePath = url.pathname.replace(/\/+$/, "");
+  // SigV4 escapes each segment of the (already escaped) path once more, for every service but S3.
+  const canonicalBase = `${basePath.split("/").map(escapeUri).join("/")}/${escapeUri("@connections")}/`;
   const port = url.port ? Number(url.port) : undefined;
   const maxAttempts = Math.max(1, options.maxAttempts ?? limits.postMaxAttempts);
   const retryBaseMs = options.retryBaseMs ?? 100;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const wait = options.sleep ?? sleep;
-  let signing: Promise<{ signer: RequestSigner; region: string }> | undefined;
-  const signerOnce = () => {
-    if (!signing) {
-      signing = Promise.all([client.config.signer(), client.config.region()]).then(([signer, region]) => ({
-        signer,
-        region,
-      }));
+
+  let resolved: Promise<{ signer: StringSigner; region: string }> | undefined;
+  const signerAndRegion = () => {
+    if (!resolved) {
+      resolved = Promise.all([client.config.signer(), client.config.region()]).then(([signer, region]) => {
+        if (typeof (signer as Partial<StringSigner>).signString !== "function") {
+          throw new TypeError("signedHttpPoster needs the client's SigV4 signer (SignatureV4) with signString");
+        }
+        return { signer: signer as unknown as StringSigner, region };
+      });
       // A failed resolution is not kept: the next post tries again.
-      signing.catch(() => {
-        signing = undefined;
+      resolved.catch(() => {
+        resolved = undefined;
       });
     }
-    return signing;
+    return resolved;
   };
 
-  const sign = async (unsigned: SignableRequest) => {
-    const { signer, region } = await signerOnce();
-    return signer.sign(unsigned, {
-      // The SDK's clock-skew correction, kept on the client's config, applies here too.
-      signingDate: new Date(Date.now() + (client.config.systemClockOffset ?? 0)),
+  /** The headers of one signed post: exactly what `SignatureV4.sign` adds for this request, in canonical order. */
+  const signedHeaders = async (label: string, data: Uint8Array): Promise<Record<string, string>> => {
+    const { signer, region } = await signerAndRegion();
+    const credentials = await client.config.credentials();
+    const signingDate = new Date(Date.now() + (client.config.systemClockOffset ?? 0));
+    const longDate = signingDate
+      .toISOString()
+      .replace(/\.\d{3}Z$/, "Z")
+      .replace(/[-:]/g, "");
+    const scope = `${longDate.slice(0, 8)}/${region}/${SIGNING_SERVICE}/aws4_request`;
+    const hash = payloadHash(data);
+    const headers: Record<string, string> = {
+      "content-length": String(data.byteLength),
+      "content-type": "application/octet-stream",
+      host: url.host,
+      "x-amz-content-sha256": hash,
+      "x-amz-date": longDate,
+      ...(credentials.sessionToken ? { "x-amz-security-token": credentials.sessionToken } : {}),
+    };
+    const names = Object.keys(headers).sort();
+    const canonical = `POST\n${canonicalBase}${escapeUri(label)}\n\n${names.map((n) => `${n}:${headers[n]}\n`).join("")}\n${names.join(";")}\n${hash}`;
+    const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256Hex(canonical)}`;
+    const signature = await signer.signString(stringToSign, {
+      signingDate,
       signingRegion: region,
       signingService: SIGNING_SERVICE,
+      eventStreamCredentials: credentials,
     });
+    headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`;
+    return headers;
   };
 
   const once = async (connectionId: string, data: Uint8Array): Promise<PostOutcome> => {
-    const unsigned: SignableRequest = {
-      method: "POST",
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(port ? { port } : {}),
-      path: `${basePath}/@connections/${encodeLabel(connectionId)}`,
-      query: {},
-      headers: {
-        host: url.host,
-        "content-type": "application/octet-stream",
-        "content-length": String(data.byteLength),
-        "x-amz-content-sha256": payloadHash(data),
-      },
-      body: data,
-    };
-    let signed: SignableRequest;
+    const label = escapeUri(connectionId);
+    let headers: Record<string, string>;
     try {
-      signed = await sign(unsigned);
+      headers = await signedHeaders(label, data);
     } catch (error) {
       // Credentials not resolved (yet): a failure of this post, retried like a network error, never a crash.
       return { status: "failed", error };
     }
     return new Promise<PostOutcome>((resolve) => {
-      const request = send(
-        { agent, method: "POST", hostname: url.hostname, port, path: unsigned.path, headers: signed.headers },
-        (response) => {
-          const status = response.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            response.resume();
-            response.once("end", () => resolve(DELIVERED));
-            return;
-          }
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.once("end", () => {
-            if (status === 410) return resolve(GONE);
-            const body = Buffer.concat(chunks).toString("utf8");
-            let message = "";
-            try {
-              message = String((JSON.parse(body) as { message?: unknown }).message ?? "");
-            } catch {
-              message = body.slice(0, 200);
-            }
-            const requestId = response.headers["x-amzn-requestid"];
-            const error = new PostToConnectionError(
-              errorType(response, body),
-              status,
-              message,
-              typeof requestId === "string" ? requestId : undefined,
-            );
-            resolve({ status: "failed", error });
-          });
-          response.once("error", (error) => resolve({ status: "failed", error }));
-        },
-      );
+      const path = `${basePath}/@connections/${label}`;
+      const request = send({ agent, method: "POST", hostname: url.hostname, port, path, headers }, (response) => {
+        const status = response.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => {
+          if (status >= 300) chunks.push(chunk);
+        });
+        response.once("end", () => {
+          if (status >= 200 && status < 300) resolve(DELIVERED);
+          else if (status === 410) resolve(GONE);
+          else resolve(refused(response, status, Buffer.concat(chunks).toString("utf8")));
+        });
+        response.once("error", (error) => resolve({ status: "failed", error }));
+      });
       request.setTimeout(timeoutMs, () => request.destroy(new Error(`PostToConnection: no answer in ${timeoutMs} ms`)));
       request.once("error", (error) => resolve({ status: "failed", error }));
       request.end(data);

@@ -114,6 +114,41 @@ describe("signedHttpPoster", () => {
     expect(String(request.headers.authorization).split("Signature=")[1]).toBe(expectedSignature(request));
   });
 
+  it("signs exactly as the SDK's SignatureV4 does, session token included", async () => {
+    const withToken = new ApiGatewayManagementApiClient({
+      region: REGION,
+      endpoint,
+      credentials: { ...CREDENTIALS, sessionToken: "a-session-token" },
+    });
+    await signedHttpPoster({ endpoint, client: withToken, agent: new Agent({ keepAlive: true }) }).post(
+      CONNECTION_ID,
+      data,
+    );
+    const request = received[0] as Received;
+    expect(request.headers["x-amz-security-token"]).toBe("a-session-token");
+    const signingDate = new Date(
+      String(request.headers["x-amz-date"]).replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, "$1-$2-$3T$4:$5:$6Z"),
+    );
+    const sdk = await (await withToken.config.signer()).sign(
+      {
+        method: "POST",
+        protocol: "http:",
+        hostname: "127.0.0.1",
+        port: Number(new URL(endpoint).port),
+        path: request.url,
+        query: {},
+        headers: {
+          host: String(request.headers.host),
+          "content-type": "application/octet-stream",
+          "content-length": String(data.byteLength),
+        },
+        body: data,
+      },
+      { signingDate, signingRegion: REGION, signingService: "execute-api" },
+    );
+    expect(request.headers.authorization).toBe(sdk.headers.authorization);
+  });
+
   it("sends what the SDK sends: the same path, content type and body", async () => {
     await managementApiPoster(client()).post(CONNECTION_ID, data);
     await lean().post(CONNECTION_ID, data);
