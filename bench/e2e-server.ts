@@ -1,0 +1,72 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+import { silentLogger } from "../lambda/core/logger.ts";
+import { startLocalStack } from "../local/local-stack.ts";
+import { exitWithParent } from "./child.ts";
+
+/** What an end-to-end server says when it is ready. */
+export interface E2eServerReady {
+  type: "ready";
+  /** Where clients connect (`ws://…` for ours and raw ws, `http://…` for Socket.IO). */
+  url: string;
+  /** Ours only: the session endpoint handing out tokens. */
+  sessionUrl?: string;
+}
+
+/** The secret of the benchmark's local stack (never used anywhere else). */
+export const E2E_SECRET = "a-benchmark-secret-that-is-long-enough-for-hs256";
+
+/** The chat's whole local stack: the API Gateway emulator, the handlers, the management API, dynalite. */
+async function ours(): Promise<E2eServerReady> {
+  const stack = await startLocalStack({ port: 0, tokenSecret: E2E_SECRET, logger: silentLogger });
+  return { type: "ready", url: stack.wsUrl, sessionUrl: stack.sessionUrl };
+}
+
+/** Socket.IO's idiom for the same chat: rooms, and `io.to(room).emit` for each message (the sender included). */
+async function socketIo(): Promise<E2eServerReady> {
+  const { Server } = await import("socket.io");
+  const http = createServer();
+  const io = new Server(http, { transports: ["websocket"], serveClient: false });
+  io.on("connection", (socket) => {
+    const channel = String(socket.handshake.query.channel ?? "default");
+    const from = String(socket.handshake.query.username ?? "anonymous");
+    void socket.join(channel);
+    socket.on("chat", (message: string) => {
+      io.to(channel).emit("message", { type: "message", from, message, channel, timestamp: Date.now() });
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return { type: "ready", url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
+}
+
+/** The least a WebSocket broadcast can do: each message serialised once and sent to every socket of the channel. */
+async function rawWs(): Promise<E2eServerReady> {
+  const channels = new Map<string, Set<import("ws").WebSocket>>();
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  wss.on("connection", (socket, request) => {
+    const query = new URL(request.url ?? "/", "http://localhost").searchParams;
+    const channel = query.get("channel") ?? "default";
+    const from = query.get("username") ?? "anonymous";
+    const members = channels.get(channel) ?? new Set();
+    channels.set(channel, members.add(socket));
+    socket.on("close", () => members.delete(socket));
+    socket.on("message", (data) => {
+      const frame = { type: "message", from, message: data.toString(), channel, timestamp: Date.now() };
+      const text = JSON.stringify(frame);
+      for (const member of members) member.send(text);
+    });
+  });
+  await new Promise<void>((resolve) => wss.once("listening", resolve));
+  return { type: "ready", url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
+}
+
+exitWithParent();
+const kind = process.argv[2];
+const start = kind === "ours" ? ours : kind === "socket.io" ? socketIo : kind === "raw-ws" ? rawWs : undefined;
+if (!start) throw new Error(`unknown server kind ${kind}`);
+const ready = await start();
+// Run by hand (say under --cpu-prof), it prints where it listens and ends on SIGTERM so the profile gets written.
+if (process.send) process.send(ready);
+else console.log(JSON.stringify(ready));
+process.once("SIGTERM", () => process.exit(0));

@@ -1,0 +1,127 @@
+import type { BundleResult } from "./bundles.ts";
+import type { ChannelCost } from "./cost.ts";
+import type { E2eResult } from "./e2e.ts";
+import type { FanoutResult } from "./fanout.ts";
+import type { MachineInfo } from "./machine.ts";
+import type { ReadCostResult } from "./read-cost.ts";
+
+/** Everything one run measured: the shape of bench/results/latest.json. */
+export interface BenchResults {
+  machine: MachineInfo;
+  seconds: number;
+  readCost: ReadCostResult | null;
+  fanout: FanoutResult | null;
+  bundles: Record<string, BundleResult> | null;
+  e2e: (E2eResult & { oursP50Ms: number; oursP99Ms: number; socketIoP99Ms: number; rawWsP99Ms: number }) | null;
+  /** The product's sharded fan-out; not measured here yet (see bench/run.ts). */
+  sharded: { recipients: number; workers: number; perSec: number; accountLimitPerSec: number } | null;
+  cost: Record<string, ChannelCost> | null;
+  costAssumptions: unknown;
+  errors: Record<string, string>;
+}
+
+type Row = [benchmark: string, ours: string, reference: string, ratio: string, goal: string, result: string];
+
+const n = (value: number, digits = 0) =>
+  Number.isFinite(value)
+    ? value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "n/a";
+const kib = (bytes: number) => `${n(bytes / 1024)} KiB`;
+const verdict = (ok: boolean | undefined) => (ok === undefined ? "—" : ok ? "pass" : "**fail**");
+
+function rows(r: BenchResults): Row[] {
+  const out: Row[] = [];
+  const rc = r.readCost;
+  if (rc) {
+    const ratio = rc.scanItemsRead / rc.queryItemsRead;
+    out.push([
+      `read cost: items read for one ${rc.members}-member channel of ${n(rc.tableSize)}`,
+      `${n(rc.queryItemsRead)} (query)`,
+      `${n(rc.scanItemsRead)} (filtered scan)`,
+      `${n(ratio)}× fewer`,
+      `≤ ${rc.members} and ≥ 100× fewer`,
+      verdict(rc.queryItemsRead <= rc.members && ratio >= 100 && rc.queryFound === rc.members),
+    ]);
+  }
+  const f = r.fanout;
+  if (f) {
+    for (const [recipients, paths] of Object.entries(f.headline)) {
+      const raw = paths.raw?.perSec ?? Number.NaN;
+      for (const path of ["signed-http", "sdk-tuned", "sdk-plain"] as const) {
+        const point = paths[path];
+        if (!point) continue;
+        const isGoal = Number(recipients) === f.recipients && path === f.poster;
+        const ok = point.shareOfRaw >= 0.5 && (Number(recipients) < 10_000 || point.perSec >= 4_000);
+        out.push([
+          `fan-out N = ${n(Number(recipients))}, ${f.latencyMs} ms, ${f.concurrency} in flight: ${path}${path === f.poster ? " (default)" : ""}`,
+          `${n(point.perSec)}/s (${n(point.cpuUsPerPost)} µs CPU/post)`,
+          `${n(raw)}/s raw http`,
+          `${n(point.shareOfRaw, 2)} of raw`,
+          Number(recipients) >= 10_000 ? "≥ 0.50 of raw and ≥ 4,000/s" : "≥ 0.50 of raw",
+          isGoal ? verdict(ok) : `${verdict(ok)} (info)`,
+        ]);
+      }
+    }
+  }
+  for (const [name, b] of Object.entries(r.bundles ?? {})) {
+    out.push([
+      `bundle ${name}: minified / zipped / init (median)`,
+      b.error ? `error: ${b.error}` : `${kib(b.minifiedBytes)} / ${kib(b.zippedBytes)} / ${n(b.initMsMedian, 1)} ms`,
+      `${kib(b.minifiedBytesEnvCredentials)} with env-only credentials; ${n(b.initMsNoSourceMapsMedian, 1)} ms without source maps`,
+      "—",
+      "≤ 200 KiB, ≤ 50 ms",
+      verdict(!b.error && b.minifiedBytes <= 200 * 1024 && b.initMsMedian <= 50),
+    ]);
+  }
+  const e = r.e2e;
+  if (e) {
+    const sio = e.systems["socket.io"];
+    const raw = e.systems["raw-ws"];
+    const ours = e.systems.ours;
+    const ratio = e.oursP99Ms / e.socketIoP99Ms;
+    out.push([
+      `end to end: ${n(e.clients)} clients in one channel, send → last delivery, p50 / p99`,
+      ours?.skipped ?? `${n(e.oursP50Ms, 1)} / ${n(e.oursP99Ms, 1)} ms`,
+      `Socket.IO ${sio?.skipped ?? `${n(sio?.p50Ms ?? Number.NaN, 1)} / ${n(e.socketIoP99Ms, 1)} ms`}; raw ws ${raw?.skipped ?? `${n(raw?.p50Ms ?? Number.NaN, 1)} / ${n(e.rawWsP99Ms, 1)} ms`}`,
+      `${n(ratio, 1)}× Socket.IO's p99`,
+      "p99 ≤ 5× Socket.IO's",
+      Number.isFinite(ratio) ? verdict(ratio <= 5 && (ours?.incomplete ?? 1) === 0) : "skipped",
+    ]);
+  }
+  out.push([
+    "sharded fan-out",
+    r.sharded ? `${n(r.sharded.perSec)}/s with ${r.sharded.workers} workers` : "not measured",
+    "10,000/s account limit",
+    "—",
+    "—",
+    r.sharded ? "—" : "stub",
+  ]);
+  for (const [size, c] of Object.entries(r.cost ?? {})) {
+    out.push([
+      `cost per million deliveries, channel of ${n(Number(size))}`,
+      `$${n(c.usdPerMillionDeliveries, 3)} (Lambda $${n(c.lambdaUsd, 3)}, DynamoDB $${n(c.dynamoUsd, 3)})`,
+      `$${n(c.apiGatewayFloorUsd, 3)} API Gateway floor`,
+      `+${n(c.overheadShare * 100, 1)}%`,
+      Number(size) >= 10 ? "≤ +15%" : "— (under 10 members)",
+      Number(size) >= 10 ? verdict(c.overheadShare <= 0.15) : "—",
+    ]);
+  }
+  return out;
+}
+
+/** The results as a markdown table, with the machine and any benchmark that failed to run. */
+export function markdownReport(r: BenchResults): string {
+  const header: Row = ["benchmark", "ours", "reference", "ratio", "goal", "result"];
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  const m = r.machine;
+  return [
+    line(header),
+    line(header.map(() => "---")),
+    ...rows(r).map(line),
+    "",
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${m.date}; load ${n(m.loadAtStart, 2)} at ` +
+      `start, ${n(m.loadAtEnd ?? Number.NaN, 2)} at end${m.otherLoad.length ? `; also running: ${m.otherLoad.join("; ")}` : ""}. ` +
+      `Run took ${n(r.seconds)} s.`,
+    ...Object.entries(r.errors).map(([name, error]) => `\n${name} did not run: ${error}`),
+  ].join("\n");
+}
