@@ -1,4 +1,6 @@
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
+import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { silentLogger } from "../lambda/core/logger.ts";
@@ -60,6 +62,28 @@ async function rawWs(): Promise<E2eServerReady> {
   await new Promise<void>((resolve) => wss.once("listening", resolve));
   return { type: "ready", url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` };
 }
+
+/**
+ * `{ type: "profile-start" }` and `{ type: "profile-stop", file }`: a CPU profile of this server over a stretch the
+ * parent chooses (bench/e2e.ts takes one of the message rounds when BENCH_PROFILE_DIR is set).
+ */
+const inspector = new Session();
+process.on("message", (message: { type?: string; file?: string }) => {
+  if (message.type === "profile-start") {
+    inspector.connect();
+    void inspector
+      .post("Profiler.enable")
+      .then(() => inspector.post("Profiler.start"))
+      .then(() => process.send?.({ type: "profiling" }));
+  }
+  if (message.type === "profile-stop" && message.file) {
+    const file = message.file;
+    void inspector
+      .post("Profiler.stop")
+      .then(({ profile }) => writeFile(file, JSON.stringify(profile)))
+      .then(() => process.send?.({ type: "profiled", file }));
+  }
+});
 
 exitWithParent();
 const kind = process.argv[2];

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { type Helper, startHelper } from "./child.ts";
 import { benchText, connectSocketIo, connectWebSockets, type E2eClients } from "./e2e-clients.ts";
 import type { E2eServerReady } from "./e2e-server.ts";
@@ -129,6 +130,9 @@ export async function measureE2e(clients = 1_000, rounds = 3, messagesPerRound =
       }
     }
     let message = 0;
+    // With BENCH_PROFILE_DIR set, each server is profiled over the whole message phase (not while connecting).
+    const profileDir = process.env.BENCH_PROFILE_DIR;
+    if (profileDir) for (const each of running) await each.server.ask({ type: "profile-start" }, "profiling");
     for (let round = 0; round < rounds; round++) {
       for (const each of running) each.latencies.push([]);
       for (let index = 0; index < messagesPerRound; index++) {
@@ -141,6 +145,12 @@ export async function measureE2e(clients = 1_000, rounds = 3, messagesPerRound =
           if (!Number.isNaN(ms)) each.latencies[round]?.push(ms);
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
+      }
+    }
+    if (profileDir) {
+      for (const each of running) {
+        const file = join(profileDir, `e2e-${each.system}-server.cpuprofile`);
+        await each.server.ask({ type: "profile-stop", file }, "profiled");
       }
     }
     for (const each of running) {
