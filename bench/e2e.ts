@@ -32,6 +32,7 @@ export interface E2eResult {
 
 const CHANNEL = "bench";
 const MESSAGE_TIMEOUT_MS = 20_000;
+const WARMUP_MESSAGES = 5;
 
 /** Waits until no frame arrived for `quietMs` (or `deadlineMs` passed). */
 async function quiet(clients: E2eClients, quietMs: number, deadlineMs: number): Promise<void> {
@@ -106,8 +107,8 @@ function deliverOne(running: Running, message: number, sender: number): Promise<
 /**
  * `clients` clients in one channel of each system (ours on the local stack; Socket.IO rooms; a raw ws broadcast), each
  * server in its own process and every client in this one. Messages go one at a time, interleaved across the systems,
- * each timed from send to its delivery to the last client; `rounds` rounds of `messagesPerRound` messages, sent from
- * different clients so no sender nears ours' rate limit (20 per 10 s).
+ * each timed from send to its delivery to the last client; after a few unmeasured ones, `rounds` rounds of
+ * `messagesPerRound` messages, sent from different clients so no sender nears ours' rate limit (20 per 10 s).
  */
 export async function measureE2e(clients = 1_000, rounds = 3, messagesPerRound = 20): Promise<E2eResult> {
   const result: E2eResult = { clients, messagesPerRound, rounds, systems: {} };
@@ -130,6 +131,11 @@ export async function measureE2e(clients = 1_000, rounds = 3, messagesPerRound =
       }
     }
     let message = 0;
+    // A few unmeasured messages first, so each server's and the clients' code paths are compiled before timing.
+    for (let index = 0; index < WARMUP_MESSAGES; index++) {
+      message++;
+      for (const each of running) await deliverOne(each, message, (message * 37) % clients);
+    }
     // With BENCH_PROFILE_DIR set, each server is profiled over the whole message phase (not while connecting).
     const profileDir = process.env.BENCH_PROFILE_DIR;
     if (profileDir) for (const each of running) await each.server.ask({ type: "profile-start" }, "profiling");
