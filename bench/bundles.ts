@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { deflateRawSync } from "node:zlib";
 import { type BuildOptions, build, type Metafile } from "esbuild";
+import { bundleAliases, requireShim } from "../infra/chat-function.ts";
 import { median } from "./stats.ts";
 
 /** One Lambda entry as deployed: its bundle's size, what is in it, and how long its module takes to initialise. */
@@ -13,12 +14,12 @@ export interface BundleResult {
   minifiedBytes: number;
   /** The deployment package (code and source map), zipped at level 9 as CDK's asset zip does. */
   zippedBytes: number;
-  /** Median of fresh processes, with `--enable-source-maps` as the functions run (infra/chat-function.ts). */
+  /** Median of fresh processes, without source maps, as the functions run (infra/chat-function.ts). */
   initMsMedian: number;
-  /** The same without source maps, to show what they cost. */
-  initMsNoSourceMapsMedian: number;
-  /** Minified size when the SDK's default credential chain is replaced by the environment provider alone. */
-  minifiedBytesEnvCredentials: number;
+  /** The same with `--enable-source-maps` (the functions at log level DEBUG), to show what they cost. */
+  initMsSourceMapsMedian: number;
+  /** Minified size with the SDK's default credential chain (without the bundles' alias), for comparison. */
+  minifiedBytesDefaultCredentials: number;
   /** The largest contributors to the minified output, by package. */
   largest: { input: string; bytes: number }[];
   error?: string;
@@ -26,12 +27,6 @@ export interface BundleResult {
 
 const root = new URL("..", import.meta.url).pathname;
 const entryDir = join(root, "lambda", "entry");
-
-/**
- * The ESM `require` shim infra/chat-function.ts puts in front of every bundle (kept private there; copied here, so keep
- * the two equal).
- */
-const requireShim = 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);';
 
 /** The environment the entries need to load without reaching the network (the secret given inline, not by ARN). */
 const entryEnv = {
@@ -80,6 +75,7 @@ const buildOptions = (entry: string, outfile: string, target: string): BuildOpti
   sourcemap: true,
   mainFields: ["module", "main"],
   banner: { js: requireShim },
+  alias: bundleAliases,
   outfile,
   metafile: true,
   logLevel: "silent",
@@ -117,11 +113,9 @@ export async function measureBundles(target: string, processes = 10): Promise<Re
       try {
         const entry = join(entryDir, `${name}.ts`);
         const { metafile } = await build(buildOptions(entry, outfile, target));
-        const variant = join(dir, name, "env-credentials.mjs");
-        await build({
-          ...buildOptions(entry, variant, target),
-          alias: { "@aws-sdk/credential-provider-node": join(root, "bench", "env-credentials.ts") },
-        });
+        // For comparison: the SDK's default credential chain, as a bundle without the alias would have it.
+        const variant = join(dir, name, "default-credentials.mjs");
+        await build({ ...buildOptions(entry, variant, target), alias: {} });
         const code = await readFile(outfile);
         const map = await readFile(`${outfile}.map`);
         results[name] = {
@@ -131,8 +125,8 @@ export async function measureBundles(target: string, processes = 10): Promise<Re
             { name: "index.mjs.map", data: map },
           ]),
           initMsMedian: Number.NaN,
-          initMsNoSourceMapsMedian: Number.NaN,
-          minifiedBytesEnvCredentials: (await readFile(variant)).byteLength,
+          initMsSourceMapsMedian: Number.NaN,
+          minifiedBytesDefaultCredentials: (await readFile(variant)).byteLength,
           largest: largestInputs(metafile),
         };
         built.push(name);
@@ -141,8 +135,8 @@ export async function measureBundles(target: string, processes = 10): Promise<Re
           minifiedBytes: 0,
           zippedBytes: 0,
           initMsMedian: Number.NaN,
-          initMsNoSourceMapsMedian: Number.NaN,
-          minifiedBytesEnvCredentials: 0,
+          initMsSourceMapsMedian: Number.NaN,
+          minifiedBytesDefaultCredentials: 0,
           largest: [],
           error: error instanceof Error ? error.message.split("\n")[0] : String(error),
         };
@@ -154,9 +148,9 @@ export async function measureBundles(target: string, processes = 10): Promise<Re
         const file = join(dir, name, "index.mjs");
         const bucket = times.get(name);
         try {
-          bucket?.maps.push(await initMs(file, true));
-          // Without source maps only for comparison, so half as many processes.
-          if (run % 2 === 0) bucket?.plain.push(await initMs(file, false));
+          bucket?.plain.push(await initMs(file, false));
+          // With source maps only for comparison, so half as many processes.
+          if (run % 2 === 0) bucket?.maps.push(await initMs(file, true));
         } catch (error) {
           const result = results[name];
           if (result) result.error = `load failed: ${error instanceof Error ? error.message.split("\n")[0] : error}`;
@@ -166,8 +160,8 @@ export async function measureBundles(target: string, processes = 10): Promise<Re
     for (const [name, { maps, plain }] of times) {
       const result = results[name];
       if (!result) continue;
-      result.initMsMedian = median(maps);
-      result.initMsNoSourceMapsMedian = median(plain);
+      result.initMsMedian = median(plain);
+      result.initMsSourceMapsMedian = median(maps);
     }
     return results;
   } finally {

@@ -12,6 +12,7 @@ import { measureFanoutSuite } from "./fanout.ts";
 import { finishMachineInfo, machineInfo } from "./machine.ts";
 import { measureReadCost } from "./read-cost.ts";
 import { type BenchResults, markdownReport } from "./report.ts";
+import { measureSharded } from "./sharded.ts";
 
 /**
  * `npm run bench`: every benchmark in one run, each against its reference measured in the same run, then the table
@@ -74,11 +75,11 @@ if (e2e) {
   };
 }
 
-// ── Sharded fan-out: STUB, to be filled by the sharded path's owner. ──────────────────────────────────────────────
-// Measure 100,000 recipients split by the product's dispatcher into segments handed to workers (each worker a
-// `deliver` over its segment through the default poster, against bench/fake-management-api.ts), and write
-// `{ recipients, workers, perSec, accountLimitPerSec: 10_000 }`. Until then it stays null and the table says "stub".
-results.sharded = null;
+// Sharded fan-out: 100,000 recipients split by the product's dispatcher into segments for worker processes, one per
+// core (the management API in a process of its own), each taking two segments at a time as two worker instances.
+results.sharded = await step("sharded fan-out", () =>
+  measureSharded({ recipients: quick ? 10_000 : 100_000, workers: 2, inFlight: 2, latencyMs: 20 }),
+);
 
 const msPerDelivery = results.fanout ? 1000 / results.fanout.posterPerSec : defaultAssumptions.msPerDelivery;
 const assumptions = {

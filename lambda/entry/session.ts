@@ -1,6 +1,7 @@
 import { createSessionHandler } from "../handlers/session.ts";
-import { newLogger, tokenKeyFromEnv } from "../runtime/deps-from-env.ts";
 import { positiveIntEnv } from "../runtime/environment.ts";
+import { newLogger } from "../runtime/function-logger.ts";
+import { tokenKeyFromEnv } from "../runtime/token-key-from-env.ts";
 
 /** Lambda entry of `POST /session`; the secret is read once per cold start. */
 export const handler = createSessionHandler({

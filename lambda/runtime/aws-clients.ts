@@ -2,11 +2,9 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { limits } from "../core/limits.ts";
 import { managementApiPoster, type Poster, signedHttpPoster } from "../core/poster.ts";
-import type { SecretSource } from "../core/token-secret.ts";
 
 /**
  * Settings shared by the clients. In Lambda all are left out (region and credentials come from the environment); the
@@ -111,15 +109,5 @@ export function posterCache(override?: string, options: AwsClientOptions = {}): 
       posters.set(url, poster);
     }
     return poster;
-  };
-}
-
-/** Reads secrets from AWS Secrets Manager. */
-export function secretsManagerSource(client = new SecretsManagerClient({})): SecretSource {
-  return {
-    async fetch(arn) {
-      const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-      return SecretString ?? "";
-    },
   };
 }

@@ -1,23 +1,18 @@
-import { Logger } from "@aws-lambda-powertools/logger";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ConnectionStore } from "../core/connection-store.ts";
 import { HistoryStore } from "../core/history-store.ts";
 import type { CoreLogger } from "../core/logger.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
-import { type TokenKey, tokenKey } from "../core/session-token.ts";
 import type { SegmentQueue } from "../core/sharded-fanout.ts";
-import { resolveTokenSecret } from "../core/token-secret.ts";
 import type { BroadcastWorkerDeps } from "../handlers/broadcast-worker.ts";
 import type { WebSocketHandlerDeps } from "../handlers/websocket-deps.ts";
-import { type AwsClientOptions, documentClient, posterCache, secretsManagerSource } from "./aws-clients.ts";
+import { type AwsClientOptions, documentClient, posterCache } from "./aws-clients.ts";
 import { chatMetrics } from "./chat-metrics.ts";
 import { requireEnv } from "./environment.ts";
+import { newLogger } from "./function-logger.ts";
 import { sqsSegmentQueueFor } from "./sqs-segment-queue.ts";
 
 type Env = Record<string, string | undefined>;
-
-/** The functions' logger: JSON lines with the service name; callers add connectionId, channel, requestId. */
-export const newLogger = (): Logger => new Logger({ serviceName: "chat" });
 
 /** How the local stack (or a test) adjusts what the environment wires. */
 export interface WiringOptions {
@@ -67,10 +62,4 @@ export function broadcastWorkerDepsFromEnv(env: Env = process.env, options: Wiri
     logger: options.logger ?? newLogger(),
     ...((options.metrics ?? true) ? chatMetrics() : {}),
   };
-}
-
-/** The token key, from `CHAT_TOKEN_SECRET_ARN` (Secrets Manager) or `CHAT_TOKEN_SECRET`; read once per cold start. */
-export async function tokenKeyFromEnv(env: Env = process.env): Promise<TokenKey> {
-  const source = env.CHAT_TOKEN_SECRET_ARN ? secretsManagerSource() : undefined;
-  return tokenKey(await resolveTokenSecret(env, source));
 }
