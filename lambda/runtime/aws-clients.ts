@@ -34,12 +34,17 @@ const common = ({ region, credentials }: AwsClientOptions) => ({
   ...(credentials ? { credentials } : {}),
 });
 
+const dynamoAgentOptions = { keepAlive: true, maxSockets: 256 };
+
 /** A DynamoDB Document client. */
 export function documentClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     ...common(options),
     maxAttempts: limits.dynamoMaxAttempts,
     ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
+    // One function instance makes a few calls at a time, but the local stack runs up to 64 invocations in one
+    // process, and the SDK's default of 50 sockets would queue them (and warn about it).
+    requestHandler: { httpAgent: new HttpAgent(dynamoAgentOptions), httpsAgent: new HttpsAgent(dynamoAgentOptions) },
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
