@@ -17,7 +17,7 @@ import { InProcessSegmentQueue } from "./in-process-segment-queue.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 import { type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
-import { handleManagementRequest, isManagementRequest } from "./management-api.ts";
+import { handleManagementRequest, managementConnectionId } from "./management-api.ts";
 import { invokeHttpApi, securityHeaders, serveStatic, siteConfig } from "./site.ts";
 import { WebSocketGateway } from "./websocket-gateway.ts";
 
@@ -140,9 +140,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
   });
   route = async (request, response) => {
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const path = (request.url ?? "/").split("?", 1)[0] ?? "/";
+    const connectionId = managementConnectionId(path);
+    if (connectionId !== undefined) return handleManagementRequest(gateway, connectionId, request, response, faults);
     const config = siteConfig(request, `${host}:${port}`);
-    if (isManagementRequest(request)) return handleManagementRequest(gateway, request, response, faults);
     if (path === "/session" && request.method === "POST")
       return invokeHttpApi(session, request, response, "POST /session");
     if (path === "/config.json") {

@@ -35,9 +35,11 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
-/** Whether a request is for the management API (`[/{stage}]/@connections/{id}`). */
-export const isManagementRequest = (request: IncomingMessage): boolean =>
-  CONNECTIONS_PATH.test(new URL(request.url ?? "/", "http://localhost").pathname);
+/**
+ * The (still URL-encoded) connection id of a management API path (`[/{stage}]/@connections/{id}`, no query string),
+ * or undefined for any other path. A plain match on the path: this runs for every post of every fan-out.
+ */
+export const managementConnectionId = (path: string): string | undefined => CONNECTIONS_PATH.exec(path)?.[1];
 
 /**
  * The API Gateway Management API over the emulator: POST sends a frame, GET describes, DELETE closes (and fires
@@ -45,15 +47,15 @@ export const isManagementRequest = (request: IncomingMessage): boolean =>
  */
 export async function handleManagementRequest(
   gateway: WebSocketGateway,
+  encodedId: string,
   request: IncomingMessage,
   response: ServerResponse,
   faults?: Faults,
 ): Promise<void> {
   await faults?.delay("management");
-  const match = CONNECTIONS_PATH.exec(new URL(request.url ?? "/", "http://localhost").pathname);
   let connectionId: string;
   try {
-    connectionId = decodeURIComponent(match?.[1] ?? "");
+    connectionId = decodeURIComponent(encodedId);
   } catch {
     return awsError(response, 400, "BadRequestException", "Invalid connection id");
   }
