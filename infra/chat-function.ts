@@ -1,7 +1,13 @@
 import { join } from "node:path";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
+import {
+  Architecture,
+  ParamsAndSecretsLayerVersion,
+  ParamsAndSecretsLogLevel,
+  ParamsAndSecretsVersions,
+  Runtime,
+} from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -35,6 +41,11 @@ export interface ChatFunctionProps {
   readonly logLevel?: ChatLogLevel;
   /** How long the function's logs are kept. Default: one month. */
   readonly logRetention?: RetentionDays;
+  /**
+   * Adds the AWS Parameters and Secrets Lambda extension, through which lambda/runtime/token-key-from-env.ts reads
+   * the token key without bundling a Secrets Manager client. Default: false.
+   */
+  readonly secretsExtension?: boolean;
 }
 
 /**
@@ -89,6 +100,13 @@ export class ChatFunction extends Construct {
       role,
       logGroup: this.logGroup,
       projectRoot: repoRoot,
+      ...(props.secretsExtension
+        ? {
+            paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103, {
+              logLevel: ParamsAndSecretsLogLevel.WARN,
+            }),
+          }
+        : {}),
       depsLockFilePath: join(repoRoot, "package-lock.json"),
       environment: {
         POWERTOOLS_SERVICE_NAME: "chat",

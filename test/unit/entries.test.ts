@@ -1,11 +1,9 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { resolveTokenSecret } from "../../lambda/core/token-secret.ts";
 import { positiveIntEnv, requireEnv } from "../../lambda/runtime/environment.ts";
 import { SECRET } from "../fixtures.ts";
-
-const secrets = mockClient(SecretsManagerClient);
 
 beforeEach(() => {
   vi.resetModules();
@@ -14,7 +12,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.unstubAllEnvs();
-  secrets.reset();
 });
 
 describe("Lambda entries", () => {
@@ -35,20 +32,51 @@ describe("Lambda entries", () => {
     }
   });
 
-  it("read the token secret once from Secrets Manager when an ARN is given", async () => {
-    vi.stubEnv("CHAT_TOKEN_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-token");
-    vi.stubEnv("CHAT_TOKEN_TTL", "120");
-    secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
-    const { handler } = await import("../../lambda/entry/session.ts");
-    const first = await handler({ body: '{"username":"Lucy"}' });
-    await handler({ body: '{"username":"Bob"}' });
-    expect(first.statusCode).toBe(200);
-    expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
-    const { handler: authorize } = await import("../../lambda/entry/authorizer.ts");
-    const { token } = JSON.parse(first.body);
-    await expect(authorize({ methodArn: "arn", queryStringParameters: { token } })).resolves.toMatchObject({
-      context: { username: "Lucy", channel: "default" },
+  it("read the token secret once, through the secrets extension, when an ARN is given", async () => {
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-token";
+    const calls: { url: string; token: string | undefined }[] = [];
+    const extension = createServer((request, response) => {
+      calls.push({
+        url: request.url ?? "",
+        token: request.headers["x-aws-parameters-secrets-token"] as string | undefined,
+      });
+      response
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ ARN: arn, SecretString: SECRET }));
     });
+    await new Promise<void>((resolve) => extension.listen(0, "127.0.0.1", resolve));
+    try {
+      vi.stubEnv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", String((extension.address() as AddressInfo).port));
+      vi.stubEnv("AWS_SESSION_TOKEN", "session-token-of-this-environment");
+      vi.stubEnv("CHAT_TOKEN_SECRET_ARN", arn);
+      vi.stubEnv("CHAT_TOKEN_TTL", "120");
+      const { handler } = await import("../../lambda/entry/session.ts");
+      const first = await handler({ body: '{"username":"Lucy"}' });
+      await handler({ body: '{"username":"Bob"}' });
+      expect(first.statusCode).toBe(200);
+      expect(calls).toEqual([
+        { url: `/secretsmanager/get?secretId=${encodeURIComponent(arn)}`, token: "session-token-of-this-environment" },
+      ]);
+      const { handler: authorize } = await import("../../lambda/entry/authorizer.ts");
+      const { token } = JSON.parse(first.body);
+      await expect(authorize({ methodArn: "arn", queryStringParameters: { token } })).resolves.toMatchObject({
+        context: { username: "Lucy", channel: "default" },
+      });
+    } finally {
+      extension.close();
+    }
+  });
+
+  it("fail at cold start, saying why, when the secrets extension refuses", async () => {
+    const extension = createServer((_, response) => response.writeHead(400).end("bad token"));
+    await new Promise<void>((resolve) => extension.listen(0, "127.0.0.1", resolve));
+    try {
+      vi.stubEnv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", String((extension.address() as AddressInfo).port));
+      vi.stubEnv("CHAT_TOKEN_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-token");
+      await expect(import("../../lambda/entry/authorizer.ts")).rejects.toThrow(/answered 400/);
+    } finally {
+      extension.close();
+    }
   });
 
   it("fail at cold start without any token secret", async () => {
