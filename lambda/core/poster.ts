@@ -219,7 +219,9 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
     }
     return new Promise<PostOutcome>((resolve) => {
       const path = `${basePath}/@connections/${label}`;
+      let answered = false;
       const request = send({ agent, method: "POST", hostname: url.hostname, port, path, headers }, (response) => {
+        answered = true;
         const status = response.statusCode ?? 0;
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => {
@@ -233,7 +235,12 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
         response.once("error", (error) => resolve({ status: "failed", error }));
       });
       request.setTimeout(timeoutMs, () => request.destroy(new Error(`PostToConnection: no answer in ${timeoutMs} ms`)));
-      request.once("error", (error) => resolve({ status: "failed", error }));
+      request.once("error", (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed just as we reused it: the request never reached the server (the race
+        // Node's documentation describes for `request.reusedSocket`), so the broadcast may post again.
+        const notSent = request.reusedSocket && error.code === "ECONNRESET" && !answered;
+        resolve({ status: "failed", error: notSent ? Object.assign(error, { notSent: true }) : error });
+      });
       request.end(data);
     });
   };
