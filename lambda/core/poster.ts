@@ -80,7 +80,10 @@ export interface SignedHttpPosterOptions {
   readonly maxAttempts?: number;
   /** Base of the jittered backoff between those attempts. Default: 100 ms, the SDK's standard retry base. */
   readonly retryBaseMs?: number;
-  /** A post with no answer after this long fails (and may be retried). Default: 10 s, well inside a route's 29 s. */
+  /**
+   * A post with no answer after this long fails, and is not made again (it may have been delivered).
+   * Default: {@link POST_TIMEOUT_MS}.
+   */
   readonly timeoutMs?: number;
   /** Waits between attempts. Default: a real timer. */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -137,6 +140,12 @@ function refused(response: IncomingMessage, status: number, body: string): PostO
 }
 
 /**
+ * How long a post may wait for API Gateway's answer: a little under the routes' 29-second limit. A post that times
+ * out may still have been delivered, so it is never made again; a short limit would turn a slow moment into losses.
+ */
+export const POST_TIMEOUT_MS = 25_000;
+
+/**
  * A lean {@link Poster}: `PostToConnection` as one SigV4-signed `http(s).request` over a keep-alive agent. It builds
  * the canonical request of its one fixed request shape itself and has the SDK client's own `SignatureV4` sign it
  * (`signString`: the key derivation and its cache stay the SDK's), with credentials from the client's provider on
@@ -156,7 +165,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   const port = url.port ? Number(url.port) : undefined;
   const maxAttempts = Math.max(1, options.maxAttempts ?? limits.postMaxAttempts);
   const retryBaseMs = options.retryBaseMs ?? 100;
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? POST_TIMEOUT_MS;
   const wait = options.sleep ?? sleep;
 
   let resolved: Promise<{ signer: StringSigner; region: string }> | undefined;

@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { WebSocket } from "ws";
 import type { CoreLogger } from "../../lambda/core/logger.ts";
 import { startLocalStack } from "../../local/local-stack.ts";
@@ -24,7 +28,15 @@ export interface SoakReport {
   duplicated: number;
   unexpectedFrames: number;
   handlerErrors: number;
+  /** Warnings logged (a failed post, a stale connection not removed), and the first few of them and of the errors. */
+  warnings: number;
+  samples: string[];
+  /** How late this process's event loop ran (it hosts the clients as well as the whole stack). */
+  eventLoopLagMaxMs: number;
+  eventLoopLagP99Ms: number;
   heapAfterConnectMb: number;
+  /** After a quarter of the messages, once the connection pools have filled. */
+  heapWarmMb: number;
   heapAtEndMb: number;
   seconds: number;
 }
@@ -56,14 +68,31 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   const perClient = Math.ceil(options.messages / options.clients);
   const perChannel = Math.ceil(options.clients / options.channels);
   let handlerErrors = 0;
+  let warnings = 0;
+  const samples: string[] = [];
+  const keep = (level: string, message: string, extra: Record<string, unknown>[]) => {
+    if (samples.length < 5)
+      samples.push(
+        `${level} ${message} ${JSON.stringify(Object.assign({}, ...extra), (_, v) => (v instanceof Error ? `${v.name}: ${v.message} ${(v as { code?: string }).code ?? ""}` : v))}`,
+      );
+  };
   const logger: CoreLogger = {
     info() {},
-    warn() {},
-    error() {
+    warn(message, ...extra) {
+      warnings++;
+      keep("warn", message, extra);
+    },
+    error(message, ...extra) {
       handlerErrors++;
+      keep("error", message, extra);
     },
   };
-  const stack = await startLocalStack({ port: 0, tokenSecret: SECRET, logger });
+  // The store on disk: in memory, every stored history message would grow the heap this run measures.
+  const dataDir = await mkdtemp(join(tmpdir(), "chat-soak-"));
+  const stack = await startLocalStack({ port: 0, tokenSecret: SECRET, logger, dataDir });
+  // How late the event loop ran: clients, emulator, handlers and store share this one process.
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
   const started = performance.now();
   const clients: SoakClient[] = [];
   try {
@@ -110,6 +139,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       clients.push(...(await Promise.all(batch)));
     }
     const heapAfterConnect = heap();
+    let heapWarm = heapAfterConnect;
 
     const stallMs = options.stallMs ?? 60_000;
     let sent = 0;
@@ -118,6 +148,9 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
         for (let sequence = 0; sequence < perClient && sent < options.messages; sequence++) {
           sent++;
           client.sent++;
+          // Once a quarter of the messages are out, the socket pools, caches and compiled code are warm: memory from
+          // here to the end is what a leak would show.
+          if (sent === Math.ceil(options.messages / 4)) heapWarm = heap();
           // The next message goes after this one's echo, which keeps each client within its rate and the offered load
           // within what the stack serves. A client whose echo never comes stops sending (its loss is counted below)
           // rather than piling more on a stack that is already behind.
@@ -165,12 +198,18 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       duplicated,
       unexpectedFrames: clients.reduce((sum, client) => sum + client.unexpected, 0),
       handlerErrors,
+      warnings,
+      samples,
+      eventLoopLagMaxMs: Math.round(lag.max / 1e6),
+      eventLoopLagP99Ms: Math.round(lag.percentile(99) / 1e6),
       heapAfterConnectMb: mb(heapAfterConnect),
+      heapWarmMb: mb(heapWarm),
       heapAtEndMb: mb(heap()),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
     for (const client of clients) client.socket.close();
     await stack.close();
+    await rm(dataDir, { recursive: true, force: true });
   }
 }
