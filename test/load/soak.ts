@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { WebSocket } from "ws";
 import type { CoreLogger } from "../../lambda/core/logger.ts";
@@ -87,9 +84,9 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       keep("error", message, extra);
     },
   };
-  // The store on disk: in memory, every stored history message would grow the heap this run measures.
-  const dataDir = await mkdtemp(join(tmpdir(), "chat-soak-"));
-  const stack = await startLocalStack({ port: 0, tokenSecret: SECRET, logger, dataDir });
+  // The store in memory: every history message it keeps (24 h) is part of the heap measured here. (On disk, dynalite's
+  // own heap grew faster still: 38 → 296 MB over 20,000 messages.)
+  const stack = await startLocalStack({ port: 0, tokenSecret: SECRET, logger });
   // How late the event loop ran: clients, emulator, handlers and store share this one process.
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
@@ -210,6 +207,5 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   } finally {
     for (const client of clients) client.socket.close();
     await stack.close();
-    await rm(dataDir, { recursive: true, force: true });
   }
 }
