@@ -97,22 +97,20 @@ describe("management API, through the real SDK", () => {
   });
 });
 
+/** Stores a member record directly, as one left behind by a missed `$disconnect`; its TTL `ttlSeconds` from now. */
+const storeMember = (connectionId: string, channel: string, username: string, ttlSeconds: number) =>
+  stack.documentClient.send(
+    new PutCommand({
+      TableName: stack.tables.connections,
+      Item: { connectionId, channel, username, connectedAt: 0, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds },
+    }),
+  );
+
 describe("stale connections", () => {
   it("removes a member whose $disconnect never ran after the next broadcast, and drops it from presence", async () => {
     const lucy = await connect(stack, "Lucy", "stale-test");
     // A connection API Gateway no longer has, as left by a missed $disconnect.
-    await stack.documentClient.send(
-      new PutCommand({
-        TableName: stack.tables.connections,
-        Item: {
-          connectionId: "GhostConnId=",
-          channel: "stale-test",
-          username: "Ghost",
-          connectedAt: 0,
-          expiresAt: Math.floor(Date.now() / 1000) + 600,
-        },
-      }),
-    );
+    await storeMember("GhostConnId=", "stale-test", "Ghost", 600);
     lucy.send({ action: "who" });
     expect((await lucy.ofType("presence")).users).toEqual(["Ghost", "Lucy"]);
     lucy.send("anyone there?");
@@ -127,18 +125,7 @@ describe("stale connections", () => {
 
   it("ignores a member whose TTL has passed even before DynamoDB deletes it", async () => {
     const lucy = await connect(stack, "Lucy", "ttl-test");
-    await stack.documentClient.send(
-      new PutCommand({
-        TableName: stack.tables.connections,
-        Item: {
-          connectionId: "ExpiredConn=",
-          channel: "ttl-test",
-          username: "Expired",
-          connectedAt: 0,
-          expiresAt: Math.floor(Date.now() / 1000) - 1,
-        },
-      }),
-    );
+    await storeMember("ExpiredConn=", "ttl-test", "Expired", -1);
     lucy.send({ action: "who" });
     expect((await lucy.ofType("presence")).users).toEqual(["Lucy"]);
     await lucy.close();
