@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { writeHeapSnapshot } from "node:v8";
 import { WebSocket } from "ws";
 import type { CoreLogger } from "../../lambda/core/logger.ts";
 import { startLocalStack } from "../../local/local-stack.ts";
@@ -36,6 +38,12 @@ export interface SoakReport {
   heapWarmMb: number;
   heapAtEndMb: number;
   seconds: number;
+}
+
+/** With SOAK_HEAP_SNAPSHOTS=<folder>, heap snapshots at the warm point and at the end, to diff what grew. */
+function snapshot(name: string): void {
+  const folder = process.env.SOAK_HEAP_SNAPSHOTS;
+  if (folder) writeHeapSnapshot(join(folder, `soak-${name}.heapsnapshot`));
 }
 
 const mb = (bytes: number) => Math.round((bytes / 1_048_576) * 10) / 10;
@@ -147,7 +155,10 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
           client.sent++;
           // Once a quarter of the messages are out, the socket pools, caches and compiled code are warm: memory from
           // here to the end is what a leak would show.
-          if (sent === Math.ceil(options.messages / 4)) heapWarm = heap();
+          if (sent === Math.ceil(options.messages / 4)) {
+            heapWarm = heap();
+            snapshot("warm");
+          }
           // The next message goes after this one's echo, which keeps each client within its rate and the offered load
           // within what the stack serves. A client whose echo never comes stops sending (its loss is counted below)
           // rather than piling more on a stack that is already behind.
@@ -201,7 +212,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       eventLoopLagP99Ms: Math.round(lag.percentile(99) / 1e6),
       heapAfterConnectMb: mb(heapAfterConnect),
       heapWarmMb: mb(heapWarm),
-      heapAtEndMb: mb(heap()),
+      heapAtEndMb: mb((snapshot("end"), heap())),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
