@@ -196,6 +196,8 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
         }
       }
     }
+    snapshot("end");
+    const heapAtEnd = heap();
     return {
       clients: clients.length,
       channels: options.channels,
@@ -212,7 +214,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       eventLoopLagP99Ms: Math.round(lag.percentile(99) / 1e6),
       heapAfterConnectMb: mb(heapAfterConnect),
       heapWarmMb: mb(heapWarm),
-      heapAtEndMb: mb((snapshot("end"), heap())),
+      heapAtEndMb: mb(heapAtEnd),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
