@@ -76,6 +76,20 @@ function injectFaults(server: Server, faults: Faults): void {
   });
 }
 
+/** Creates the chat's tables at a DynamoDB-compatible endpoint, keeping those that exist. */
+export async function createTables(endpoint: string, names: LocalTableNames): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    for (const input of createTableInputs(names)) {
+      await client.send(new CreateTableCommand(input)).catch((error: unknown) => {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      });
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
 /** A running local DynamoDB-compatible store. */
 export interface LocalDynamo {
   readonly endpoint: string;
@@ -104,16 +118,7 @@ export async function startLocalDynamo(
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  try {
-    for (const input of createTableInputs(names)) {
-      await client.send(new CreateTableCommand(input)).catch((error: unknown) => {
-        if (!(error instanceof ResourceInUseException)) throw error;
-      });
-    }
-  } finally {
-    client.destroy();
-  }
+  await createTables(endpoint, names);
   return {
     endpoint,
     close: () =>

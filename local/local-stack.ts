@@ -15,7 +15,7 @@ import { tokenKeyFromEnv } from "../lambda/runtime/token-key-from-env.ts";
 import { type FaultOptions, Faults } from "./faults.ts";
 import { InProcessSegmentQueue } from "./in-process-segment-queue.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
-import { type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
+import { createTables, type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
 import { handleManagementRequest, managementConnectionId } from "./management-api.ts";
 import { invokeHttpApi, securityHeaders, serveStatic, siteConfig } from "./site.ts";
@@ -40,6 +40,11 @@ export interface LocalStackOptions {
   /** API Gateway's maximum connection duration. Default: 2 hours. */
   readonly maxConnectionMs?: number;
   readonly logger?: CoreLogger;
+  /**
+   * A DynamoDB-compatible store to use instead of starting dynalite in this process (the tables are created there);
+   * `dataDir` and DynamoDB fault injection then do not apply. Default: none.
+   */
+  readonly dynamoEndpoint?: string;
   /** Broadcast workers running at once for large channels' segments. Default: 4. */
   readonly broadcastWorkers?: number;
   /** Faults to inject from the start; `stack.faults.options` changes them later. Default: none. */
@@ -77,7 +82,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const logger = options.logger ?? consoleLogger();
   const host = options.host ?? "127.0.0.1";
   const faults = new Faults(options.faults);
-  const dynamo = await startLocalDynamo(TABLES, options.dataDir, faults);
+  const dynamo = options.dynamoEndpoint
+    ? await createTables(options.dynamoEndpoint, TABLES).then(() => ({
+        endpoint: options.dynamoEndpoint as string,
+        close: async () => {},
+      }))
+    : await startLocalDynamo(TABLES, options.dataDir, faults);
 
   let route: (request: IncomingMessage, response: ServerResponse) => Promise<void> = async (_, response) => {
     response.writeHead(503).end();
