@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebSocket } from "ws";
 import { newRequestId } from "./api-gateway-events.ts";
 import type { Faults } from "./faults.ts";
+import { readBody } from "./read-body.ts";
 import type { WebSocketGateway } from "./websocket-gateway.ts";
 
 /** PostToConnection accepts at most 128 KB, API Gateway's message size. */
@@ -22,17 +23,6 @@ function awsError(response: ServerResponse, status: number, type: string, messag
     "x-amzn-requestid": newRequestId(),
   });
   response.end(body);
-}
-
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).byteLength;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { newRequestId } from "./api-gateway-events.ts";
+import { readBody } from "./read-body.ts";
 import type { LambdaHandler } from "./websocket-gateway.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -69,15 +70,10 @@ export async function invokeHttpApi(
   response: ServerResponse,
   routeKey: string,
 ): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).byteLength;
-    if (size > MAX_REQUEST_BYTES)
-      return send(response, 413, { "content-type": "application/json" }, '{"message":"Request Entity Too Large"}');
-    chunks.push(chunk as Buffer);
+  const body = await readBody(request, MAX_REQUEST_BYTES);
+  if (body === undefined) {
+    return send(response, 413, { "content-type": "application/json" }, '{"message":"Request Entity Too Large"}');
   }
-  const body = Buffer.concat(chunks);
   const textual = /json|text|xml|x-www-form-urlencoded/.test(request.headers["content-type"] ?? "");
   const url = new URL(request.url ?? "/", "http://localhost");
   const now = Date.now();
