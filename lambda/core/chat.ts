@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { BroadcastResult } from "./broadcast.ts";
 import { type ClientRequest, type FrameRefusal, parseClientFrame } from "./client-frames.ts";
-import type { ConnectionStore } from "./connection-store.ts";
+import type { ConnectionRecord, ConnectionStore } from "./connection-store.ts";
 import type { HistoryStore } from "./history-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
@@ -68,18 +68,20 @@ async function timedFanOut(
   return result;
 }
 
+/** The stored record of a connection made at `connectedAt`, its TTL just over API Gateway's 2-hour cap. */
+const connectionRecord = (who: Participant, connectedAt: number): ConnectionRecord => ({
+  ...who,
+  connectedAt,
+  expiresAt: Math.floor(connectedAt / 1000) + limits.connectionTtlSeconds,
+});
+
 function announce(deps: ChatDeps, who: Participant, message: string): Promise<BroadcastResult> {
   return timedFanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), who.connectionId);
 }
 
 /** The seed's onOpen: stores the connection and tells every *other* member "Lucy connected". */
 export async function join(deps: ChatDeps, who: Participant): Promise<BroadcastResult> {
-  const connectedAt = clock(deps);
-  await deps.connections.put({
-    ...who,
-    connectedAt,
-    expiresAt: Math.floor(connectedAt / 1000) + limits.connectionTtlSeconds,
-  });
+  await deps.connections.put(connectionRecord(who, clock(deps)));
   // Never post to the joining connection here: until $connect returns, API Gateway answers 410 for it.
   return announce(deps, who, `${who.username} connected`);
 }
@@ -111,11 +113,7 @@ async function withinRate(deps: ChatDeps, who: Participant, now: number): Promis
   let decision = await deps.rateLimiter.take(who.connectionId, now);
   if (decision === "unknown") {
     (deps.logger ?? silentLogger).warn("sender was not stored; storing it again", { connectionId: who.connectionId });
-    await deps.connections.put({
-      ...who,
-      connectedAt: now,
-      expiresAt: Math.floor(now / 1000) + limits.connectionTtlSeconds,
-    });
+    await deps.connections.put(connectionRecord(who, now));
     decision = await deps.rateLimiter.take(who.connectionId, now);
   }
   return decision === "allowed";
