@@ -29,7 +29,8 @@ export type PosterKind = "sdk" | "signed-http";
 /** The poster the functions and the local stack use unless told otherwise. */
 export const defaultPosterKind: PosterKind = "signed-http";
 
-const common = ({ region, credentials }: AwsClientOptions) => ({
+/** Region and credentials from `options`, only those given: an absent one leaves the SDK's own default. */
+export const clientSettings = ({ region, credentials }: AwsClientOptions) => ({
   ...(region ? { region } : {}),
   ...(credentials ? { credentials } : {}),
 });
@@ -39,7 +40,7 @@ const dynamoAgentOptions = { keepAlive: true, maxSockets: 256 };
 /** A DynamoDB Document client. */
 export function documentClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
-    ...common(options),
+    ...clientSettings(options),
     maxAttempts: limits.dynamoMaxAttempts,
     ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
     // One function instance makes a few calls at a time, but the local stack runs up to 64 invocations in one
@@ -76,7 +77,7 @@ export function managementClient(
   },
 ): ApiGatewayManagementApiClient {
   const client = new ApiGatewayManagementApiClient({
-    ...common(options),
+    ...clientSettings(options),
     maxAttempts: limits.postMaxAttempts,
     endpoint,
     cacheMiddleware: true,

@@ -6,7 +6,7 @@ import { RateLimiter } from "../core/rate-limiter.ts";
 import type { SegmentQueue } from "../core/sharded-fanout.ts";
 import type { BroadcastWorkerDeps } from "../handlers/broadcast-worker.ts";
 import type { WebSocketHandlerDeps } from "../handlers/websocket-deps.ts";
-import { type AwsClientOptions, documentClient, posterCache } from "./aws-clients.ts";
+import { type AwsClientOptions, clientSettings, documentClient, posterCache } from "./aws-clients.ts";
 import { chatMetrics } from "./chat-metrics.ts";
 import { requireEnv } from "./environment.ts";
 import { newLogger } from "./function-logger.ts";
@@ -39,9 +39,7 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   const queueUrl = env.SEGMENT_QUEUE_URL;
   const segmentQueueFor =
     options.segmentQueueFor ??
-    (queueUrl
-      ? sqsSegmentQueueFor(new SQSClient({ region: aws.region, credentials: aws.credentials }), queueUrl)
-      : undefined);
+    (queueUrl ? sqsSegmentQueueFor(new SQSClient(clientSettings(aws)), queueUrl) : undefined);
   return {
     connections: new ConnectionStore(doc, connectionsTable),
     history: new HistoryStore(doc, historyTable),
