@@ -170,7 +170,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const inspection = documentClient(aws);
   return {
     url: origin,
-    wsUrl: `ws://${host}:${port}/ws`,
+    wsUrl: `${origin.replace(/^http/, "ws")}/ws`,
     sessionUrl: `${origin}/session`,
     managementEndpoint,
     dynamoEndpoint: dynamo.endpoint,
