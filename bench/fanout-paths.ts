@@ -5,7 +5,7 @@ import { broadcast } from "../lambda/core/broadcast.ts";
 import type { Member } from "../lambda/core/connection-store.ts";
 import { limits } from "../lambda/core/limits.ts";
 import { managementApiPoster, type Poster, signedHttpPoster } from "../lambda/core/poster.ts";
-import { managementClient } from "../lambda/runtime/aws-clients.ts";
+import { managementClient } from "../lambda/runtime/management-client.ts";
 
 /**
  * The ways one process can post a frame to many connections:
@@ -116,7 +116,10 @@ function build(path: FanoutPath, endpoint: string, concurrency: number): Fanout 
     poster = managementApiPoster(client);
   } else {
     client = managementClient(endpoint, options, agents);
-    poster = path === "sdk-tuned" ? managementApiPoster(client) : signedHttpPoster({ endpoint, client, agent });
+    poster =
+      path === "sdk-tuned"
+        ? managementApiPoster(client)
+        : signedHttpPoster({ endpoint, region: options.region, credentials: async () => credentials, agent });
   }
   return {
     async run(ids) {

@@ -1,4 +1,3 @@
-import { defaultPosterKind } from "../lambda/runtime/aws-clients.ts";
 import { startHelper } from "./child.ts";
 import { type FanoutPath, type FanoutSample, measureFanout } from "./fanout-paths.ts";
 import { median } from "./stats.ts";
@@ -19,7 +18,7 @@ export interface FanoutResult {
   /** The concurrency chosen from the sweep (see `chosenBecause`); `limits.broadcastConcurrency` is set to it. */
   concurrency: number;
   chosenBecause: string;
-  /** The poster the functions use (`defaultPosterKind`). */
+  /** The poster the functions use (`posterCache` in lambda/runtime/aws-clients.ts: the lean signed-http poster). */
   poster: string;
   /** At `recipients` and `concurrency`: the default poster, the tuned SDK client, the plain SDK client, the raw ceiling. */
   posterPerSec: number;
@@ -105,7 +104,7 @@ export async function measureFanoutSuite(options: FanoutOptions = {}): Promise<F
   const server = await startHelper<{ port: number }>("bench/fake-management-api.ts", [String(latencyMs)]);
   const endpoint = `http://127.0.0.1:${server.ready.port}/bench`;
   try {
-    const poster: FanoutPath = defaultPosterKind === "sdk" ? "sdk-tuned" : "signed-http";
+    const poster: FanoutPath = "signed-http";
     // The sweep chooses the default poster's concurrency, so it measures that poster against the ceiling alone.
     const sweepPaths: FanoutPath[] = ["raw", poster];
     const sweep: FanoutResult["sweep"] = [];

@@ -1,8 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import type { Agent, IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { type ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { Sha256 } from "@smithy/core/checksum";
+import { createScope, getSigningKey } from "@smithy/signature-v4";
 import { jitteredDelay, sleep } from "./backoff.ts";
 import { isRetryable } from "./broadcast.ts";
 import { limits } from "./limits.ts";
@@ -58,22 +60,24 @@ export class PostToConnectionError extends Error {
   }
 }
 
-type Credentials = Awaited<ReturnType<ApiGatewayManagementApiClient["config"]["credentials"]>>;
-
-/** The part of the SDK's `SignatureV4` the lean poster uses: the HMAC of a string to sign with the derived key. */
-interface StringSigner {
-  signString(
-    stringToSign: string,
-    options: { signingDate: Date; signingRegion: string; signingService: string; eventStreamCredentials: Credentials },
-  ): Promise<string>;
+/** AWS credentials as SigV4 needs them. */
+export interface PosterCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
 }
 
 /** Options of {@link signedHttpPoster}. */
 export interface SignedHttpPosterOptions {
   /** The management API endpoint, `https://{domainName}/{stage}` (plain http for the local stack). */
   readonly endpoint: string;
-  /** The SDK client whose credential provider, region and SigV4 signer (`SignatureV4`) sign every post. */
-  readonly client: ApiGatewayManagementApiClient;
+  /** The API's Region, which the signature's scope names. */
+  readonly region: string;
+  /**
+   * Where each post's credentials come from: asked before every signature, so credentials that a provider refreshes
+   * are used as they change (as an SDK client's provider is).
+   */
+  readonly credentials: () => Promise<PosterCredentials>;
   /** A keep-alive agent for the endpoint's protocol, with at least as many sockets as posts in flight. */
   readonly agent: Agent;
   /** Attempts per post when it fails for a passing reason (429, 5xx, no answer). Default: `limits.postMaxAttempts`. */
@@ -147,16 +151,16 @@ export const POST_TIMEOUT_MS = 25_000;
 
 /**
  * A lean {@link Poster}: `PostToConnection` as one SigV4-signed `http(s).request` over a keep-alive agent. It builds
- * the canonical request of its one fixed request shape itself and has the SDK client's own `SignatureV4` sign it
- * (`signString`: the key derivation and its cache stay the SDK's), with credentials from the client's provider on
- * every post (so they refresh as in the SDK) and its clock-skew offset. That skips the SDK's per-call machinery
+ * the canonical request of its one fixed request shape itself and signs it with the signing key the SDK's SigV4
+ * package derives and caches (`getSigningKey`), with credentials from the given provider on every post. It needs
+ * no management API client, so a function that posts carries none in its bundle. That skips the SDK's per-call machinery
  * (middleware stack, serde, a signer per request, request cloning), which costs several times the signature itself
  * (bench/README.md). Answers as the SDK poster does: 2xx delivered, 410 gone, anything else failed with an error whose
  * `$metadata.httpStatusCode` the broadcast reads; 429, 5xx and network errors are retried here up to `maxAttempts`,
  * as the SDK's standard retry would. A body must not change once posted (its payload hash is kept by identity).
  */
 export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
-  const { client, agent } = options;
+  const { agent, region, credentials: credentialsOf } = options;
   const url = new URL(options.endpoint);
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   const basePath = url.pathname.replace(/\/+$/, "");
@@ -168,33 +172,15 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   const timeoutMs = options.timeoutMs ?? POST_TIMEOUT_MS;
   const wait = options.sleep ?? sleep;
 
-  let resolved: Promise<{ signer: StringSigner; region: string }> | undefined;
-  const signerAndRegion = () => {
-    if (!resolved) {
-      resolved = Promise.all([client.config.signer(), client.config.region()]).then(([signer, region]) => {
-        if (typeof (signer as Partial<StringSigner>).signString !== "function") {
-          throw new TypeError("signedHttpPoster needs the client's SigV4 signer (SignatureV4) with signString");
-        }
-        return { signer: signer as unknown as StringSigner, region };
-      });
-      // A failed resolution is not kept: the next post tries again.
-      resolved.catch(() => {
-        resolved = undefined;
-      });
-    }
-    return resolved;
-  };
-
   /** The headers of one signed post: exactly what `SignatureV4.sign` adds for this request, in canonical order. */
   const signedHeaders = async (label: string, data: Uint8Array): Promise<Record<string, string>> => {
-    const { signer, region } = await signerAndRegion();
-    const credentials = await client.config.credentials();
-    const signingDate = new Date(Date.now() + (client.config.systemClockOffset ?? 0));
-    const longDate = signingDate
+    const credentials = await credentialsOf();
+    const longDate = new Date()
       .toISOString()
       .replace(/\.\d{3}Z$/, "Z")
       .replace(/[-:]/g, "");
-    const scope = `${longDate.slice(0, 8)}/${region}/${SIGNING_SERVICE}/aws4_request`;
+    const shortDate = longDate.slice(0, 8);
+    const scope = createScope(shortDate, region, SIGNING_SERVICE);
     const hash = payloadHash(data);
     const headers: Record<string, string> = {
       "content-length": String(data.byteLength),
@@ -207,12 +193,9 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
     const names = Object.keys(headers).sort();
     const canonical = `POST\n${canonicalBase}${escapeUri(label)}\n\n${names.map((n) => `${n}:${headers[n]}\n`).join("")}\n${names.join(";")}\n${hash}`;
     const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256Hex(canonical)}`;
-    const signature = await signer.signString(stringToSign, {
-      signingDate,
-      signingRegion: region,
-      signingService: SIGNING_SERVICE,
-      eventStreamCredentials: credentials,
-    });
+    // The signing key as the SDK derives and caches it (per day, Region, service and credentials).
+    const key = await getSigningKey(Sha256, credentials, shortDate, region, SIGNING_SERVICE);
+    const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`;
     return headers;
   };

@@ -5,7 +5,8 @@ import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagem
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isRetryable } from "../../lambda/core/broadcast.ts";
 import { managementApiPoster, type PostOutcome, signedHttpPoster } from "../../lambda/core/poster.ts";
-import { managementClient, posterCache } from "../../lambda/runtime/aws-clients.ts";
+import { posterCache } from "../../lambda/runtime/aws-clients.ts";
+import { managementClient } from "../../lambda/runtime/management-client.ts";
 
 const CREDENTIALS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
 const REGION = "eu-west-1";
@@ -62,7 +63,8 @@ const client = () => new ApiGatewayManagementApiClient({ region: REGION, endpoin
 const lean = (options: { maxAttempts?: number } = {}) =>
   signedHttpPoster({
     endpoint,
-    client: client(),
+    region: REGION,
+    credentials: async () => CREDENTIALS,
     agent: new Agent({ keepAlive: true }),
     sleep: async () => {},
     ...options,
@@ -105,7 +107,7 @@ describe("signedHttpPoster", () => {
     expect(received[0]?.body.equals(data)).toBe(true);
   });
 
-  it("signs each post with SigV4 for execute-api in the client's region", async () => {
+  it("signs each post with SigV4 for execute-api in its region", async () => {
     await lean().post(CONNECTION_ID, data);
     const request = received[0] as Received;
     expect(request.headers.authorization).toMatch(
@@ -120,10 +122,12 @@ describe("signedHttpPoster", () => {
       endpoint,
       credentials: { ...CREDENTIALS, sessionToken: "a-session-token" },
     });
-    await signedHttpPoster({ endpoint, client: withToken, agent: new Agent({ keepAlive: true }) }).post(
-      CONNECTION_ID,
-      data,
-    );
+    await signedHttpPoster({
+      endpoint,
+      region: REGION,
+      credentials: async () => ({ ...CREDENTIALS, sessionToken: "a-session-token" }),
+      agent: new Agent({ keepAlive: true }),
+    }).post(CONNECTION_ID, data);
     const request = received[0] as Received;
     expect(request.headers["x-amz-security-token"]).toBe("a-session-token");
     const signingDate = new Date(
@@ -192,7 +196,8 @@ describe("signedHttpPoster", () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const poster = signedHttpPoster({
       endpoint: `http://127.0.0.1:${port}/prod`,
-      client: client(),
+      region: REGION,
+      credentials: async () => CREDENTIALS,
       agent: new Agent({ keepAlive: true }),
       maxAttempts: 1,
     });
@@ -222,12 +227,36 @@ describe("managementClient", () => {
 });
 
 describe("posterCache", () => {
-  it.each(["sdk", "signed-http"] as const)(
-    "builds one %s poster per endpoint that delivers over http",
-    async (kind) => {
-      const posterFor = posterCache(undefined, { region: REGION, credentials: CREDENTIALS, poster: kind });
-      expect(posterFor(endpoint)).toBe(posterFor(endpoint));
-      expect(await posterFor(endpoint).post(CONNECTION_ID, data)).toEqual({ status: "delivered" });
-    },
-  );
+  it("builds one lean poster per endpoint that delivers, signed with the given Region and credentials", async () => {
+    const posterFor = posterCache(undefined, { region: REGION, credentials: CREDENTIALS });
+    expect(posterFor(endpoint)).toBe(posterFor(endpoint));
+    expect(await posterFor(endpoint).post(CONNECTION_ID, data)).toEqual({ status: "delivered" });
+    const request = received[0] as Received;
+    expect(request.headers.authorization).toContain(`Credential=${CREDENTIALS.accessKeyId}/`);
+    expect(String(request.headers.authorization).split("Signature=")[1]).toBe(expectedSignature(request));
+  });
+
+  it("posts to the override endpoint whatever endpoint the event names", async () => {
+    const posterFor = posterCache(endpoint, { region: REGION, credentials: CREDENTIALS });
+    expect(await posterFor("https://abc.execute-api.eu-west-1.amazonaws.com/prod").post(CONNECTION_ID, data)).toEqual({
+      status: "delivered",
+    });
+    expect(received[0]?.url).toBe("/prod/@connections/L0SM9cOFvHcCIhw%3D");
+  });
+
+  it("fails a credentials provider that throws as a retryable failed post, not a crash", async () => {
+    const poster = signedHttpPoster({
+      endpoint,
+      region: REGION,
+      credentials: async () => {
+        throw new Error("no credentials yet");
+      },
+      agent: new Agent({ keepAlive: true }),
+      maxAttempts: 1,
+    });
+    const outcome = await poster.post(CONNECTION_ID, data);
+    expect(outcome.status).toBe("failed");
+    expect(String(errorOf(outcome))).toContain("no credentials yet");
+    expect(received).toHaveLength(0);
+  });
 });
