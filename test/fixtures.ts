@@ -6,7 +6,6 @@ import { ConnectionStore } from "../lambda/core/connection-store.ts";
 import { HistoryStore } from "../lambda/core/history-store.ts";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import { managementApiPoster } from "../lambda/core/poster.ts";
-import { RateLimiter } from "../lambda/core/rate-limiter.ts";
 import type { WebSocketEvent } from "../lambda/handlers/websocket-event.ts";
 
 /** Shared names, ids and events for the tests. */
@@ -53,7 +52,6 @@ export function testChatDeps(
   return {
     connections: new ConnectionStore(doc, CONNECTIONS_TABLE, { now: () => NOW, sleep: async () => {} }),
     history: new HistoryStore(doc, HISTORY_TABLE, { now: () => NOW }),
-    rateLimiter: new RateLimiter(doc, CONNECTIONS_TABLE),
     poster: managementApiPoster(management),
     logger: recordingLogger(),
     now: () => NOW,

@@ -37,6 +37,8 @@ export interface BroadcastOptions {
   readonly exclude?: string;
   /** Posts in flight at once. Default: `limits.broadcastConcurrency`. */
   readonly concurrency?: number;
+  /** The channel's members, page by page, when the caller has begun reading them. Default: read from the index. */
+  readonly pages?: AsyncIterable<Member[]>;
 }
 
 /** The members of a channel's pages, one by one, without `exclude`. */
@@ -72,7 +74,7 @@ export function broadcast(
   frame: unknown,
   options: BroadcastOptions = {},
 ): Promise<BroadcastResult> {
-  const members = eachMember(deps.connections.memberPages(channel), options.exclude);
+  const members = eachMember(options.pages ?? deps.connections.memberPages(channel), options.exclude);
   return deliver(deps, channel, members, Buffer.from(JSON.stringify(frame)), options);
 }
 

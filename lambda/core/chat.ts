@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { BroadcastResult } from "./broadcast.ts";
 import { type ClientRequest, type FrameRefusal, parseClientFrame } from "./client-frames.ts";
-import type { ConnectionRecord, ConnectionStore } from "./connection-store.ts";
+import type { ConnectionRecord, ConnectionStore, Member } from "./connection-store.ts";
 import type { HistoryStore } from "./history-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
 import { compareCodePoints } from "./names.ts";
 import type { Poster } from "./poster.ts";
-import type { RateLimiter } from "./rate-limiter.ts";
 import {
   errorFrame,
   historyFrame,
@@ -22,8 +21,8 @@ import { fanOut, type SegmentQueue } from "./sharded-fanout.ts";
 /** Everything the chat needs, handed in by the Lambda entries, the local stack or a test. */
 export interface ChatDeps {
   readonly connections: ConnectionStore;
+  /** The channels' messages, which also count each connection's rate. */
   readonly history: HistoryStore;
-  readonly rateLimiter: RateLimiter;
   readonly poster: Poster;
   readonly logger?: CoreLogger;
   /** Epoch milliseconds. Default: `Date.now`. */
@@ -60,10 +59,10 @@ async function timedFanOut(
   deps: ChatDeps,
   channel: string,
   frame: ServerFrame,
-  exclude?: string,
+  options: { exclude?: string; pages?: AsyncIterable<Member[]> } = {},
 ): Promise<BroadcastResult> {
   const started = performance.now();
-  const result = await fanOut(deps, channel, frame, { exclude, concurrency: deps.concurrency });
+  const result = await fanOut(deps, channel, frame, { ...options, concurrency: deps.concurrency });
   deps.onBroadcast?.(channel, result, performance.now() - started);
   return result;
 }
@@ -76,7 +75,9 @@ const connectionRecord = (who: Participant, connectedAt: number): ConnectionReco
 });
 
 function announce(deps: ChatDeps, who: Participant, message: string): Promise<BroadcastResult> {
-  return timedFanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), who.connectionId);
+  return timedFanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), {
+    exclude: who.connectionId,
+  });
 }
 
 /** The seed's onOpen: stores the connection and tells every *other* member "Lucy connected". */
@@ -108,25 +109,45 @@ async function refuse(deps: ChatDeps, who: Participant, refusal: FrameRefusal): 
   return { kind: "refused", refusal };
 }
 
-/** Counts one message against the sender's rate, restoring its record if a stale-removal took it away meanwhile. */
-async function withinRate(deps: ChatDeps, who: Participant, now: number): Promise<boolean> {
-  let decision = await deps.rateLimiter.take(who.connectionId, now);
-  if (decision === "unknown") {
-    (deps.logger ?? silentLogger).warn("sender was not stored; storing it again", { connectionId: who.connectionId });
-    await deps.connections.put(connectionRecord(who, now));
-    decision = await deps.rateLimiter.take(who.connectionId, now);
-  }
-  return decision === "allowed";
+/** The pages of an index read whose first page has been read already. */
+async function* resumed(first: IteratorResult<Member[]>, rest: AsyncIterator<Member[]>): AsyncGenerator<Member[]> {
+  if (first.done) return;
+  yield first.value;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }
 
+/**
+ * The members of the sender's channel, the sender always among them: when the index did not list it (its record
+ * was removed by a stale-removal while it lives, or it connected so recently that the index lags), it is stored again
+ * if missing and added at the end. Not counting against the rate, it needs no record to send; the record is for
+ * the next broadcasts.
+ */
+async function* withSender(deps: ChatDeps, who: Participant, now: number, pages: AsyncIterable<Member[]>) {
+  let listed = false;
+  for await (const page of pages) {
+    listed ||= page.some((member) => member.connectionId === who.connectionId);
+    yield page;
+  }
+  if (listed) return;
+  if (await deps.connections.restore(connectionRecord(who, now))) {
+    (deps.logger ?? silentLogger).warn("sender was not stored; stored it again", { connectionId: who.connectionId });
+  }
+  // No `connectedAt`: the sender is past its $connect, so a 410 from it means gone, and its record goes again.
+  yield [{ connectionId: who.connectionId, username: who.username }];
+}
+
+/**
+ * A chat message: two reads at once (the sender's slots in its rate window, and the channel's first page of
+ * members), then the one write that is both the history item and the rate decision, then the fan-out. The fan-out
+ * cannot start before that write: until it succeeds the message may be over the rate.
+ */
 async function sendMessage(deps: ChatDeps, who: Participant, text: string): Promise<FrameOutcome> {
   const timestamp = clock(deps);
-  if (!(await withinRate(deps, who, timestamp))) {
-    return refuse(deps, who, {
-      code: "rate_limited",
-      message: `at most ${limits.rateMaxMessages} messages per ${limits.rateWindowMs / 1000} seconds`,
-    });
-  }
+  const pages = deps.connections.memberPages(who.channel);
+  const [used, first] = await Promise.all([
+    deps.history.slotsUsed(who.channel, who.connectionId, timestamp),
+    pages.next(),
+  ]);
   const frame: MessageFrame = {
     type: "message",
     id: (deps.newId ?? randomUUID)(),
@@ -135,8 +156,15 @@ async function sendMessage(deps: ChatDeps, who: Participant, text: string): Prom
     channel: who.channel,
     timestamp,
   };
-  await deps.history.append(frame);
-  const result = await timedFanOut(deps, who.channel, frame);
+  if ((await deps.history.appendWithinRate(frame, who.connectionId, used)) === "limited") {
+    await pages.return(undefined);
+    return refuse(deps, who, {
+      code: "rate_limited",
+      message: `at most ${limits.rateMaxMessages} messages per ${limits.rateWindowMs / 1000} seconds`,
+    });
+  }
+  const members = withSender(deps, who, timestamp, resumed(first, pages));
+  const result = await timedFanOut(deps, who.channel, frame, { pages: members });
   return { kind: "broadcast", messageId: frame.id, result };
 }
 

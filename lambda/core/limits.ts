@@ -15,7 +15,7 @@ export const limits = {
   sessionBodyMaxBytes: 16 * 1024,
   /** Chat messages accepted per connection within one rate window. */
   rateMaxMessages: 20,
-  /** Length of the rate window. */
+  /** Length of the rate window; windows are fixed and aligned to the epoch (see `history-store.ts`). */
   rateWindowMs: 10_000,
   /** Default session token lifetime. */
   tokenTtlSeconds: 3_600,

@@ -45,7 +45,7 @@ export async function fanOut(
 ): Promise<BroadcastResult> {
   if (!deps.segmentQueue) return broadcast(deps, channel, frame, options);
   const data = JSON.stringify(frame);
-  const members = eachMember(deps.connections.memberPages(channel), options.exclude);
+  const members = eachMember(options.pages ?? deps.connections.memberPages(channel), options.exclude);
   const head: Member[] = [];
   let next = await members.next();
   while (!next.done && head.length <= limits.shardThreshold) {

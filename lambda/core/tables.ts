@@ -17,7 +17,7 @@ export const connectionsTable = {
     indexName: "byChannel",
     partitionKey: { name: "channel", type: "S" },
     sortKey: { name: "connectionId", type: "S" },
-    /** Only what a broadcast and `who` need, so rate-counter updates never write to the index. */
+    /** Only what a broadcast and `who` need, so the index stays small and cheap to read. */
     nonKeyAttributes: ["username", "connectedAt", "expiresAt"],
   },
   ttlAttribute: "expiresAt",
@@ -32,7 +32,10 @@ export const connectionsTable = {
   ttlAttribute: string;
 };
 
-/** Chat history: channel → messages ordered by `sk` (zero-padded timestamp, then the message id). */
+/**
+ * Chat history: channel → messages keyed by `sk` = `${window}#${connectionId}#${slot}` (`history-keys.ts`), so that a
+ * message is also one of its sender's rate slots. Windows sort by time; within one, messages sort by sender.
+ */
 export const historyTable = {
   partitionKey: { name: "channel", type: "S" },
   sortKey: { name: "sk", type: "S" },

@@ -2,7 +2,6 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { ConnectionStore } from "../core/connection-store.ts";
 import { HistoryStore } from "../core/history-store.ts";
 import type { CoreLogger } from "../core/logger.ts";
-import { RateLimiter } from "../core/rate-limiter.ts";
 import type { SegmentQueue } from "../core/sharded-fanout.ts";
 import type { BroadcastWorkerDeps } from "../handlers/broadcast-worker.ts";
 import type { WebSocketHandlerDeps } from "../handlers/websocket-deps.ts";
@@ -43,7 +42,6 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   return {
     connections: new ConnectionStore(doc, connectionsTable),
     history: new HistoryStore(doc, historyTable),
-    rateLimiter: new RateLimiter(doc, connectionsTable),
     posterFor: posterCache(env.CHAT_MANAGEMENT_ENDPOINT || undefined, aws),
     logger: options.logger ?? newLogger(),
     ...(segmentQueueFor ? { segmentQueueFor } : {}),

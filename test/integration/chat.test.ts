@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serverFrameSchema } from "../../lambda/core/server-frames.ts";
+import { limits } from "../../lambda/core/limits.ts";
+import { type ServerFrame, serverFrameSchema } from "../../lambda/core/server-frames.ts";
 import { signSessionToken, tokenKey } from "../../lambda/core/session-token.ts";
 import { CHAT_SUBPROTOCOL } from "../../lambda/core/subprotocol.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
@@ -34,6 +35,21 @@ async function join(username: string, channel?: string): Promise<ChatClient> {
 }
 
 const valid = (frame: unknown) => v.is(serverFrameSchema, frame);
+
+/**
+ * Rate windows are fixed and aligned to the epoch. Waits for the next one to start unless at least half of the
+ * current one is left, so that a burst sent now is handled well within one window.
+ */
+async function roomInRateWindow(): Promise<void> {
+  const left = limits.rateWindowMs - (Date.now() % limits.rateWindowMs);
+  if (left < limits.rateWindowMs / 2) await new Promise((resolve) => setTimeout(resolve, left + 1));
+}
+
+/** The rate windows the chat messages among `frames` were handled in. */
+const windowsOf = (frames: ServerFrame[]) =>
+  new Set(
+    frames.flatMap((frame) => (frame.type === "message" ? [Math.floor(frame.timestamp / limits.rateWindowMs)] : [])),
+  );
 
 describe("session and config (PROTOCOL §1–2)", () => {
   it("serves config.json naming the local WebSocket and session URLs", async () => {
@@ -228,21 +244,32 @@ describe("messages (PROTOCOL §4–5)", () => {
 
   it("answers the 21st message within 10 seconds with rate_limited", async () => {
     const client = await join("Flood", "rate-test");
+    await roomInRateWindow();
     for (let i = 1; i <= 21; i++) client.send(`message ${i}`);
     expect(await client.ofType("error")).toMatchObject({ code: "rate_limited" });
     await eventually(() => client.frames.filter((frame) => frame.type === "message").length === 20);
     expect(client.frames.filter((frame) => frame.type === "message")).toHaveLength(20);
+    expect(windowsOf(client.frames).size).toBe(1);
   });
 
   it("accepts exactly 20 of a burst of 100 concurrent frames and answers the rest rate_limited (atomic counting)", async () => {
     const client = await join("Burst", "burst-test");
+    await roomInRateWindow();
     for (let i = 1; i <= 100; i++) client.send(`burst ${i}`);
     await eventually(() => client.frames.length === 100, 15_000);
     const messages = client.frames.filter((frame) => frame.type === "message");
     const limited = client.frames.filter((frame) => frame.type === "error" && frame.code === "rate_limited");
+    expect(windowsOf(messages).size).toBe(1);
     expect(messages).toHaveLength(20);
     expect(new Set(messages.map((frame) => (frame.type === "message" ? frame.message : ""))).size).toBe(20);
     expect(limited).toHaveLength(80);
+    // What another member sees of the burst afterwards: the same 20, in history.
+    const other = await join("Watcher", "burst-test");
+    other.send({ action: "history" });
+    const history = await other.ofType("history");
+    expect(history.messages.map((message) => message.id).sort()).toEqual(
+      messages.map((frame) => (frame.type === "message" ? frame.id : "")).sort(),
+    );
   });
 
   it("closes the connection with 1009 for a frame over 32 KiB, as API Gateway does", async () => {

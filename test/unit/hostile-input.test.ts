@@ -1,5 +1,5 @@
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { base64url, SignJWT } from "jose";
@@ -109,9 +109,9 @@ describe("hostile frames at $default", () => {
         ddb.reset();
         api.reset();
         ddb
-          .on(QueryCommand)
+          .on(QueryCommand, { IndexName: "byChannel" })
           .resolves({ Items: [lucy, bob].map(({ connectionId, username }) => ({ connectionId, username })) });
-        ddb.on(UpdateCommand).resolves({});
+        ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [] });
         ddb.on(PutCommand).resolves({});
         api.on(PostToConnectionCommand).resolves({});
         const chat = testChatDeps();

@@ -4,10 +4,8 @@ import {
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   QueryCommand,
-  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -45,9 +43,9 @@ beforeEach(() => {
   ddb
     .on(QueryCommand, { IndexName: "byChannel" })
     .resolves({ Items: [lucy, bob, carol].map(({ connectionId, username }) => ({ connectionId, username })) });
+  ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [] });
   ddb.on(PutCommand).resolves({});
   ddb.on(DeleteCommand).resolves({});
-  ddb.on(UpdateCommand).resolves({});
   api.on(PostToConnectionCommand).resolves({});
 });
 afterEach(() => {
@@ -187,27 +185,96 @@ describe("$default", () => {
     expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ type: "error", code: "bad_request" })]);
   });
 
-  it("answers the 21st message in 10 seconds with rate_limited and stores nothing", async () => {
-    const conditionFailed = new ConditionalCheckFailedException({ message: "failed", $metadata: {} });
-    ddb.on(UpdateCommand).rejects(conditionFailed);
+  it("reads the sender's rate slots and the channel's members at once, then writes the message once", async () => {
+    let indexRead = () => {};
+    const indexReadStarted = new Promise<void>((resolve) => {
+      indexRead = resolve;
+    });
+    // The slot read answers only once the index read has started: sequential reads would never get there.
+    ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).callsFake(async () => {
+      await indexReadStarted;
+      return { Items: [{ sk: "000000176408280#LucyConnId0=#0004" }] };
+    });
+    ddb.on(QueryCommand, { IndexName: "byChannel" }).callsFake(async () => {
+      indexRead();
+      return { Items: [lucy, bob].map(({ connectionId, username }) => ({ connectionId, username })) };
+    });
+    await send("hello");
+    expect(ddb.calls().map((call) => call.args[0].constructor.name)).toEqual([
+      "QueryCommand",
+      "QueryCommand",
+      "PutCommand",
+    ]);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: HISTORY_TABLE,
+      Item: expect.objectContaining({ id: "msg-1", sk: "000000176408280#LucyConnId0=#0005" }),
+      ConditionExpression: "attribute_not_exists(#sk)",
+    });
+    expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, lucy.connectionId]);
+  });
+
+  it("answers the 21st message in 10 seconds with rate_limited, without writing or sending it", async () => {
     ddb
-      .on(GetCommand)
-      .resolves({ Item: { connectionId: lucy.connectionId, rateWindowStart: NOW - 1_000, rateCount: 20 } });
+      .on(QueryCommand, { TableName: HISTORY_TABLE })
+      .resolves({ Items: [{ sk: "000000176408280#LucyConnId0=#0019" }] });
     await send("one too many");
     expect(sent()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ type: "error", code: "rate_limited" })] });
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
   });
 
-  it("stores the sender again when its record was removed, and sends the message", async () => {
-    const conditionFailed = new ConditionalCheckFailedException({ message: "failed", $metadata: {} });
-    ddb.on(UpdateCommand).rejectsOnce(conditionFailed).rejectsOnce(conditionFailed).resolves({});
-    ddb.on(GetCommand).resolves({});
+  it("answers rate_limited when racing frames took the last slots after the read", async () => {
+    ddb
+      .on(QueryCommand, { TableName: HISTORY_TABLE })
+      .resolves({ Items: [{ sk: "000000176408280#LucyConnId0=#0017" }] });
+    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    await send("one too many");
+    expect(sent()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ type: "error", code: "rate_limited" })] });
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
+  });
+
+  it("stores the sender again when the index does not list it, and still sends it its message", async () => {
+    ddb
+      .on(QueryCommand, { IndexName: "byChannel" })
+      .resolves({ Items: [bob, carol].map(({ connectionId, username }) => ({ connectionId, username })) });
     await send("still here");
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: CONNECTIONS_TABLE,
-      Item: expect.objectContaining(lucy),
+      Item: { ...lucy, connectedAt: NOW, expiresAt: NOW / 1000 + 7800 },
+      ConditionExpression: "attribute_not_exists(#id)",
     });
-    expect(sent()[bob.connectionId]).toEqual([expect.objectContaining({ message: "still here" })]);
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ message: "sender was not stored; stored it again" }),
+    );
+    for (const who of [lucy, bob, carol]) {
+      expect(sent()[who.connectionId]).toEqual([expect.objectContaining({ message: "still here" })]);
+    }
+  });
+
+  it("leaves the sender's record alone when the index merely lags behind it", async () => {
+    ddb
+      .on(QueryCommand, { IndexName: "byChannel" })
+      .resolves({ Items: [{ connectionId: bob.connectionId, username: bob.username }] });
+    ddb
+      .on(PutCommand, { TableName: CONNECTIONS_TABLE })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    await send("just joined");
+    expect(deps.logger.lines).not.toContainEqual(expect.objectContaining({ level: "warn" }));
+    expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ message: "just joined" })]);
+    expect(sent()[bob.connectionId]).toEqual([expect.objectContaining({ message: "just joined" })]);
+  });
+
+  it("removes a sender it stored again when that sender answers 410", async () => {
+    ddb.on(QueryCommand, { IndexName: "byChannel" }).resolves({ Items: [] });
+    ddb.on(BatchWriteCommand).resolves({});
+    api.on(PostToConnectionCommand, { ConnectionId: lucy.connectionId }).rejects(goneError());
+    await send("anyone?");
+    const calls = ddb.calls().map((call) => call.args[0].input as { TableName?: string; RequestItems?: object });
+    expect(calls.findIndex((input) => input.TableName === CONNECTIONS_TABLE)).toBeLessThan(
+      calls.findIndex((input) => input.RequestItems !== undefined),
+    );
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: { [CONNECTIONS_TABLE]: [{ DeleteRequest: { Key: { connectionId: lucy.connectionId } } }] },
+    });
   });
 
   it("answers ping with pong", async () => {
