@@ -1,3 +1,4 @@
+import { limits } from "../lambda/core/limits.ts";
 import { prices } from "./prices.ts";
 
 /** What one chat message to a channel costs, per million deliveries, beside API Gateway's own floor. */
@@ -20,12 +21,22 @@ export interface ChannelCost {
 export interface CostAssumptions {
   /** `$default`'s memory (infra/chat-functions.ts: 1024 MB). */
   memoryMb: number;
-  /** One DynamoDB call in Region, for the rate-limit update, the history write and the index query (in sequence). */
+  /** Lambda's memory at which a function has one full vCPU; below it, CPU is allotted in proportion (AWS: 1,769 MB). */
+  fullCpuMemoryMb: number;
+  /**
+   * One DynamoDB call in Region. The message path makes two in sequence: the rate-slot query and the channel-index
+   * query at once, then the put.
+   */
   dynamoCallMs: number;
   /** API Gateway's answer to one post (the 20 ms the fan-out benchmark injects). */
   postRoundTripMs: number;
-  /** Wall time per delivery once a fan-out is throughput-bound: measured (1 / deliveries per second at N = 10,000). */
+  /**
+   * Wall time per delivery once a fan-out is throughput-bound: measured (1 / deliveries per second at N = 10,000).
+   * That benchmark's poster is then CPU-bound on one full core, so this is also its CPU time per post.
+   */
   msPerDelivery: number;
+  /** Posts in flight per broadcast (`limits.broadcastConcurrency`). */
+  concurrency: number;
   /** Size of one member's index entry (id, channel, username, connectedAt, expiresAt and key overhead). */
   indexItemBytes: number;
   /** Index entries per query page (`limits.membersPageSize`). */
@@ -35,31 +46,47 @@ export interface CostAssumptions {
 /** Default assumptions; `msPerDelivery` is replaced by the measured value. */
 export const defaultAssumptions: CostAssumptions = {
   memoryMb: 1024,
+  fullCpuMemoryMb: 1769,
   dynamoCallMs: 6,
   postRoundTripMs: 20,
   msPerDelivery: 0.25,
+  concurrency: limits.broadcastConcurrency,
   indexItemBytes: 100,
   pageSize: 1_000,
 };
 
 /**
+ * Wall time of a fan-out to `members` inside `$default`. Posting is CPU: `msPerDelivery` per post was measured on one
+ * full core, and a function below `fullCpuMemoryMb` gets that share of a core, so its posting CPU is
+ * N × msPerDelivery × fullCpuMemoryMb / memoryMb; the last post's answer then takes one more round trip. The other
+ * bound is latency: with `concurrency` posts in flight, every batch of them waits one round trip. The fan-out takes
+ * the larger of the two.
+ */
+export function fanoutMs(members: number, assumptions: CostAssumptions = defaultAssumptions): number {
+  const cpuShare = Math.min(1, assumptions.memoryMb / assumptions.fullCpuMemoryMb);
+  const postingCpuMs = (members * assumptions.msPerDelivery) / cpuShare;
+  const latencyBoundMs = Math.ceil(members / assumptions.concurrency) * assumptions.postRoundTripMs;
+  return Math.max(postingCpuMs + assumptions.postRoundTripMs, latencyBoundMs);
+}
+
+/**
  * The cost of one chat message to a channel of `members`, counted operation by operation: API Gateway bills the
  * inbound frame and each delivery (a chat message reaches every member, the sender included); Lambda bills one
- * `$default` request and its duration (three DynamoDB calls in sequence, then the fan-out: one round trip when every
- * post fits in flight at once, else the measured time per delivery); DynamoDB bills the index query (eventually
- * consistent: half a read unit per 4 KB of each page) and two writes of under 1 KB (the rate-limit update, whose
- * attributes the channel index does not project, and the history item).
+ * `$default` request and its duration (two DynamoDB calls in sequence — the two reads at once, then the put — and
+ * the fan-out, {@link fanoutMs}); DynamoDB bills two eventually consistent queries (half a read unit per 4 KB read:
+ * the sender's latest rate slot, one history item of under 4 KB, and each page of the channel index) and one write
+ * of under 1 KB (the history item, which is also the rate slot). Left out, being rare: the extra write of a slot
+ * found taken (only when frames of one connection race) and restoring a sender missing from the index.
  */
 export function channelCost(members: number, assumptions: CostAssumptions = defaultAssumptions): ChannelCost {
-  const fanoutMs = Math.max(assumptions.postRoundTripMs, members * assumptions.msPerDelivery);
-  const lambdaMs = Math.ceil(3 * assumptions.dynamoCallMs + fanoutMs);
+  const lambdaMs = Math.ceil(2 * assumptions.dynamoCallMs + fanoutMs(members, assumptions));
   const lambdaUsd =
     prices.lambdaRequestUsd + (assumptions.memoryMb / 1024) * (lambdaMs / 1000) * prices.lambdaGbSecondUsd;
-  let readUnits = 0;
+  let readUnits = 0.5;
   for (let left = members; left > 0; left -= assumptions.pageSize) {
     readUnits += 0.5 * Math.ceil((Math.min(left, assumptions.pageSize) * assumptions.indexItemBytes) / 4096);
   }
-  const writeUnits = 2;
+  const writeUnits = 1;
   const dynamoUsd = readUnits * prices.dynamoReadUnitUsd + writeUnits * prices.dynamoWriteUnitUsd;
   const apiGatewayUsd = (1 + members) * prices.apiGatewayMessageUsd;
   const perMillion = (usd: number) => (usd / members) * 1e6;
