@@ -34,6 +34,18 @@ describe("broadcast", () => {
       expect(decodeData(call.args[0].input.Data)).toEqual(frame);
   });
 
+  it("posts to the member pages it is handed, without reading the index again", async () => {
+    api.on(PostToConnectionCommand).resolves({});
+    async function* pages() {
+      yield ["a", "b"].map(member);
+      yield ["c"].map(member);
+    }
+    const result = await broadcast(testChatDeps(), "support", frame, { pages: pages() });
+    expect(result.delivered).toBe(3);
+    expect(postedTo().sort()).toEqual(["a", "b", "c"]);
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+  });
+
   it("never posts to the excluded connection", async () => {
     threePages();
     api.on(PostToConnectionCommand).resolves({});
