@@ -3,17 +3,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CoreLogger } from "../lambda/core/logger.ts";
-import { createAuthorizerHandler } from "../lambda/handlers/authorizer.ts";
-import { createBroadcastWorkerHandler } from "../lambda/handlers/broadcast-worker.ts";
-import { createConnectHandler } from "../lambda/handlers/connect.ts";
-import { createDisconnectHandler } from "../lambda/handlers/disconnect.ts";
-import { createMessageHandler } from "../lambda/handlers/message.ts";
-import { createSessionHandler } from "../lambda/handlers/session.ts";
 import { documentClient } from "../lambda/runtime/aws-clients.ts";
-import { broadcastWorkerDepsFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
-import { tokenKeyFromEnv } from "../lambda/runtime/token-key-from-env.ts";
 import { type FaultOptions, Faults } from "./faults.ts";
 import { InProcessSegmentQueue } from "./in-process-segment-queue.ts";
+import { createLambdaFunctions, type FunctionConfig, type FunctionHooks } from "./lambda-functions.ts";
+import { LambdaThread } from "./lambda-thread.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 import { createTables, type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
@@ -49,6 +43,13 @@ export interface LocalStackOptions {
   readonly broadcastWorkers?: number;
   /** Faults to inject from the start; `stack.faults.options` changes them later. Default: none. */
   readonly faults?: FaultOptions;
+  /**
+   * Runs the functions (the handler modules with their DynamoDB and management API clients) in a worker thread of
+   * their own, as Lambda never shares API Gateway's CPU: the emulator, the management API and the store keep this
+   * thread, and the two use two cores. `false` runs everything in this thread, e.g. to profile it as one. Faults,
+   * logs and the segment queue behave the same either way. Default: true.
+   */
+  readonly functionsInWorker?: boolean;
 }
 
 /** A running local stack. */
@@ -113,23 +114,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     CHAT_MANAGEMENT_ENDPOINT: managementEndpoint,
     CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
   };
-  const aws = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint };
+  const functionConfig: FunctionConfig = {
+    env,
+    aws: { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint },
+    tokenTtlSeconds: options.tokenTtlSeconds,
+  };
   // Large channels are sharded as in the cloud: segments go to broadcast workers (the same handler module as the
-  // worker function), here in process instead of behind SQS.
-  const segments = new InProcessSegmentQueue(
-    createBroadcastWorkerHandler(broadcastWorkerDepsFromEnv(env, { aws, logger, metrics: false })),
-    { concurrency: options.broadcastWorkers, logger },
-  );
-  const deps = webSocketDepsFromEnv(env, { aws, logger, metrics: false, segmentQueueFor: segments.queueFor });
-  const key = await tokenKeyFromEnv(env);
+  // worker function), here through an in-process queue instead of SQS. The queue lives in this thread, as SQS is a
+  // service apart from the functions; it invokes the broadcast worker function like any other.
+  const segments = new InProcessSegmentQueue((event) => functions.broadcastWorker(event), {
+    concurrency: options.broadcastWorkers,
+    logger,
+  });
+  const hooks: FunctionHooks = { logger, segmentQueueFor: segments.queueFor };
+  const thread = (options.functionsInWorker ?? true) ? await LambdaThread.start(functionConfig, hooks) : undefined;
+  const functions = thread?.functions ?? (await createLambdaFunctions(functionConfig, hooks));
   const gateway = new WebSocketGateway(
     {
-      authorizer: createAuthorizerHandler({ key, logger }),
+      authorizer: functions.authorizer,
       // As deployed: no identity source, since the token may come in the query string or as a subprotocol.
       identitySources: [],
-      $connect: createConnectHandler(deps),
-      $disconnect: createDisconnectHandler(deps),
-      $default: createMessageHandler(deps),
+      $connect: functions.$connect,
+      $disconnect: functions.$disconnect,
+      $default: functions.$default,
     },
     {
       apiId: "local",
@@ -140,7 +147,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger,
     },
   );
-  const session = createSessionHandler({ key, ttlSeconds: options.tokenTtlSeconds, logger });
 
   server.on("upgrade", (request: IncomingMessage, socket, head: Buffer) => {
     if (new URL(request.url ?? "/", "http://localhost").pathname !== "/ws") return void socket.destroy();
@@ -155,7 +161,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (connectionId !== undefined) return handleManagementRequest(gateway, connectionId, request, response, faults);
     const config = siteConfig(request, `${host}:${port}`);
     if (path === "/session" && request.method === "POST")
-      return invokeHttpApi(session, request, response, "POST /session");
+      return invokeHttpApi(functions.session, request, response, "POST /session");
     if (path === "/config.json") {
       const body = JSON.stringify(config);
       response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
@@ -167,7 +173,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     response.writeHead(404, { "content-type": "text/plain" }).end("Not found");
   };
 
-  const inspection = documentClient(aws);
+  const inspection = documentClient(functionConfig.aws);
   return {
     url: origin,
     wsUrl: `${origin.replace(/^http/, "ws")}/ws`,
@@ -182,6 +188,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     async close() {
       await gateway.close();
       await segments.idle();
+      await thread?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

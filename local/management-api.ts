@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebSocket } from "ws";
 import { newRequestId } from "./api-gateway-events.ts";
@@ -42,7 +43,7 @@ export async function handleManagementRequest(
   response: ServerResponse,
   faults?: Faults,
 ): Promise<void> {
-  await faults?.delay("management");
+  if (faults?.options.managementLatencyMs) await faults.delay("management");
   let connectionId: string;
   try {
     connectionId = decodeURIComponent(encodedId);
@@ -62,7 +63,11 @@ export async function handleManagementRequest(
     if (socket.bufferedAmount > CLIENT_BUFFER_LIMIT) {
       return awsError(response, 429, "LimitExceededException", "Client buffer is full");
     }
-    socket.send(body.toString("utf8"));
+    // A text frame, as API Gateway sends posted data. Valid UTF-8 (every post the chat makes) goes out as it came,
+    // without decoding it into a string for ws to encode again; anything else is decoded as before, invalid
+    // sequences replaced, so the client never gets a text frame that is not UTF-8.
+    if (isUtf8(body)) socket.send(body, { binary: false });
+    else socket.send(body.toString("utf8"));
     response.writeHead(200, { "content-length": 0, "x-amzn-requestid": newRequestId() });
     return void response.end();
   }

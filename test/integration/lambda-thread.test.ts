@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { CoreLogger } from "../../lambda/core/logger.ts";
+import type { FunctionConfig, FunctionHooks } from "../../local/lambda-functions.ts";
+import { LambdaThread } from "../../local/lambda-thread.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
+import type { LocalStack } from "../../local/local-stack.ts";
+import { connect, startTestStack } from "./harness.ts";
+
+const SCRIPTED = new URL("./scripted-lambda-worker.ts", import.meta.url);
+const config: FunctionConfig = { env: {}, aws: { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS } };
+
+function recordingHooks() {
+  const logs: { level: string; message: string; details: Record<string, unknown> }[] = [];
+  const at =
+    (level: string) =>
+    (message: string, ...extra: Record<string, unknown>[]) =>
+      logs.push({ level, message, details: Object.assign({}, ...extra) });
+  const logger: CoreLogger = { info: at("info"), warn: at("warn"), error: at("error") };
+  const hooks: FunctionHooks = { logger, segmentQueueFor: () => ({ enqueue: async () => {} }) };
+  return { logs, hooks };
+}
+
+let thread: LambdaThread | undefined;
+afterEach(async () => {
+  await thread?.close();
+  thread = undefined;
+});
+
+describe("the functions' worker thread", () => {
+  it("answers each invocation with its function's result", async () => {
+    thread = await LambdaThread.start(config, recordingHooks().hooks, SCRIPTED);
+
+    const results = await Promise.all([
+      thread.functions.$default({ do: "answer" }),
+      thread.functions.session({ do: "answer" }),
+    ]);
+
+    expect(results).toEqual([
+      { statusCode: 200, body: "$default" },
+      { statusCode: 200, body: "session" },
+    ]);
+  });
+
+  it("rejects with the handler's error, its name and fields kept", async () => {
+    thread = await LambdaThread.start(config, recordingHooks().hooks, SCRIPTED);
+
+    const error = await thread.functions.$default({ do: "throw" }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ name: "ScriptedFailure", message: "scripted", $metadata: { httpStatusCode: 429 } });
+  });
+
+  it("hands the worker's log lines to the stack's logger, errors whole and functions dropped", async () => {
+    const { logs, hooks } = recordingHooks();
+    thread = await LambdaThread.start(config, hooks, SCRIPTED);
+
+    await thread.functions.$default({ do: "log" });
+
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatchObject({ level: "error", message: "scripted log" });
+    expect(logs[0]?.details.error).toBeInstanceOf(Error);
+    expect(logs[0]?.details.error).toMatchObject({ name: "ScriptedFailure", message: "logged" });
+    expect(logs[0]?.details.skipped).toBeUndefined();
+  });
+
+  it("fails what a crashed thread was running, logs it, and runs the next invocation on a new thread", async () => {
+    const { logs, hooks } = recordingHooks();
+    thread = await LambdaThread.start(config, hooks, SCRIPTED);
+
+    const crashed = await thread.functions.$default({ do: "exit" }).catch((caught: unknown) => caught);
+    const next = await thread.functions.$default({ do: "answer" });
+
+    expect(crashed).toBeInstanceOf(Error);
+    expect((crashed as Error).message).toMatch(/stopped \(exit code 3\)/);
+    expect(logs.map((log) => log.message)).toContain(
+      "Lambda worker thread stopped; the next invocation starts a new one",
+    );
+    expect(next).toEqual({ statusCode: 200, body: "$default" });
+  });
+
+  it("rejects the start with the functions' own error when their cold start fails", async () => {
+    const start = LambdaThread.start(config, recordingHooks().hooks);
+
+    await expect(start).rejects.toThrow(/CONNECTIONS_TABLE/);
+  });
+});
+
+describe("the local stack with the functions in its own thread", () => {
+  let stack: LocalStack | undefined;
+  afterEach(async () => {
+    await stack?.close();
+    stack = undefined;
+  });
+
+  it("delivers a message to every member of the channel, as with the worker thread", async () => {
+    stack = await startTestStack({ functionsInWorker: false });
+    const ann = await connect(stack, "Ann", "same-thread");
+    const ben = await connect(stack, "Ben", "same-thread");
+    await ann.ofType("system");
+
+    ann.send("hello");
+
+    for (const client of [ann, ben]) {
+      expect(await client.ofType("message")).toMatchObject({ from: "Ann", message: "hello", channel: "same-thread" });
+    }
+    await Promise.all([ann.close(), ben.close()]);
+  });
+});
