@@ -9,15 +9,7 @@ import {
 } from "./lambda-functions.ts";
 import type { FromStack, ToStack } from "./lambda-worker-messages.ts";
 import { fromThread } from "./thread-values.ts";
-
-/**
- * The worker runs TypeScript whichever way the stack was started (`tsx` for `npm start`, Vite's transform under
- * vitest): a thread does not inherit the loader hooks of the one that made it, so it registers tsx's itself.
- */
-function bootstrap(entry: URL): string {
-  const tsx = import.meta.resolve("tsx/esm/api");
-  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-}
+import { tsWorkerBootstrap } from "./ts-worker.ts";
 
 /** The worker's module: the chat's functions. */
 const FUNCTIONS_ENTRY = new URL("./lambda-worker.ts", import.meta.url);
@@ -67,7 +59,7 @@ export class LambdaThread {
   }
 
   private spawn(): Promise<Worker> {
-    const worker = new Worker(bootstrap(this.entry), { eval: true, workerData: this.config });
+    const worker = new Worker(tsWorkerBootstrap(this.entry), { eval: true, workerData: this.config });
     this.starting = new Promise<Worker>((resolve, reject) => {
       let ready = false;
       worker.on("message", (message: ToStack) => {

@@ -11,7 +11,8 @@ import { LambdaThread } from "./lambda-thread.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 import { createTables, type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
-import { handleManagementRequest, managementConnectionId } from "./management-api.ts";
+import { handleManagementRequest, managementAnswer, managementConnectionId } from "./management-api.ts";
+import { ManagementThread } from "./management-thread.ts";
 import { invokeHttpApi, securityHeaders, serveStatic, siteConfig } from "./site.ts";
 import { WebSocketGateway } from "./websocket-gateway.ts";
 
@@ -44,12 +45,13 @@ export interface LocalStackOptions {
   /** Faults to inject from the start; `stack.faults.options` changes them later. Default: none. */
   readonly faults?: FaultOptions;
   /**
-   * Runs the functions (the handler modules with their DynamoDB and management API clients) in a worker thread of
-   * their own, as Lambda never shares API Gateway's CPU: the emulator, the management API and the store keep this
-   * thread, and the two use two cores. `false` runs everything in this thread, e.g. to profile it as one. Faults,
-   * logs and the segment queue behave the same either way. Default: true.
+   * Runs the functions (the handler modules with their DynamoDB and management API clients) in a worker thread, and
+   * the management API's HTTP server in another, as on AWS neither shares API Gateway's CPU: the stack's thread keeps
+   * the WebSocket emulator (and every decision the management API makes), the page and the store, and the stack uses
+   * every core. `false` runs everything in this thread, e.g. to profile it as one. Faults, logs, the segment queue
+   * and every answer behave the same either way. Default: true.
    */
-  readonly functionsInWorker?: boolean;
+  readonly workerThreads?: boolean;
 }
 
 /** A running local stack. */
@@ -58,7 +60,10 @@ export interface LocalStack {
   readonly url: string;
   readonly wsUrl: string;
   readonly sessionUrl: string;
-  /** The management API endpoint (`https://{domainName}/{stage}` on AWS). */
+  /**
+   * The management API endpoint the functions use (`https://{domainName}/{stage}` on AWS): with worker threads, the
+   * management API's own thread and port. The stack's `url` answers management requests too, alike.
+   */
   readonly managementEndpoint: string;
   readonly dynamoEndpoint: string;
   readonly tables: LocalTableNames;
@@ -106,7 +111,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const { port } = server.address() as AddressInfo;
   const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const managementEndpoint = `${origin}/${STAGE}`;
+  const threads = options.workerThreads ?? true;
+  const management = threads
+    ? await ManagementThread.start(
+        host,
+        STAGE,
+        (encodedId, method, body) => managementAnswer(gateway, encodedId, method, body, faults),
+        logger,
+      )
+    : undefined;
+  const managementEndpoint = management?.endpoint ?? `${origin}/${STAGE}`;
 
   const env = {
     CONNECTIONS_TABLE: TABLES.connections,
@@ -127,7 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     logger,
   });
   const hooks: FunctionHooks = { logger, segmentQueueFor: segments.queueFor };
-  const thread = (options.functionsInWorker ?? true) ? await LambdaThread.start(functionConfig, hooks) : undefined;
+  const thread = threads ? await LambdaThread.start(functionConfig, hooks) : undefined;
   const functions = thread?.functions ?? (await createLambdaFunctions(functionConfig, hooks));
   const gateway = new WebSocketGateway(
     {
@@ -189,6 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await gateway.close();
       await segments.idle();
       await thread?.close();
+      await management?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

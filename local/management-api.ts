@@ -14,16 +14,26 @@ const CLIENT_BUFFER_LIMIT = 4 * 1024 * 1024;
 
 const CONNECTIONS_PATH = /^\/(?:[^/]+\/)?@connections\/([^/?]+)$/;
 
+/** What the management API answers one request: status, headers and body, written by whichever thread holds it. */
+export interface ManagementAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string | number>;
+  readonly body?: string;
+}
+
 /** An error answered as AWS answers it: status, `x-amzn-errortype`, JSON body. The SDK reads the type from the header. */
-function awsError(response: ServerResponse, status: number, type: string, message: string): void {
+function awsError(status: number, type: string, message: string): ManagementAnswer {
   const body = JSON.stringify({ message });
-  response.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-    "x-amzn-errortype": type,
-    "x-amzn-requestid": newRequestId(),
-  });
-  response.end(body);
+  return {
+    status,
+    headers: {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      "x-amzn-errortype": type,
+      "x-amzn-requestid": newRequestId(),
+    },
+    body,
+  };
 }
 
 /**
@@ -34,8 +44,82 @@ export const managementConnectionId = (path: string): string | undefined => CONN
 
 /**
  * The API Gateway Management API over the emulator: POST sends a frame, GET describes, DELETE closes (and fires
- * `$disconnect`). Requests are not signature-checked; ids are URL-decoded as API Gateway does.
+ * `$disconnect`). Requests are not signature-checked; ids are URL-decoded as API Gateway does. `body` is a POST's body,
+ * or undefined when it was over {@link MAX_POST_BYTES}.
  */
+export function managementAnswer(
+  gateway: WebSocketGateway,
+  encodedId: string,
+  method: string | undefined,
+  body: Buffer | undefined,
+  faults?: Faults,
+): ManagementAnswer | Promise<ManagementAnswer> {
+  if (faults?.options.managementLatencyMs) {
+    return faults.delay("management").then(() => answer(gateway, encodedId, method, body, faults));
+  }
+  return answer(gateway, encodedId, method, body, faults);
+}
+
+function answer(
+  gateway: WebSocketGateway,
+  encodedId: string,
+  method: string | undefined,
+  body: Buffer | undefined,
+  faults?: Faults,
+): ManagementAnswer {
+  let connectionId: string;
+  try {
+    connectionId = decodeURIComponent(encodedId);
+  } catch {
+    return awsError(400, "BadRequestException", "Invalid connection id");
+  }
+  const connection = gateway.live(connectionId);
+  const socket = connection?.socket;
+  if (method === "POST") {
+    if (body === undefined) return awsError(413, "PayloadTooLargeException", "Request entity too large");
+    const fault = faults?.postFault(connectionId);
+    if (fault === "throttled") return awsError(429, "LimitExceededException", "Rate exceeded (injected)");
+    if (fault === "gone" || !connection || socket?.readyState !== WebSocket.OPEN) {
+      return awsError(410, "GoneException", "");
+    }
+    if (socket.bufferedAmount > CLIENT_BUFFER_LIMIT) {
+      return awsError(429, "LimitExceededException", "Client buffer is full");
+    }
+    // A text frame, as API Gateway sends posted data. Valid UTF-8 (every post the chat makes) goes out as it came,
+    // without decoding it into a string for ws to encode again; anything else is decoded as before, invalid
+    // sequences replaced, so the client never gets a text frame that is not UTF-8.
+    if (isUtf8(body)) socket.send(body, { binary: false });
+    else socket.send(body.toString("utf8"));
+    return { status: 200, headers: { "content-length": 0, "x-amzn-requestid": newRequestId() } };
+  }
+  if (!connection) return awsError(410, "GoneException", "");
+  if (method === "GET") {
+    // The wire names are camelCase; the SDK maps them to ConnectedAt, Identity.SourceIp, …
+    const description = JSON.stringify({
+      connectedAt: new Date(connection.connectedAt).toISOString(),
+      identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
+      lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+    });
+    return {
+      status: 200,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(description) },
+      body: description,
+    };
+  }
+  if (method === "DELETE") {
+    socket?.close(1000, "");
+    return { status: 204, headers: { "x-amzn-requestid": newRequestId() } };
+  }
+  return awsError(405, "MethodNotAllowedException", "Method not allowed");
+}
+
+/** Writes an answer. */
+export function writeAnswer(response: ServerResponse, { status, headers, body }: ManagementAnswer): void {
+  response.writeHead(status, headers);
+  response.end(body);
+}
+
+/** The management API on an HTTP server of this thread: reads the request, answers it with {@link managementAnswer}. */
 export async function handleManagementRequest(
   gateway: WebSocketGateway,
   encodedId: string,
@@ -43,49 +127,6 @@ export async function handleManagementRequest(
   response: ServerResponse,
   faults?: Faults,
 ): Promise<void> {
-  if (faults?.options.managementLatencyMs) await faults.delay("management");
-  let connectionId: string;
-  try {
-    connectionId = decodeURIComponent(encodedId);
-  } catch {
-    return awsError(response, 400, "BadRequestException", "Invalid connection id");
-  }
-  const connection = gateway.live(connectionId);
-  const socket = connection?.socket;
-  if (request.method === "POST") {
-    const body = await readBody(request, MAX_POST_BYTES);
-    if (body === undefined) return awsError(response, 413, "PayloadTooLargeException", "Request entity too large");
-    const fault = faults?.postFault(connectionId);
-    if (fault === "throttled") return awsError(response, 429, "LimitExceededException", "Rate exceeded (injected)");
-    if (fault === "gone" || !connection || socket?.readyState !== WebSocket.OPEN) {
-      return awsError(response, 410, "GoneException", "");
-    }
-    if (socket.bufferedAmount > CLIENT_BUFFER_LIMIT) {
-      return awsError(response, 429, "LimitExceededException", "Client buffer is full");
-    }
-    // A text frame, as API Gateway sends posted data. Valid UTF-8 (every post the chat makes) goes out as it came,
-    // without decoding it into a string for ws to encode again; anything else is decoded as before, invalid
-    // sequences replaced, so the client never gets a text frame that is not UTF-8.
-    if (isUtf8(body)) socket.send(body, { binary: false });
-    else socket.send(body.toString("utf8"));
-    response.writeHead(200, { "content-length": 0, "x-amzn-requestid": newRequestId() });
-    return void response.end();
-  }
-  if (!connection) return awsError(response, 410, "GoneException", "");
-  if (request.method === "GET") {
-    // The wire names are camelCase; the SDK maps them to ConnectedAt, Identity.SourceIp, …
-    const body = JSON.stringify({
-      connectedAt: new Date(connection.connectedAt).toISOString(),
-      identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
-      lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
-    });
-    response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    return void response.end(body);
-  }
-  if (request.method === "DELETE") {
-    socket?.close(1000, "");
-    response.writeHead(204, { "x-amzn-requestid": newRequestId() });
-    return void response.end();
-  }
-  return awsError(response, 405, "MethodNotAllowedException", "Method not allowed");
+  const body = request.method === "POST" ? await readBody(request, MAX_POST_BYTES) : undefined;
+  writeAnswer(response, await managementAnswer(gateway, encodedId, request.method, body, faults));
 }

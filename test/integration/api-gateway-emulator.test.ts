@@ -86,6 +86,27 @@ describe("management API, through the real SDK", () => {
     await client.close();
   });
 
+  it("answers alike on the stack's own port, beside the management API's own thread", async () => {
+    expect(new URL(stack.managementEndpoint).port).not.toBe(new URL(stack.url).port);
+    const onStackPort = new ApiGatewayManagementApiClient({
+      endpoint: `${stack.url}/local`,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const client = await connect(stack, "Port", "mgmt");
+    const id = await connectionIdOf("Port", "mgmt");
+
+    await onStackPort.send(new PostToConnectionCommand({ ConnectionId: id, Data: '{"type":"pong","timestamp":2}' }));
+    const gone = await onStackPort
+      .send(new PostToConnectionCommand({ ConnectionId: "NoSuchConnId=", Data: "{}" }))
+      .catch((e: unknown) => e);
+
+    expect(await client.ofType("pong")).toEqual({ type: "pong", timestamp: 2 });
+    expect(gone).toBeInstanceOf(GoneException);
+    onStackPort.destroy();
+    await client.close();
+  });
+
   it("closes the socket on DeleteConnection and fires $disconnect", async () => {
     const lucy = await connect(stack, "Lucy", "delete-test");
     const bob = await connect(stack, "Bob", "delete-test");

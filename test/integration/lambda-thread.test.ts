@@ -85,7 +85,7 @@ describe("the functions' worker thread", () => {
   });
 });
 
-describe("the local stack with the functions in its own thread", () => {
+describe("the local stack without worker threads", () => {
   let stack: LocalStack | undefined;
   afterEach(async () => {
     await stack?.close();
@@ -93,7 +93,7 @@ describe("the local stack with the functions in its own thread", () => {
   });
 
   it("delivers a message to every member of the channel, as with the worker thread", async () => {
-    stack = await startTestStack({ functionsInWorker: false });
+    stack = await startTestStack({ workerThreads: false });
     const ann = await connect(stack, "Ann", "same-thread");
     const ben = await connect(stack, "Ben", "same-thread");
     await ann.ofType("system");
