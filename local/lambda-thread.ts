@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import {
   FUNCTION_NAMES,
@@ -9,7 +9,7 @@ import {
 } from "./lambda-functions.ts";
 import type { FromStack, ToStack } from "./lambda-worker-messages.ts";
 import { fromThread } from "./thread-values.ts";
-import { tsWorkerBootstrap } from "./ts-worker.ts";
+import { tsWorker } from "./ts-worker.ts";
 
 /** The worker's module: the chat's functions. */
 const FUNCTIONS_ENTRY = new URL("./lambda-worker.ts", import.meta.url);
@@ -59,7 +59,7 @@ export class LambdaThread {
   }
 
   private spawn(): Promise<Worker> {
-    const worker = new Worker(tsWorkerBootstrap(this.entry), { eval: true, workerData: this.config });
+    const worker = tsWorker(this.entry, this.config);
     this.starting = new Promise<Worker>((resolve, reject) => {
       let ready = false;
       worker.on("message", (message: ToStack) => {

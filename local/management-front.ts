@@ -8,7 +8,7 @@ import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 import { MAX_POST_BYTES, managementConnectionId } from "./management-api.ts";
-import type { FromFront, FrontRequest, ToFront } from "./management-thread.ts";
+import { type FromFront, type FrontAnswers, NO_BODY, TOO_LARGE } from "./management-front-messages.ts";
 import { readBody } from "./read-body.ts";
 
 const port = parentPort;
@@ -17,27 +17,40 @@ const { host } = workerData as { host: string };
 
 const waiting = new Map<number, ServerResponse>();
 let nextId = 0;
-let outbox: FrontRequest[] = [];
+let outbox = { ids: [] as number[], methods: [] as (string | undefined)[], encodedIds: [] as string[] };
+let bodyEnds: number[] = [];
+let bodies: Buffer[] = [];
+let bodyBytes = 0;
 const flush = () => {
-  const message: FromFront = { type: "requests", requests: outbox };
-  outbox = [];
+  const message: FromFront = { type: "requests", ...outbox, bodyEnds, bodies: Buffer.concat(bodies, bodyBytes) };
+  outbox = { ids: [], methods: [], encodedIds: [] };
+  bodyEnds = [];
+  bodies = [];
+  bodyBytes = 0;
   port.postMessage(message);
 };
-const forward = (request: FrontRequest) => {
-  if (outbox.length === 0) setImmediate(flush);
-  outbox.push(request);
+const forward = (id: number, method: string | undefined, encodedId: string, body: Buffer | undefined | null) => {
+  if (outbox.ids.length === 0) setImmediate(flush);
+  outbox.ids.push(id);
+  outbox.methods.push(method);
+  outbox.encodedIds.push(encodedId);
+  if (body) {
+    bodies.push(body);
+    bodyBytes += body.byteLength;
+  }
+  bodyEnds.push(body ? bodyBytes : body === null ? TOO_LARGE : NO_BODY);
 };
 
 const server = createServer((request, response) => {
   const path = (request.url ?? "/").split("?", 1)[0] ?? "/";
   const encodedId = managementConnectionId(path);
   if (encodedId === undefined) return void response.writeHead(404, { "content-type": "text/plain" }).end("Not found");
+  // Every request gets an answer from the stack's thread, which then takes it out of here.
   const id = nextId++;
   waiting.set(id, response);
-  response.once("close", () => waiting.delete(id));
-  if (request.method !== "POST") return forward({ id, method: request.method, encodedId });
+  if (request.method !== "POST") return forward(id, request.method, encodedId, undefined);
   readBody(request, MAX_POST_BYTES).then(
-    (body) => forward({ id, method: request.method, encodedId, body: body ?? null }),
+    (body) => forward(id, request.method, encodedId, body ?? null),
     () => {
       waiting.delete(id);
       response.destroy();
@@ -45,11 +58,16 @@ const server = createServer((request, response) => {
   );
 });
 
-port.on("message", (message: ToFront) => {
-  for (const { id, status, headers, body } of message.answers) {
+port.on("message", (message: FrontAnswers) => {
+  const { ids, statuses, headers, headerEnds, bodies } = message;
+  let start = 0;
+  for (let index = 0; index < ids.length; index++) {
+    const id = ids[index] as number;
+    const end = headerEnds[index] as number;
     const response = waiting.get(id);
     waiting.delete(id);
-    response?.writeHead(status, headers).end(body);
+    response?.writeHead(statuses[index] as number, headers.slice(start, end) as string[]).end(bodies[index]);
+    start = end;
   }
 });
 

@@ -1,20 +1,8 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import type { ManagementAnswer } from "./management-api.ts";
-import { tsWorkerBootstrap } from "./ts-worker.ts";
-
-/** A request the front read: `body` is a POST's (null when over the limit), absent for other methods. */
-export interface FrontRequest {
-  readonly id: number;
-  readonly method: string | undefined;
-  readonly encodedId: string;
-  readonly body?: Uint8Array | null;
-}
-
-/** What the front sends the stack's thread. */
-export type FromFront = { type: "listening"; port: number } | { type: "requests"; requests: FrontRequest[] };
-/** What the stack's thread sends the front: answers by request id. */
-export type ToFront = { type: "answers"; answers: (ManagementAnswer & { id: number })[] };
+import type { FromFront, FrontAnswers, FrontRequests } from "./management-front-messages.ts";
+import { tsWorker } from "./ts-worker.ts";
 
 /** Decides one request's answer (the management API's logic, in the thread that owns the connections). */
 export type Answerer = (
@@ -23,6 +11,14 @@ export type Answerer = (
   body: Buffer | undefined,
 ) => ManagementAnswer | Promise<ManagementAnswer>;
 
+const emptyAnswers = (): Omit<FrontAnswers, "type"> => ({
+  ids: [],
+  statuses: [],
+  headers: [],
+  headerEnds: [],
+  bodies: [],
+});
+
 /**
  * The management API's HTTP front in a worker thread (local/management-front.ts): on AWS the management API is a
  * service of API Gateway, on CPUs the function never touches. This thread keeps the decisions (is the connection
@@ -30,7 +26,7 @@ export type Answerer = (
  * thread dies, posts to it fail as a refused connection does, and the stack logs it.
  */
 export class ManagementThread {
-  private outbox: ToFront["answers"] = [];
+  private outbox: Omit<FrontAnswers, "type"> = emptyAnswers();
   private closing = false;
 
   private constructor(
@@ -41,10 +37,7 @@ export class ManagementThread {
 
   /** Starts the front on `host` (a free port) and resolves once it listens. */
   static start(host: string, stage: string, answer: Answerer, logger: CoreLogger): Promise<ManagementThread> {
-    const worker = new Worker(tsWorkerBootstrap(new URL("./management-front.ts", import.meta.url)), {
-      eval: true,
-      workerData: { host },
-    });
+    const worker = tsWorker(new URL("./management-front.ts", import.meta.url), { host });
     return new Promise((resolve, reject) => {
       let thread: ManagementThread | undefined;
       worker.on("message", (message: FromFront) => {
@@ -52,7 +45,7 @@ export class ManagementThread {
           const origin = `http://${host.includes(":") ? `[${host}]` : host}:${message.port}`;
           thread = new ManagementThread(worker, `${origin}/${stage}`);
           resolve(thread);
-        } else thread?.received(message.requests, answer);
+        } else thread?.received(message, answer);
       });
       worker.on("error", (error) => {
         if (thread) logger.error("management API thread crashed", { error });
@@ -65,23 +58,36 @@ export class ManagementThread {
     });
   }
 
-  private received(requests: FrontRequest[], answer: Answerer): void {
-    for (const { id, method, encodedId, body } of requests) {
-      const buffer = body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined;
-      const answered = answer(encodedId, method, buffer);
-      if (answered instanceof Promise) void answered.then((late) => this.send({ ...late, id }));
-      else this.send({ ...answered, id });
+  private received(requests: FrontRequests, answer: Answerer): void {
+    const { ids, methods, encodedIds, bodyEnds, bodies } = requests;
+    let start = 0;
+    for (let index = 0; index < ids.length; index++) {
+      const end = bodyEnds[index] as number;
+      let body: Buffer | undefined;
+      if (end >= 0) {
+        body = Buffer.from(bodies.buffer, bodies.byteOffset + start, end - start);
+        start = end;
+      }
+      const id = ids[index] as number;
+      const answered = answer(encodedIds[index] as string, methods[index], body);
+      if (answered instanceof Promise) void answered.then((late) => this.send(id, late));
+      else this.send(id, answered);
     }
   }
 
-  private send(answer: ToFront["answers"][number]): void {
-    if (this.outbox.length === 0) setImmediate(() => this.flush());
-    this.outbox.push(answer);
+  private send(id: number, { status, headers, body }: ManagementAnswer): void {
+    const outbox = this.outbox;
+    if (outbox.ids.length === 0) setImmediate(() => this.flush());
+    outbox.ids.push(id);
+    outbox.statuses.push(status);
+    for (const name in headers) outbox.headers.push(name, headers[name] as string | number);
+    outbox.headerEnds.push(outbox.headers.length);
+    outbox.bodies.push(body);
   }
 
   private flush(): void {
-    const message: ToFront = { type: "answers", answers: this.outbox };
-    this.outbox = [];
+    const message: FrontAnswers = { type: "answers", ...this.outbox };
+    this.outbox = emptyAnswers();
     if (!this.closing) this.worker.postMessage(message);
   }
 
