@@ -19,7 +19,11 @@ export interface E2eServerReady {
 /** The secret of the benchmark's local stack (never used anywhere else). */
 export const E2E_SECRET = "a-benchmark-secret-that-is-long-enough-for-hs256";
 
-/** The chat's whole local stack: the API Gateway emulator, the handlers, the management API, dynalite. */
+/**
+ * The chat's whole local stack, as `npm start` runs it: the API Gateway emulator and dynalite in this thread, the
+ * handlers in a worker thread, the management API's HTTP server in another. (The CPU profile taken with
+ * BENCH_PROFILE_DIR is of this thread only.)
+ */
 async function ours(): Promise<E2eServerReady> {
   const stack = await startLocalStack({ port: 0, tokenSecret: E2E_SECRET, logger: silentLogger });
   return { type: "ready", url: stack.wsUrl, sessionUrl: stack.sessionUrl };
