@@ -80,7 +80,11 @@ export class LambdaThread {
         this.exited(worker, code);
       });
     });
-    this.starting.catch(() => worker.terminate());
+    this.starting.catch(() => {
+      // A failed start is not kept: the next invocation tries a new cold start.
+      this.starting = undefined;
+      void worker.terminate();
+    });
     return this.starting;
   }
 
