@@ -152,8 +152,9 @@ export const POST_TIMEOUT_MS = 25_000;
 /**
  * A lean {@link Poster}: `PostToConnection` as one SigV4-signed `http(s).request` over a keep-alive agent. It builds
  * the canonical request of its one fixed request shape itself and signs it with the signing key the SDK's SigV4
- * package derives and caches (`getSigningKey`), with credentials from the given provider on every post. It needs
- * no management API client, so a function that posts carries none in its bundle. That skips the SDK's per-call machinery
+ * package derives (`getSigningKey`), kept while the day and the credentials stay the same, with credentials from the
+ * given provider on every post. It needs no management API client, so a function that posts carries none in its
+ * bundle. That skips the SDK's per-call machinery
  * (middleware stack, serde, a signer per request, request cloning), which costs several times the signature itself
  * (bench/README.md). Answers as the SDK poster does: 2xx delivered, 410 gone, anything else failed with an error whose
  * `$metadata.httpStatusCode` the broadcast reads; 429, 5xx and network errors are retried here up to `maxAttempts`,
@@ -171,6 +172,17 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   const retryBaseMs = options.retryBaseMs ?? 100;
   const timeoutMs = options.timeoutMs ?? POST_TIMEOUT_MS;
   const wait = options.sleep ?? sleep;
+
+  // The last signing key, by what it is derived from. The SDK's own cache is keyed by an HMAC of the credentials,
+  // which would cost one more HMAC per post; a day's posts with the same credentials all share one key.
+  let lastKey: { of: string; key: Uint8Array } | undefined;
+  const signingKey = async (credentials: PosterCredentials, shortDate: string): Promise<Uint8Array> => {
+    const of = `${shortDate}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}\n${credentials.sessionToken ?? ""}`;
+    if (lastKey?.of !== of) {
+      lastKey = { of, key: await getSigningKey(Sha256, credentials, shortDate, region, SIGNING_SERVICE) };
+    }
+    return lastKey.key;
+  };
 
   /** The headers of one signed post: exactly what `SignatureV4.sign` adds for this request, in canonical order. */
   const signedHeaders = async (label: string, data: Uint8Array): Promise<Record<string, string>> => {
@@ -193,9 +205,9 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
     const names = Object.keys(headers).sort();
     const canonical = `POST\n${canonicalBase}${escapeUri(label)}\n\n${names.map((n) => `${n}:${headers[n]}\n`).join("")}\n${names.join(";")}\n${hash}`;
     const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256Hex(canonical)}`;
-    // The signing key as the SDK derives and caches it (per day, Region, service and credentials).
-    const key = await getSigningKey(Sha256, credentials, shortDate, region, SIGNING_SERVICE);
-    const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
+    const signature = createHmac("sha256", await signingKey(credentials, shortDate))
+      .update(stringToSign)
+      .digest("hex");
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`;
     return headers;
   };

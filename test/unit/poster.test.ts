@@ -73,7 +73,7 @@ const data = Buffer.from('{"type":"message","message":"hi"}');
 const errorOf = (outcome: PostOutcome) => (outcome.status === "failed" ? outcome.error : undefined);
 
 /** SigV4 recomputed from what arrived on the wire, independently of the SDK. */
-function expectedSignature(request: Received): string {
+function expectedSignature(request: Received, secretAccessKey = CREDENTIALS.secretAccessKey): string {
   const authorization = String(request.headers.authorization);
   const [, scope = "", signedHeaders = ""] =
     /Credential=[^/]+\/([^,]+), SignedHeaders=([^,]+), Signature=/.exec(authorization) ?? [];
@@ -92,7 +92,7 @@ function expectedSignature(request: Received): string {
   const hmac = (key: string | Buffer, value: string) => createHmac("sha256", key).update(value).digest();
   const key = [date, region, service, "aws4_request"].reduce<Buffer | string>(
     (k, part) => hmac(k, part),
-    `AWS4${CREDENTIALS.secretAccessKey}`,
+    `AWS4${secretAccessKey}`,
   );
   return createHmac("sha256", key).update(stringToSign).digest("hex");
 }
@@ -151,6 +151,24 @@ describe("signedHttpPoster", () => {
       { signingDate, signingRegion: REGION, signingService: "execute-api" },
     );
     expect(request.headers.authorization).toBe(sdk.headers.authorization);
+  });
+
+  it("signs with the new key as soon as the provider's credentials change", async () => {
+    const rotated = { accessKeyId: "AKIDROTATED", secretAccessKey: "another-secret-access-key" };
+    const answersOf = [CREDENTIALS, rotated, CREDENTIALS];
+    const poster = signedHttpPoster({
+      endpoint,
+      region: REGION,
+      credentials: async () => answersOf[received.length] ?? CREDENTIALS,
+      agent: new Agent({ keepAlive: true }),
+    });
+    for (let i = 0; i < answersOf.length; i++) await poster.post(CONNECTION_ID, data);
+    expect(received.map((request) => String(request.headers.authorization).split("Signature=")[1])).toEqual([
+      expectedSignature(received[0] as Received),
+      expectedSignature(received[1] as Received, rotated.secretAccessKey),
+      expectedSignature(received[2] as Received),
+    ]);
+    expect(String(received[1]?.headers.authorization)).toContain("Credential=AKIDROTATED/");
   });
 
   it("sends what the SDK sends: the same path, content type and body", async () => {
