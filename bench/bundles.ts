@@ -81,6 +81,39 @@ const buildOptions = (entry: string, outfile: string, target: string): BuildOpti
   logLevel: "silent",
 });
 
+/**
+ * What every function that touches DynamoDB must carry, whatever our code does: the DynamoDB Document client and the
+ * commands the chat sends, with the same credential alias, bundled with the same options. The smallest bundle a
+ * function with the SDK bundled can have.
+ */
+const sdkFloorSource = `
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+export const handler = (table) => Promise.all([
+  doc.send(new PutCommand({ TableName: table, Item: {} })),
+  doc.send(new QueryCommand({ TableName: table })),
+  doc.send(new BatchWriteCommand({ RequestItems: {} })),
+  doc.send(new DeleteCommand({ TableName: table, Key: {} })),
+]);
+`;
+
+/** The floor above: {@link sdkFloorSource} bundled as the entries are. */
+export async function measureSdkFloor(target: string): Promise<{ what: string; minifiedBytes: number }> {
+  const dir = await mkdtemp(join(tmpdir(), "chat-bench-floor-"));
+  try {
+    const outfile = join(dir, "index.mjs");
+    const { entryPoints: _, ...options } = buildOptions("", outfile, target);
+    await build({ ...options, stdin: { contents: sdkFloorSource, resolveDir: root, loader: "js" } });
+    return {
+      what: "the DynamoDB Document client alone (Put, Query, BatchWrite, Delete)",
+      minifiedBytes: (await readFile(outfile)).byteLength,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const runNode = promisify(execFile);
 const initScript = (file: string) =>
   `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); ` +

@@ -13,6 +13,8 @@ export interface BenchResults {
   readCost: ReadCostResult | null;
   fanout: FanoutResult | null;
   bundles: Record<string, BundleResult> | null;
+  /** The smallest bundle any function using DynamoDB can have with the SDK bundled (bench/bundles.ts). */
+  bundleFloor: { what: string; minifiedBytes: number } | null;
   e2e: (E2eResult & { oursP50Ms: number; oursP99Ms: number; socketIoP99Ms: number; rawWsP99Ms: number }) | null;
   /** The product's sharded fan-out (bench/sharded.ts). */
   sharded: ShardedResult | null;
@@ -72,6 +74,16 @@ function rows(r: BenchResults): Row[] {
       "—",
       "≤ 200 KiB, ≤ 50 ms",
       verdict(!b.error && b.minifiedBytes <= 200 * 1024 && b.initMsMedian <= 50),
+    ]);
+  }
+  if (r.bundleFloor) {
+    out.push([
+      `bundle floor: ${r.bundleFloor.what}, bundled the same way`,
+      kib(r.bundleFloor.minifiedBytes),
+      "—",
+      "—",
+      "what any function using DynamoDB carries",
+      "—",
     ]);
   }
   const e = r.e2e;

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { limits } from "../lambda/core/limits.ts";
-import { measureBundles } from "./bundles.ts";
+import { measureBundles, measureSdkFloor } from "./bundles.ts";
 import { costModel, defaultAssumptions } from "./cost.ts";
 import { measureE2e } from "./e2e.ts";
 import { measureFanoutSuite } from "./fanout.ts";
@@ -33,6 +33,7 @@ const results: BenchResults = {
   readCost: null,
   fanout: null,
   bundles: null,
+  bundleFloor: null,
   e2e: null,
   sharded: null,
   cost: null,
@@ -63,6 +64,10 @@ results.fanout = await step("fan-out", () =>
 results.bundles = await step("bundles", async () => {
   const { chatBundleTarget } = await import("../infra/chat-function.ts");
   return measureBundles(chatBundleTarget, quick ? 2 : 10);
+});
+results.bundleFloor = await step("bundle floor", async () => {
+  const { chatBundleTarget } = await import("../infra/chat-function.ts");
+  return measureSdkFloor(chatBundleTarget);
 });
 const e2e = await step("end to end", () => (quick ? measureE2e(50, 1, 5) : measureE2e(1_000, 3, 20)));
 if (e2e) {
