@@ -53,14 +53,21 @@ const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
 
 /**
  * Whether a failed post should be made again: API Gateway refused it for now (429: throttled, or the client's buffer
- * full) or failed on its side (5xx), or it never left this machine. A post that got no answer (a timeout, a reset
+ * full) or failed on its side (5xx), or it never left this machine (a refused connection, or a kept-alive socket the
+ * server had closed as the post reused it: the poster marks those `notSent`). A post that got no answer (a timeout, a reset
  * connection) may have been delivered, and posting again would deliver it twice: it is counted as failed instead.
  */
 export function isRetryable(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
-  const { $metadata, code } = error as { $metadata?: { httpStatusCode?: unknown }; code?: unknown };
+  const { $metadata, code, notSent } = error as {
+    $metadata?: { httpStatusCode?: unknown };
+    code?: unknown;
+    notSent?: unknown;
+  };
   const status = $metadata?.httpStatusCode;
   if (typeof status === "number") return status === 429 || status >= 500;
+  // The poster's mark for a reset of a reused keep-alive socket before any answer: the request never left.
+  if (notSent === true) return true;
   return typeof code === "string" && NOT_SENT.has(code);
 }
 

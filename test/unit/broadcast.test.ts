@@ -131,6 +131,8 @@ describe("broadcast", () => {
     // No answer: maybe delivered, so never twice.
     expect(isRetryable(new Error("PostToConnection: no answer in 10000 ms"))).toBe(false);
     expect(isRetryable(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))).toBe(false);
+    // The same reset on a reused keep-alive socket before any answer: the poster marks it never sent.
+    expect(isRetryable(Object.assign(new Error("socket hang up"), { code: "ECONNRESET", notSent: true }))).toBe(true);
     expect(isRetryable({ $metadata: { httpStatusCode: 403 } })).toBe(false);
   });
 
