@@ -11,7 +11,7 @@ import { LambdaThread } from "./lambda-thread.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 import { createTables, type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
-import { handleManagementRequest, managementAnswer, managementConnectionId } from "./management-api.ts";
+import { handleManagementRequest, KEEP_ALIVE_MS, managementAnswer, managementConnectionId } from "./management-api.ts";
 import { ManagementThread } from "./management-thread.ts";
 import { invokeHttpApi, securityHeaders, serveStatic, siteConfig } from "./site.ts";
 import { WebSocketGateway } from "./websocket-gateway.ts";
@@ -105,10 +105,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       response.end();
     });
   });
+  // The management API on this port is posted to over kept-alive sockets too (see KEEP_ALIVE_MS).
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 10_000;
+  const started: { management?: ManagementThread } = {};
+  /** Stops what has started when a later step fails, so a failed start leaves no server, store or thread running. */
+  const abortStart = async (error: unknown): Promise<never> => {
+    await started.management?.close();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await dynamo.close();
+    throw error;
+  };
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 3000, host, () => resolve());
-  });
+  }).catch(abortStart);
   const { port } = server.address() as AddressInfo;
   const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const threads = options.workerThreads ?? true;
@@ -118,8 +132,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         STAGE,
         (encodedId, method, body) => managementAnswer(gateway, encodedId, method, body, faults),
         logger,
-      )
+      ).catch(abortStart)
     : undefined;
+  started.management = management;
   const managementEndpoint = management?.endpoint ?? `${origin}/${STAGE}`;
 
   const env = {
@@ -141,8 +156,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     logger,
   });
   const hooks: FunctionHooks = { logger, segmentQueueFor: segments.queueFor };
-  const thread = threads ? await LambdaThread.start(functionConfig, hooks) : undefined;
-  const functions = thread?.functions ?? (await createLambdaFunctions(functionConfig, hooks));
+  const thread = threads ? await LambdaThread.start(functionConfig, hooks).catch(abortStart) : undefined;
+  const functions = thread?.functions ?? (await createLambdaFunctions(functionConfig, hooks).catch(abortStart));
   const gateway = new WebSocketGateway(
     {
       authorizer: functions.authorizer,

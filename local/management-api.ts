@@ -9,6 +9,13 @@ import type { WebSocketGateway } from "./websocket-gateway.ts";
 /** PostToConnection accepts at most 128 KB, API Gateway's message size. */
 export const MAX_POST_BYTES = 128 * 1024;
 
+/**
+ * How long the local servers keep an idle connection. The functions post over kept-alive sockets, and a server that
+ * closes one just as a post reuses it resets that post (the poster then posts it again): longer than Node's 5 s
+ * default, so that happens seldom, as with API Gateway's own front, which keeps connections for minutes.
+ */
+export const KEEP_ALIVE_MS = 120_000;
+
 /** Above this many bytes waiting for a slow client, API Gateway answers 429 (the client's buffer is full). */
 const CLIENT_BUFFER_LIMIT = 4 * 1024 * 1024;
 
@@ -35,6 +42,10 @@ function awsError(status: number, type: string, message: string): ManagementAnsw
     body,
   };
 }
+
+/** What API Gateway answers when it fails on its side; the emulator answers it when deciding an answer failed. */
+export const internalErrorAnswer = (): ManagementAnswer =>
+  awsError(500, "InternalServerErrorException", "Internal server error");
 
 /**
  * The (still URL-encoded) connection id of a management API path (`[/{stage}]/@connections/{id}`, no query string),

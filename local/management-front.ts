@@ -7,7 +7,7 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
-import { MAX_POST_BYTES, managementConnectionId } from "./management-api.ts";
+import { KEEP_ALIVE_MS, MAX_POST_BYTES, managementConnectionId } from "./management-api.ts";
 import { type FromFront, type FrontAnswers, NO_BODY, TOO_LARGE } from "./management-front-messages.ts";
 import { readBody } from "./read-body.ts";
 
@@ -48,6 +48,8 @@ const server = createServer((request, response) => {
   // Every request gets an answer from the stack's thread, which then takes it out of here.
   const id = nextId++;
   waiting.set(id, response);
+  // A client that gives up before its answer leaves nothing behind.
+  response.once("close", () => waiting.delete(id));
   if (request.method !== "POST") return forward(id, request.method, encodedId, undefined);
   readBody(request, MAX_POST_BYTES).then(
     (body) => forward(id, request.method, encodedId, body ?? null),
@@ -70,6 +72,9 @@ port.on("message", (message: FrontAnswers) => {
     start = end;
   }
 });
+
+server.keepAliveTimeout = KEEP_ALIVE_MS;
+server.headersTimeout = KEEP_ALIVE_MS + 10_000;
 
 server.listen(0, host, () => {
   const message: FromFront = { type: "listening", port: (server.address() as AddressInfo).port };

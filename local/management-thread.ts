@@ -1,6 +1,6 @@
 import type { Worker } from "node:worker_threads";
 import type { CoreLogger } from "../lambda/core/logger.ts";
-import type { ManagementAnswer } from "./management-api.ts";
+import { internalErrorAnswer, type ManagementAnswer } from "./management-api.ts";
 import type { FromFront, FrontAnswers, FrontRequests } from "./management-front-messages.ts";
 import { tsWorker } from "./ts-worker.ts";
 
@@ -45,7 +45,7 @@ export class ManagementThread {
           const origin = `http://${host.includes(":") ? `[${host}]` : host}:${message.port}`;
           thread = new ManagementThread(worker, `${origin}/${stage}`);
           resolve(thread);
-        } else thread?.received(message, answer);
+        } else thread?.received(message, answer, logger);
       });
       worker.on("error", (error) => {
         if (thread) logger.error("management API thread crashed", { error });
@@ -58,7 +58,8 @@ export class ManagementThread {
     });
   }
 
-  private received(requests: FrontRequests, answer: Answerer): void {
+  /** Decides each request's answer; one whose decision fails is answered 500, as API Gateway fails, and logged. */
+  private received(requests: FrontRequests, answer: Answerer, logger: CoreLogger): void {
     const { ids, methods, encodedIds, bodyEnds, bodies } = requests;
     let start = 0;
     for (let index = 0; index < ids.length; index++) {
@@ -69,8 +70,18 @@ export class ManagementThread {
         start = end;
       }
       const id = ids[index] as number;
-      const answered = answer(encodedIds[index] as string, methods[index], body);
-      if (answered instanceof Promise) void answered.then((late) => this.send(id, late));
+      const failed = (error: unknown) => {
+        logger.error("management API request failed", { error });
+        this.send(id, internalErrorAnswer());
+      };
+      let answered: ManagementAnswer | Promise<ManagementAnswer>;
+      try {
+        answered = answer(encodedIds[index] as string, methods[index], body);
+      } catch (error) {
+        failed(error);
+        continue;
+      }
+      if (answered instanceof Promise) answered.then((late) => this.send(id, late), failed);
       else this.send(id, answered);
     }
   }

@@ -1,9 +1,12 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { CoreLogger } from "../../lambda/core/logger.ts";
+import { type CoreLogger, silentLogger } from "../../lambda/core/logger.ts";
 import type { FunctionConfig, FunctionHooks } from "../../local/lambda-functions.ts";
 import { LambdaThread } from "../../local/lambda-thread.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
-import type { LocalStack } from "../../local/local-stack.ts";
+import { type LocalStack, startLocalStack } from "../../local/local-stack.ts";
+import { ManagementThread } from "../../local/management-thread.ts";
 import { connect, startTestStack } from "./harness.ts";
 
 const SCRIPTED = new URL("./scripted-lambda-worker.ts", import.meta.url);
@@ -104,5 +107,55 @@ describe("the local stack without worker threads", () => {
       expect(await client.ofType("message")).toMatchObject({ from: "Ann", message: "hello", channel: "same-thread" });
     }
     await Promise.all([ann.close(), ben.close()]);
+  });
+});
+
+describe("a local stack that cannot start", () => {
+  /** Listens on `port` (0: any free one) and closes again, answering the port; rejects when it is taken. */
+  const listenOnce = async (port: number): Promise<number> => {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    const { port: bound } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return bound;
+  };
+
+  it.each([true, false])(
+    "rejects with the functions' error and leaves its port free (worker threads: %s)",
+    async (workerThreads) => {
+      const port = await listenOnce(0);
+
+      const start = startLocalStack({ port, tokenSecret: "too-short", workerThreads, logger: silentLogger });
+
+      await expect(start).rejects.toThrow(/at least 32 bytes/);
+      expect(await listenOnce(port)).toBe(port);
+    },
+  );
+});
+
+describe("the management API's thread", () => {
+  it.each([
+    [
+      "throws",
+      () => {
+        throw new Error("decision failed");
+      },
+    ],
+    ["rejects", () => Promise.reject(new Error("decision failed"))],
+  ] as const)("answers 500 InternalServerErrorException and logs it when deciding an answer %s", async (_, answer) => {
+    const { logs, hooks } = recordingHooks();
+    const management = await ManagementThread.start("127.0.0.1", "local", answer, hooks.logger);
+    try {
+      const response = await fetch(`${management.endpoint}/@connections/abc%3D`, { method: "POST", body: "hi" });
+
+      expect(response.status).toBe(500);
+      expect(response.headers.get("x-amzn-errortype")).toBe("InternalServerErrorException");
+      expect(logs).toMatchObject([{ level: "error", message: "management API request failed" }]);
+    } finally {
+      await management.close();
+    }
   });
 });
