@@ -129,8 +129,14 @@ async function* withSender(deps: ChatDeps, who: Participant, now: number, pages:
     yield page;
   }
   if (listed) return;
-  if (await deps.connections.restore(connectionRecord(who, now))) {
-    (deps.logger ?? silentLogger).warn("sender was not stored; stored it again", { connectionId: who.connectionId });
+  const logger = deps.logger ?? silentLogger;
+  try {
+    if (await deps.connections.restore(connectionRecord(who, now))) {
+      logger.warn("sender was not stored; stored it again", { connectionId: who.connectionId });
+    }
+  } catch (error) {
+    // The message is stored and on its way: a failed restore must not fail it. The next message tries again.
+    logger.warn("sender was not stored and storing it again failed", { connectionId: who.connectionId, error });
   }
   // No `connectedAt`: the sender is past its $connect, so a 410 from it means gone, and its record goes again.
   yield [{ connectionId: who.connectionId, username: who.username }];

@@ -250,6 +250,19 @@ describe("$default", () => {
     }
   });
 
+  it("still delivers a stored message when storing the missing sender again fails", async () => {
+    ddb
+      .on(QueryCommand, { IndexName: "byChannel" })
+      .resolves({ Items: [{ connectionId: bob.connectionId, username: bob.username }] });
+    ddb.on(PutCommand, { TableName: CONNECTIONS_TABLE }).rejects(new Error("throttled"));
+    await send("stored anyway");
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "sender was not stored and storing it again failed" }),
+    );
+    expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ message: "stored anyway" })]);
+    expect(sent()[bob.connectionId]).toEqual([expect.objectContaining({ message: "stored anyway" })]);
+  });
+
   it("leaves the sender's record alone when the index merely lags behind it", async () => {
     ddb
       .on(QueryCommand, { IndexName: "byChannel" })
