@@ -59,17 +59,31 @@ describe("history store: the rate slots", () => {
     });
   });
 
-  it("tries the next slots, without reading again, when another frame took the first", async () => {
+  it("after a slot found taken, reads the highest slot taken, strongly consistent, and tries past it", async () => {
+    ddb.on(PutCommand).rejectsOnce(conditionFailed()).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [{ sk: `${W}#c1#0008` }] });
+    await expect(store().appendWithinRate(frame("m1", NOW), "c1", 5)).resolves.toBe("stored");
+    expect(putKeys()).toEqual([`${W}#c1#0005`, `${W}#c1#0009`]);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      ConsistentRead: true,
+      ExpressionAttributeValues: { ":channel": "support", ":prefix": `${W}#c1#` },
+      Limit: 1,
+    });
+  });
+
+  it("tries the next slot when the read sees nothing past the slot found taken", async () => {
     ddb.on(PutCommand).rejectsOnce(conditionFailed()).rejectsOnce(conditionFailed()).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
     await expect(store().appendWithinRate(frame("m1", NOW), "c1", 5)).resolves.toBe("stored");
     expect(putKeys()).toEqual([`${W}#c1#0005`, `${W}#c1#0006`, `${W}#c1#0007`]);
-    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
   });
 
   it("answers limited when every slot up to the maximum is taken", async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(QueryCommand).resolves({ Items: [{ sk: `${W}#c1#0019` }] });
     await expect(store().appendWithinRate(frame("m1", NOW), "c1", 17)).resolves.toBe("limited");
-    expect(putKeys()).toEqual([`${W}#c1#0017`, `${W}#c1#0018`, `${W}#c1#0019`]);
+    expect(putKeys()).toEqual([`${W}#c1#0017`]);
   });
 
   it("answers limited without writing when the read already saw the window full", async () => {
@@ -86,6 +100,7 @@ describe("history store: the rate slots", () => {
 
   it("uses the options' window and maximum", async () => {
     ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(QueryCommand).resolves({ Items: [] });
     const small = store({ windowMs: 1_000, maxMessages: 2 });
     await expect(small.appendWithinRate(frame("m1", NOW + 1_500), "c1")).resolves.toBe("limited");
     expect(putKeys()).toEqual(["000001764082801#c1#0000", "000001764082801#c1#0001"]);
