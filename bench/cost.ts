@@ -75,7 +75,8 @@ export function fanoutMs(members: number, assumptions: CostAssumptions = default
  * `$default` request and its duration (two DynamoDB calls in sequence — the two reads at once, then the put — and
  * the fan-out, {@link fanoutMs}); DynamoDB bills two eventually consistent queries (half a read unit per 4 KB read:
  * the sender's latest rate slot, one history item of under 4 KB, and each page of the channel index) and one write
- * of under 1 KB (the history item, which is also the rate slot). Left out, being rare: the extra write of a slot
+ * of under 1 KB (the history item, which is also the rate slot: a chat line of a few hundred characters; a message
+ * near the 4,000-character limit takes up to 16 write units in UTF-8). Left out, being rare: the extra write of a slot
  * found taken (only when frames of one connection race) and restoring a sender missing from the index.
  */
 export function channelCost(members: number, assumptions: CostAssumptions = defaultAssumptions): ChannelCost {

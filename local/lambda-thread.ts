@@ -21,7 +21,8 @@ interface Pending {
 
 /**
  * The chat's functions in a worker thread of their own, invoked by message: the stack's thread (API Gateway, the
- * management API, the store) and the functions then run on two cores, as they never share a CPU on AWS. A thread that
+ * management API's decisions, the store) and the functions then run on separate cores, as they never share a CPU on
+ * AWS (the management API's HTTP server has a thread of its own, local/management-thread.ts). A thread that
  * dies fails the invocations it was running and is replaced by a fresh one (a new cold start), as Lambda replaces a
  * crashed instance; the stack never waits on a dead thread.
  */

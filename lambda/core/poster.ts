@@ -187,6 +187,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   /** The headers of one signed post: exactly what `SignatureV4.sign` adds for this request, in canonical order. */
   const signedHeaders = async (label: string, data: Uint8Array): Promise<Record<string, string>> => {
     const credentials = await credentialsOf();
+    // The machine's clock, as Lambda's is kept in sync (the SDK would correct a skew only after a refused request).
     const longDate = new Date()
       .toISOString()
       .replace(/\.\d{3}Z$/, "Z")

@@ -51,12 +51,13 @@ export const posterAgentOptions = { keepAlive: true, maxSockets: limits.broadcas
 export function posterCache(override?: string, options: AwsClientOptions = {}): (endpoint: string) => Poster {
   const posters = new Map<string, Poster>();
   const region = options.region ?? process.env.AWS_REGION;
+  // Checked at cold start, not at the first post: a function without a Region cannot post at all.
+  if (!region) throw new Error("No AWS Region to sign posts for: set AWS_REGION");
   const credentials = options.credentials ? async () => options.credentials as PosterCredentials : defaultProvider();
   return (endpoint) => {
     const url = override ?? endpoint;
     let poster = posters.get(url);
     if (!poster) {
-      if (!region) throw new Error("No AWS Region to sign posts for: set AWS_REGION");
       const agent =
         new URL(url).protocol === "https:" ? new HttpsAgent(posterAgentOptions) : new HttpAgent(posterAgentOptions);
       poster = signedHttpPoster({ endpoint: url, region, credentials, agent });

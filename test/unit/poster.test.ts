@@ -254,6 +254,16 @@ describe("posterCache", () => {
     expect(String(request.headers.authorization).split("Signature=")[1]).toBe(expectedSignature(request));
   });
 
+  it("refuses to start without a Region to sign for", () => {
+    const saved = process.env.AWS_REGION;
+    delete process.env.AWS_REGION;
+    try {
+      expect(() => posterCache(undefined, { credentials: CREDENTIALS })).toThrow(/AWS_REGION/);
+    } finally {
+      if (saved !== undefined) process.env.AWS_REGION = saved;
+    }
+  });
+
   it("posts to the override endpoint whatever endpoint the event names", async () => {
     const posterFor = posterCache(endpoint, { region: REGION, credentials: CREDENTIALS });
     expect(await posterFor("https://abc.execute-api.eu-west-1.amazonaws.com/prod").post(CONNECTION_ID, data)).toEqual({
