@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import { documentClient } from "../lambda/runtime/aws-clients.ts";
 import { type FaultOptions, Faults } from "./faults.ts";
+import { httpOrigin } from "./http-origin.ts";
 import { InProcessSegmentQueue } from "./in-process-segment-queue.ts";
 import { createLambdaFunctions, type FunctionConfig, type FunctionHooks } from "./lambda-functions.ts";
 import { LambdaThread } from "./lambda-thread.ts";
@@ -124,7 +125,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     server.listen(options.port ?? 3000, host, () => resolve());
   }).catch(abortStart);
   const { port } = server.address() as AddressInfo;
-  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const origin = httpOrigin(host, port);
   const threads = options.workerThreads ?? true;
   const management = threads
     ? await ManagementThread.start(

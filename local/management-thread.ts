@@ -1,5 +1,6 @@
 import type { Worker } from "node:worker_threads";
 import type { CoreLogger } from "../lambda/core/logger.ts";
+import { httpOrigin } from "./http-origin.ts";
 import { internalErrorAnswer, type ManagementAnswer } from "./management-api.ts";
 import type { FromFront, FrontAnswers, FrontRequests } from "./management-front-messages.ts";
 import { tsWorker } from "./ts-worker.ts";
@@ -42,8 +43,7 @@ export class ManagementThread {
       let thread: ManagementThread | undefined;
       worker.on("message", (message: FromFront) => {
         if (message.type === "listening") {
-          const origin = `http://${host.includes(":") ? `[${host}]` : host}:${message.port}`;
-          thread = new ManagementThread(worker, `${origin}/${stage}`);
+          thread = new ManagementThread(worker, `${httpOrigin(host, message.port)}/${stage}`);
           resolve(thread);
         } else thread?.received(message, answer, logger);
       });
