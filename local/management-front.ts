@@ -48,8 +48,6 @@ const server = createServer((request, response) => {
   // Every request gets an answer from the stack's thread, which then takes it out of here.
   const id = nextId++;
   waiting.set(id, response);
-  // A client that gives up before its answer leaves nothing behind.
-  response.once("close", () => waiting.delete(id));
   if (request.method !== "POST") return forward(id, request.method, encodedId, undefined);
   readBody(request, MAX_POST_BYTES).then(
     (body) => forward(id, request.method, encodedId, body ?? null),

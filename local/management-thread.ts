@@ -70,20 +70,25 @@ export class ManagementThread {
         start = end;
       }
       const id = ids[index] as number;
-      const failed = (error: unknown) => {
-        logger.error("management API request failed", { error });
-        this.send(id, internalErrorAnswer());
-      };
       let answered: ManagementAnswer | Promise<ManagementAnswer>;
       try {
         answered = answer(encodedIds[index] as string, methods[index], body);
       } catch (error) {
-        failed(error);
+        this.failed(id, error, logger);
         continue;
       }
-      if (answered instanceof Promise) answered.then((late) => this.send(id, late), failed);
-      else this.send(id, answered);
+      if (answered instanceof Promise) {
+        answered.then(
+          (late) => this.send(id, late),
+          (error: unknown) => this.failed(id, error, logger),
+        );
+      } else this.send(id, answered);
     }
+  }
+
+  private failed(id: number, error: unknown, logger: CoreLogger): void {
+    logger.error("management API request failed", { error });
+    this.send(id, internalErrorAnswer());
   }
 
   private send(id: number, { status, headers, body }: ManagementAnswer): void {
