@@ -104,22 +104,22 @@ function build(path: FanoutPath, endpoint: string, concurrency: number): Fanout 
   }
   const options = { region: "us-east-1", credentials };
   const agents = { httpAgent: agent };
-  let client: ApiGatewayManagementApiClient;
+  // The lean poster needs no SDK client; the two SDK paths each post through one.
+  let client: ApiGatewayManagementApiClient | undefined;
   let poster: Poster;
-  if (path === "sdk-plain") {
-    client = new ApiGatewayManagementApiClient({
-      ...options,
-      endpoint,
-      maxAttempts: limits.postMaxAttempts,
-      requestHandler: agents,
-    });
-    poster = managementApiPoster(client);
+  if (path === "signed-http") {
+    poster = signedHttpPoster({ endpoint, region: options.region, credentials: async () => credentials, agent });
   } else {
-    client = managementClient(endpoint, options, agents);
-    poster =
-      path === "sdk-tuned"
-        ? managementApiPoster(client)
-        : signedHttpPoster({ endpoint, region: options.region, credentials: async () => credentials, agent });
+    client =
+      path === "sdk-plain"
+        ? new ApiGatewayManagementApiClient({
+            ...options,
+            endpoint,
+            maxAttempts: limits.postMaxAttempts,
+            requestHandler: agents,
+          })
+        : managementClient(endpoint, options, agents);
+    poster = managementApiPoster(client);
   }
   return {
     async run(ids) {
@@ -127,7 +127,7 @@ function build(path: FanoutPath, endpoint: string, concurrency: number): Fanout 
       return result.delivered;
     },
     close() {
-      client.destroy();
+      client?.destroy();
       agent.destroy();
     },
   };
