@@ -53,7 +53,8 @@ export function posterCache(override?: string, options: AwsClientOptions = {}): 
   const region = options.region ?? process.env.AWS_REGION;
   // Checked at cold start, not at the first post: a function without a Region cannot post at all.
   if (!region) throw new Error("No AWS Region to sign posts for: set AWS_REGION");
-  const credentials = options.credentials ? async () => options.credentials as PosterCredentials : defaultProvider();
+  const given = options.credentials;
+  const credentials = given ? async (): Promise<PosterCredentials> => given : defaultProvider();
   return (endpoint) => {
     const url = override ?? endpoint;
     let poster = posters.get(url);
