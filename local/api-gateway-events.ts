@@ -123,13 +123,12 @@ export function connectEvent(
   };
 }
 
-/** A message event on `$default` (or another route): text as is, binary frames base64-encoded. */
+/** A message event on `$default` (or another route): a text frame's body. API Gateway never passes binary frames. */
 export function messageEvent(
   api: ApiIdentity,
   connection: ConnectionFacts,
   routeKey: string,
-  data: Buffer,
-  isBinary: boolean,
+  body: string,
   authorizer: Record<string, unknown> | undefined,
 ) {
   return {
@@ -138,8 +137,8 @@ export function messageEvent(
       messageId: randomUUID().replace(/-/g, "").slice(0, 16),
       authorizer,
     },
-    body: isBinary ? data.toString("base64") : data.toString("utf8"),
-    isBase64Encoded: isBinary,
+    body,
+    isBase64Encoded: false,
   };
 }
 

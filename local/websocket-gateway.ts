@@ -193,10 +193,14 @@ export class WebSocketGateway {
     let idle = setTimeout(() => ws.close(1001, "Going away"), this.idleTimeoutMs);
     const lifetime = setTimeout(() => ws.close(1001, "Going away"), this.maxConnectionMs);
     ws.on("message", (data: Buffer, isBinary) => {
+      // API Gateway refuses binary frames in incoming messages: it disconnects the client with 1003 and invokes no
+      // route ("Binary media types for WebSocket APIs in API Gateway"); `$disconnect` then runs as for any close.
+      if (ws.readyState !== WebSocket.OPEN) return; // frames that arrive after the close began reach no route
+      if (isBinary) return ws.close(1003, "Binary frames are not supported");
       connection.lastActiveAt = Date.now();
       clearTimeout(idle);
       idle = setTimeout(() => ws.close(1001, "Going away"), this.idleTimeoutMs);
-      void this.message(connection, data, isBinary);
+      void this.message(connection, data);
     });
     ws.on("error", () => {}); // e.g. an oversized frame: ws closes with 1009 and reports it here
     ws.once("close", (code, reason) => {
@@ -206,8 +210,8 @@ export class WebSocketGateway {
     });
   }
 
-  private async message(connection: GatewayConnection, data: Buffer, isBinary: boolean): Promise<void> {
-    const event = messageEvent(this.options, connection, "$default", data, isBinary, connection.authorizer);
+  private async message(connection: GatewayConnection, data: Buffer): Promise<void> {
+    const event = messageEvent(this.options, connection, "$default", data.toString("utf8"), connection.authorizer);
     const result = await this.invoke("$default", event);
     const socket = connection.socket;
     if (socket?.readyState !== WebSocket.OPEN) return;

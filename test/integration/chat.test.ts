@@ -234,12 +234,19 @@ describe("messages (PROTOCOL §4–5)", () => {
     await client.ofType("pong");
   });
 
-  it("answers a binary frame with bad_request and keeps the connection", async () => {
-    const client = await join("Bin", "errors-test");
-    client.socket.send(Buffer.from([0, 1, 2]));
-    expect(await client.ofType("error")).toMatchObject({ code: "bad_request" });
-    client.send({ action: "ping" });
-    await client.ofType("pong");
+  it("closes a connection that sends a binary frame with 1003, as API Gateway does: nothing stored, the others told", async () => {
+    const stay = await join("Stay", "binary-test");
+    const bin = await join("Bin", "binary-test");
+    await stay.ofType("system");
+    bin.socket.send(Buffer.from("hello as bytes"));
+    bin.send("text behind the binary frame");
+    expect((await bin.closed).code).toBe(1003);
+    expect(await stay.ofType("system")).toMatchObject({ message: "Bin disconnected", channel: "binary-test" });
+    const stored = await storedConnections(stack);
+    expect(stored.filter((item) => item.channel === "binary-test").map((item) => item.username)).toEqual(["Stay"]);
+    stay.send({ action: "history" });
+    expect((await stay.ofType("history")).messages).toEqual([]);
+    expect(stay.frames.filter((frame) => frame.type === "message")).toEqual([]);
   });
 
   it("answers the 21st message within 10 seconds with rate_limited", async () => {

@@ -128,16 +128,16 @@ describe("API Gateway WebSocket emulator", () => {
     });
   });
 
-  it("passes binary frames base64-encoded", async () => {
+  it("closes the connection with 1003 on a binary frame, invokes no route for it or after it, and runs $disconnect", async () => {
     const url = await start({});
     const client = await openSocket(url);
     client.socket.send(Buffer.from([1, 2, 3]));
-    await eventually(() => events.some((entry) => entry.route === "$default"));
-    expect(events.find((entry) => entry.route === "$default")?.event).toMatchObject({
-      body: "AQID",
-      isBase64Encoded: true,
-    });
-    await client.close();
+    client.send("sent right behind the binary frame");
+    expect((await client.closed).code).toBe(1003);
+    await eventually(() => events.some((entry) => entry.route === "$disconnect"));
+    expect(events.map((entry) => entry.route)).toEqual(["$connect", "$disconnect"]);
+    expect(events[1]?.event.requestContext).toMatchObject({ eventType: "DISCONNECT", disconnectStatusCode: 1003 });
+    expect(gateway.connections.size).toBe(0);
   });
 
   it("sends the client API Gateway's error frame when an integration fails", async () => {
@@ -168,9 +168,13 @@ describe("API Gateway WebSocket emulator", () => {
     const url = await start({ $default: echo });
     const client = await openSocket(url);
     client.send("one-way"); // no route response: the body is dropped
-    await gateway.close(); // waits for the integration
+    await eventually(() => handled.length === 1);
+    // The client's close reaches the emulator after the integration's answer, so a reply would arrive before it.
+    await new Promise((resolve) => setImmediate(resolve));
+    await client.close();
     expect(handled).toEqual(["one-way"]);
     expect(client.frames).toEqual([]);
+    await gateway.close();
     await new Promise((resolve) => server.close(resolve));
 
     const twoWayUrl = await start({ $default: echo, returnResponse: ["$default"] });
