@@ -1,5 +1,5 @@
 import { Duration } from "aws-cdk-lib";
-import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
@@ -24,7 +24,13 @@ export interface BroadcastWorkersProps {
 }
 
 /** A worker's time per segment: 500 posts take well under a second, retries and a slow network included. */
-const WORKER_TIMEOUT = Duration.seconds(60);
+export const WORKER_TIMEOUT = Duration.seconds(60);
+
+/**
+ * Receives of a segment before it goes to the dead-letter queue. AWS advises at least 5 for a Lambda event source, so
+ * that throttled or briefly failing invocations do not send messages there (AWS doc "Using Lambda with Amazon SQS").
+ */
+export const MAX_RECEIVE_COUNT = 5;
 
 /**
  * Sharded fan-out for large channels: the queue the WebSocket routes hand segments of a channel's membership to, its
@@ -34,10 +40,10 @@ const WORKER_TIMEOUT = Duration.seconds(60);
 export class BroadcastWorkers extends Construct {
   /** Segments waiting for a worker. */
   readonly queue: Queue;
-  /** Segments that failed three deliveries. */
+  /** Segments that failed {@link MAX_RECEIVE_COUNT} deliveries. */
   readonly deadLetters: Queue;
   /** The worker function. */
-  readonly worker: IFunction;
+  readonly worker: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: BroadcastWorkersProps) {
     super(scope, id);
@@ -54,9 +60,10 @@ export class BroadcastWorkers extends Construct {
       enforceSSL: true,
       // A segment is a moment's chat: one not delivered within an hour is not worth delivering.
       retentionPeriod: Duration.hours(1),
-      // SQS's advice for Lambda sources: six times the function's timeout, so a retried batch is not seen twice.
+      // AWS's advice for Lambda sources: six times the function's timeout, so a segment still being delivered (or
+      // waiting out a throttled invocation) is not received again (AWS doc "Using Lambda with Amazon SQS").
       visibilityTimeout: Duration.seconds(WORKER_TIMEOUT.toSeconds() * 6),
-      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: 3 },
+      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
     const worker = new ChatFunction(this, "Worker", {
       entry: "broadcast-worker",

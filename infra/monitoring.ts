@@ -13,24 +13,28 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { FilterPattern, type ILogGroup, MetricFilter } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-
-/**
- * The EMF metrics the handlers publish in the `Chat` namespace (`POWERTOOLS_METRICS_NAMESPACE`), one data point per
- * broadcast. The dashboard finds them with SEARCH, so whatever dimensions the handlers add, they still show.
- */
-export const chatMetricNames = {
-  deliveries: "deliveries",
-  gone: "gone",
-  failed: "failed",
-  fanOutMs: "fanOutMs",
-} as const;
+import { chatMetricDimensions, chatMetricNames, chatMetricsNamespace } from "../lambda/runtime/chat-metrics.ts";
 
 /** Properties of {@link ChatMonitoring}. */
 export interface ChatMonitoringProps {
-  /** The chat functions by name (the five of `ChatFunctions`, and the broadcast worker). */
+  /**
+   * The chat functions by name (the five of `ChatFunctions`, and the broadcast worker). Each gets an alarm on its
+   * throttles, and each but `authorizer` one on its errors.
+   */
   readonly functions: Readonly<Record<string, IFunction>>;
+  /**
+   * Which of `functions` is the `$connect` Lambda authorizer: its refusals are Lambda errors, so its real failures are
+   * found in `webSocketAccessLogs` instead (see below).
+   */
+  readonly authorizer: string;
+  /**
+   * The WebSocket stage's JSON access logs, whose lines carry `eventType` and `status` (`$context.eventType`,
+   * `$context.status`).
+   */
+  readonly webSocketAccessLogs: ILogGroup;
   /** The broadcast worker's dead-letter queue: a segment there is a broadcast some members never got. */
   readonly deadLetterQueue?: IQueue;
   /** The WebSocket stage. */
@@ -43,13 +47,29 @@ export interface ChatMonitoringProps {
 
 const sum = (metric: Metric, period: Duration): Metric => metric.with({ statistic: Stats.SUM, period });
 
-/** A Chat namespace metric by name, whatever its dimensions, summed over each period. */
+/**
+ * The schema the handlers' EMF metrics are published in: `{Chat,service}`. A SEARCH schema matches only metrics with
+ * exactly these dimension names — `{Chat}` alone finds only dimensionless metrics (AWS doc "CloudWatch search
+ * expression syntax") — so it is built from the constants lambda/runtime/chat-metrics.ts publishes with.
+ */
+export const chatMetricSchema = `{${[chatMetricsNamespace, ...chatMetricDimensions].join(",")}}`;
+
+/** A chat EMF metric by name, every value of its dimensions, with `statistic` over each period. */
 const chatSearch = (name: string, label: string, period: Duration, statistic = "Sum"): IMetric =>
   new MathExpression({
-    expression: `SEARCH('{Chat} MetricName="${name}"', '${statistic}', ${period.toSeconds()})`,
+    expression: `SEARCH('${chatMetricSchema} MetricName="${name}"', '${statistic}', ${period.toSeconds()})`,
     label,
     period,
   });
+
+/**
+ * A `$connect` that API Gateway answered with a 5xx, from the stage's access log: the authorizer crashed, timed out
+ * or failed, or the connect integration did. Refusals are 401 (missing or invalid token) and 403 (Deny).
+ */
+export const connectServerErrorPattern = FilterPattern.all(
+  FilterPattern.stringValue("$.eventType", "=", "CONNECT"),
+  FilterPattern.stringValue("$.status", "=", "5*"),
+);
 
 /**
  * Alarms on what needs a person — a function failing or throttled, the WebSocket integration failing, the session
@@ -80,10 +100,31 @@ export class ChatMonitoring extends Construct {
     };
 
     const functions = Object.entries(props.functions);
+    if (!props.functions[props.authorizer]) throw new Error(`the authorizer "${props.authorizer}" is not a function`);
     for (const [name, fn] of functions) {
-      alarmOn(`${name}-errors`, fn.metricErrors(), `The chat ${name} function threw (see its log group).`);
+      // A Lambda authorizer refuses a token by throwing "Unauthorized", which API Gateway turns into 401 and Lambda
+      // counts in `Errors` like any failed invocation (AWS docs "Use API Gateway Lambda authorizers" and "Types of
+      // metrics for Lambda functions"): an `Errors` alarm on it would fire on every expired token. Its real failures
+      // are the `$connect` 5xx below.
+      if (name !== props.authorizer) {
+        alarmOn(`${name}-errors`, fn.metricErrors(), `The chat ${name} function threw (see its log group).`);
+      }
       alarmOn(`${name}-throttles`, fn.metricThrottles(), `The chat ${name} function hit its concurrency limit.`);
     }
+    // Per-stack namespace: a dimensionless metric of the same name in another stack of the account and Region would
+    // otherwise be counted here too.
+    const connect5xx = new MetricFilter(this, "Connect5xx", {
+      logGroup: props.webSocketAccessLogs,
+      filterPattern: connectServerErrorPattern,
+      metricNamespace: `${chatMetricsNamespace}/${Stack.of(this).stackName}`,
+      metricName: "websocketConnect5xx",
+      metricValue: "1",
+    });
+    alarmOn(
+      "websocket-connect-5xx",
+      connect5xx.metric(),
+      "A WebSocket handshake failed with 5xx: the authorizer or the $connect function failed (not a refused token).",
+    );
     const ws = props.webSocketStage;
     alarmOn(
       "websocket-integration-errors",
@@ -96,7 +137,7 @@ export class ChatMonitoring extends Construct {
       alarmOn(
         "broadcast-dead-letters",
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
-        "A broadcast segment failed three deliveries: some members of a large channel missed a message.",
+        "A broadcast segment failed every delivery: some members of a large channel missed a message.",
       );
     }
 

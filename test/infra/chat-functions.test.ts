@@ -174,24 +174,29 @@ describe("the permissions", () => {
 });
 
 describe("sharded fan-out", () => {
-  it("queues segments encrypted, over TLS only, with a dead-letter queue after three receives", () => {
+  it("queues segments encrypted, over TLS only, with a dead-letter queue after five receives", () => {
     const queueId = q.logicalId(chat.broadcastWorkers.queue);
     const dlqId = q.logicalId(chat.broadcastWorkers.deadLetters);
     const queues = template.findResources("AWS::SQS::Queue");
-    expect(queues[queueId]?.Properties).toMatchObject({
-      SqsManagedSseEnabled: true,
-      MessageRetentionPeriod: 3600,
-      VisibilityTimeout: 360,
-    });
+    expect(queues[queueId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 3600 });
+    // AWS's advice for a Lambda event source: maxReceiveCount of at least 5 (doc "Using Lambda with Amazon SQS").
     expect(queues[queueId]?.Properties.RedrivePolicy).toEqual({
       deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] },
-      maxReceiveCount: 3,
+      maxReceiveCount: 5,
     });
     expect(queues[dlqId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
     const policies = Object.values(template.findResources("AWS::SQS::QueuePolicy")).map((policy) =>
       flatten(policy.Properties),
     );
     expect(policies.filter((policy) => policy.includes('"aws:SecureTransport":"false"'))).toHaveLength(2);
+  });
+
+  it("keeps a segment invisible for at least six times the worker's timeout", () => {
+    const queue = template.findResources("AWS::SQS::Queue")[q.logicalId(chat.broadcastWorkers.queue)];
+    const worker = template.findResources("AWS::Lambda::Function")[q.fnId("broadcast-worker")];
+    const timeout = worker?.Properties.Timeout as number;
+    expect(timeout).toBeGreaterThan(0);
+    expect(queue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
   });
 
   it("runs the broadcast worker from the queue, one segment per invocation, reporting partial failures", () => {

@@ -74,7 +74,10 @@ describe("broadcast metrics", () => {
       metrics.onBroadcast("support", RESULT, 2);
       metrics.flushMetrics();
     });
-    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     expect(lines.map((line) => line.fanOutMs)).toEqual([1, 2]);
     expect(stderr).toBe("");
   });
