@@ -3,6 +3,7 @@ import { RemovalPolicy } from "aws-cdk-lib";
 import type { Node } from "constructs";
 import type { ChatAppProps } from "./chat-app.ts";
 import type { ChatLogLevel } from "./chat-function.ts";
+import { checkWebSocketDomain, InvalidWebSocketDomainError, type WebSocketDomainOptions } from "./websocket-domain.ts";
 
 /**
  * The context keys `infra/app.ts` reads (`npx cdk deploy -c key=value`, or cdk.json's "context"); docs/deploy.md
@@ -19,6 +20,12 @@ export const contextKeys = {
   logLevel: "logLevel",
   /** The built page's folder, relative to the working directory. Default: dist/web. */
   siteAssetsDir: "siteAssetsDir",
+  /** A host name of your own for the WebSocket API, e.g. chat.example.com; needs wsCertificateArn. Default: none. */
+  wsDomainName: "wsDomainName",
+  /** The ARN of an ACM certificate for wsDomainName, in the chat's Region. */
+  wsCertificateArn: "wsCertificateArn",
+  /** The Route 53 hosted zone of wsDomainName, to add alias records to. Default: none (you add the DNS record). */
+  hostedZoneId: "hostedZoneId",
 } as const;
 
 const LOG_LEVELS: readonly ChatLogLevel[] = ["DEBUG", "INFO", "WARN", "ERROR"];
@@ -38,8 +45,41 @@ function flag(node: Node, key: string, fallback: boolean): boolean {
   throw new Error(`context ${key} must be "true" or "false", got "${value}"`);
 }
 
+/**
+ * The WebSocket custom domain from the context: both `wsDomainName` and `wsCertificateArn`, or neither; `hostedZoneId`
+ * only with them. `region` is where the chat deploys, when known (the CLI passes `CDK_DEFAULT_REGION`).
+ */
+function webSocketDomainFromContext(node: Node, region: string | undefined): WebSocketDomainOptions | undefined {
+  const domainName = text(node, contextKeys.wsDomainName);
+  const certificateArn = text(node, contextKeys.wsCertificateArn);
+  const hostedZoneId = text(node, contextKeys.hostedZoneId);
+  if (domainName === undefined && certificateArn === undefined) {
+    if (hostedZoneId === undefined) return undefined;
+    throw new InvalidWebSocketDomainError(
+      `context ${contextKeys.hostedZoneId} is for the WebSocket custom domain: give ${contextKeys.wsDomainName} and ` +
+        `${contextKeys.wsCertificateArn} with it`,
+    );
+  }
+  if (domainName === undefined || certificateArn === undefined) {
+    const [given, missing] =
+      domainName === undefined
+        ? [contextKeys.wsCertificateArn, contextKeys.wsDomainName]
+        : [contextKeys.wsDomainName, contextKeys.wsCertificateArn];
+    throw new InvalidWebSocketDomainError(
+      `context ${given} needs ${missing}: a custom WebSocket domain takes both the host name and its ACM certificate`,
+    );
+  }
+  return checkWebSocketDomain({ domainName, certificateArn, hostedZoneId }, region);
+}
+
+/** Where the app is run from, besides its context. */
+export interface AppEnvironment {
+  /** The Region the CLI deploys environment-agnostic stacks to (`CDK_DEFAULT_REGION`). Default: unknown. */
+  readonly region?: string;
+}
+
 /** The app's properties from the CDK context; anything not given keeps the constructs' defaults. */
-export function chatAppPropsFromContext(node: Node): ChatAppProps {
+export function chatAppPropsFromContext(node: Node, environment: AppEnvironment = {}): ChatAppProps {
   const origins = text(node, contextKeys.siteOrigin)
     ?.split(",")
     .map((origin) => origin.trim().replace(/\/$/, ""))
@@ -49,12 +89,14 @@ export function chatAppPropsFromContext(node: Node): ChatAppProps {
     throw new Error(`context ${contextKeys.logLevel} must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
   const assets = text(node, contextKeys.siteAssetsDir);
+  const webSocketDomain = webSocketDomainFromContext(node, environment.region || undefined);
   return {
     chat: {
       allowedOrigins: origins && origins.length > 0 ? origins : undefined,
       historyRemovalPolicy: flag(node, contextKeys.retainHistory, true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       manageApiGatewayAccount: flag(node, contextKeys.apiGatewayAccount, true),
       logLevel: logLevel as ChatLogLevel | undefined,
+      ...(webSocketDomain ? { webSocketDomain } : {}),
     },
     site: { siteAssetsDir: assets ? resolve(assets) : undefined },
   };

@@ -1,5 +1,5 @@
 import { Duration } from "aws-cdk-lib";
-import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
@@ -38,17 +38,17 @@ export type ChatFunctionName = "authorizer" | "connect" | "message" | "disconnec
  */
 export class ChatFunctions extends Construct {
   /** `$connect` authorizer: verifies the session token and the channel name. */
-  readonly authorizer: IFunction;
+  readonly authorizer: LambdaFunction;
   /** `$connect`: stores the connection and announces it. */
-  readonly connect: IFunction;
+  readonly connect: LambdaFunction;
   /** `$default`: every client frame — chat messages, ping, who, history. */
-  readonly message: IFunction;
+  readonly message: LambdaFunction;
   /** `$disconnect`: removes the connection and announces it. */
-  readonly disconnect: IFunction;
+  readonly disconnect: LambdaFunction;
   /** `POST /session`: signs a session token for a valid username. */
-  readonly session: IFunction;
+  readonly session: LambdaFunction;
   /** The same functions by name, for monitoring. */
-  readonly all: Readonly<Record<ChatFunctionName, IFunction>>;
+  readonly all: Readonly<Record<ChatFunctionName, LambdaFunction>>;
 
   constructor(scope: Construct, id: string, props: ChatFunctionsProps) {
     super(scope, id);

@@ -1,4 +1,4 @@
-import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps, Token } from "aws-cdk-lib";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { ApiGatewayAccount } from "./api-gateway-account.ts";
@@ -10,6 +10,7 @@ import { ChatMonitoring } from "./monitoring.ts";
 import { SessionApi } from "./session-api.ts";
 import { TokenSecret } from "./token-secret.ts";
 import { ChatWebSocketApi } from "./websocket-api.ts";
+import { checkWebSocketDomain, type WebSocketDomainOptions } from "./websocket-domain.ts";
 
 /** Properties of {@link ChatStack}. */
 export interface ChatStackProps extends StackProps {
@@ -34,11 +35,23 @@ export interface ChatStackProps extends StackProps {
   readonly manageApiGatewayAccount?: boolean;
   /** Broadcast workers running at once for large channels. Default: 50. */
   readonly broadcastWorkers?: number;
+  /**
+   * Serve the WebSocket API at a host name of your own (a regional custom domain); the page then connects to
+   * `wss://{domainName}`. Default: the API's execute-api URL.
+   */
+  readonly webSocketDomain?: WebSocketDomainOptions;
 }
+
+/**
+ * The environment variable that tells every function that posts to connections where API Gateway's management API
+ * is: `https://{apiId}.execute-api.{region}.{urlSuffix}/{stage}`. Behind a custom domain an event's `domainName` is
+ * that domain, which does not serve `@connections`.
+ */
+export const MANAGEMENT_ENDPOINT_ENV = "CHAT_MANAGEMENT_ENDPOINT";
 
 /** The URLs the page needs, as `config.json` and the site's CSP carry them. */
 export interface ChatEndpoints {
-  /** `wss://…/prod` */
+  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/prod`, or `wss://{domain}` with a custom domain. */
   readonly webSocketUrl: string;
   /** `https://…/session` */
   readonly sessionUrl: string;
@@ -68,6 +81,9 @@ export class ChatStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ChatStackProps = {}) {
     super(scope, id, props);
+    const webSocketDomain =
+      props.webSocketDomain &&
+      checkWebSocketDomain(props.webSocketDomain, Token.isUnresolved(this.region) ? undefined : this.region);
     this.tables = new ChatTables(this, "Tables", { historyRemovalPolicy: props.historyRemovalPolicy });
     const tokenSecret = new TokenSecret(this, "TokenSecret").secret;
     this.broadcastWorkers = new BroadcastWorkers(this, "BroadcastWorkers", {
@@ -92,14 +108,17 @@ export class ChatStack extends Stack {
       disconnect: fns.disconnect,
       message: fns.message,
       logRetention: props.logRetention,
+      domain: webSocketDomain,
     });
     if (props.manageApiGatewayAccount ?? true) {
       this.webSocket.stage.node.addDependency(new ApiGatewayAccount(this, "ApiGatewayAccount").account);
     }
     // Every WebSocket route posts: connect and disconnect announce, message broadcasts and replies; the broadcast
-    // worker posts the segments of large channels.
+    // worker posts the segments of large channels. Each posts to the execute-api endpoint, whatever host the client
+    // used (AWS doc "Use @connections commands in your backend service").
     for (const fn of [fns.connect, fns.message, fns.disconnect, this.broadcastWorkers.worker]) {
       this.webSocket.grantManageConnections(fn);
+      fn.addEnvironment(MANAGEMENT_ENDPOINT_ENV, this.webSocket.managementEndpoint);
     }
 
     this.sessionApi = new SessionApi(this, "SessionApi", {
@@ -110,6 +129,8 @@ export class ChatStack extends Stack {
 
     this.monitoring = new ChatMonitoring(this, "Monitoring", {
       functions: { ...fns.all, "broadcast-worker": this.broadcastWorkers.worker },
+      authorizer: "authorizer",
+      webSocketAccessLogs: this.webSocket.accessLogs,
       deadLetterQueue: this.broadcastWorkers.deadLetters,
       webSocketStage: this.webSocket.stage,
       sessionStage: this.sessionApi.stage,
@@ -122,5 +143,12 @@ export class ChatStack extends Stack {
     };
     new CfnOutput(this, "WebSocketUrl", { value: this.endpoints.webSocketUrl, description: "The page's wsUrl" });
     new CfnOutput(this, "SessionUrl", { value: this.endpoints.sessionUrl, description: "The page's sessionUrl" });
+    const domain = this.webSocket.domain?.domain;
+    if (domain && !webSocketDomain?.hostedZoneId) {
+      new CfnOutput(this, "WebSocketDomainTarget", {
+        value: domain.regionalDomainName,
+        description: `Point ${domain.name} here (CNAME, or an alias to this regional endpoint)`,
+      });
+    }
   }
 }

@@ -8,6 +8,7 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { acknowledgeGrantWildcards } from "./nag.ts";
+import { WebSocketDomain, type WebSocketDomainOptions } from "./websocket-domain.ts";
 
 /** Properties of {@link ChatWebSocketApi}. */
 export interface ChatWebSocketApiProps {
@@ -31,6 +32,8 @@ export interface ChatWebSocketApiProps {
   readonly throttleBurstLimit?: number;
   /** How long access logs are kept. Default: one month. */
   readonly logRetention?: RetentionDays;
+  /** Serve the stage at a host name of your own. Default: only at its execute-api URL. */
+  readonly domain?: WebSocketDomainOptions;
 }
 
 /**
@@ -42,8 +45,15 @@ export class ChatWebSocketApi extends Construct {
   readonly api: WebSocketApi;
   /** The stage clients connect to. */
   readonly stage: WebSocketStage;
-  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the page's `wsUrl`. */
+  /** The page's `wsUrl`: `wss://{domainName}` with a custom domain, else `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
   readonly url: string;
+  /**
+   * `https://{apiId}.execute-api.{region}.{urlSuffix}/{stage}`: where the functions post to connections, whichever
+   * host name the clients connected through.
+   */
+  readonly managementEndpoint: string;
+  /** The custom domain, when one is given. */
+  readonly domain?: WebSocketDomain;
   /** The stage's access log group. */
   readonly accessLogs: LogGroup;
 
@@ -111,7 +121,12 @@ export class ChatWebSocketApi extends Construct {
         ),
       },
     });
-    this.url = this.stage.url;
+    // Built from the API id, the stack's Region and its partition's URL suffix (amazonaws.com.cn in China).
+    this.managementEndpoint = this.stage.callbackUrl;
+    if (props.domain) {
+      this.domain = new WebSocketDomain(this, "Domain", { ...props.domain, api: this.api, stage: this.stage });
+    }
+    this.url = this.domain?.url ?? this.stage.url;
   }
 
   /** Lets `grantee` post to and close connections of this stage, and of no other API or stage. */

@@ -1,7 +1,13 @@
 import { RemovalPolicy } from "aws-cdk-lib";
 import { Match, type Template } from "aws-cdk-lib/assertions";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ChatStack } from "../../infra/chat-stack.ts";
+import {
+  chatMetricNames,
+  chatMetrics,
+  chatMetricsNamespace,
+  chatServiceName,
+} from "../../lambda/runtime/chat-metrics.ts";
 import { ChatTemplate, functionOfUri } from "./chat-template.ts";
 import { flatten, type SynthesizedChatApp, synthChatApp } from "./infra-fixture.ts";
 
@@ -68,6 +74,22 @@ describe("the WebSocket API", () => {
   });
 });
 
+describe("the management endpoint", () => {
+  it("is the execute-api URL of the prod stage, in the environment of every function that posts and no other", () => {
+    const functions = template.findResources("AWS::Lambda::Function");
+    const endpoint = `https://{${q.logicalId(chat.webSocket.api)}}.execute-api.{AWS::Region}.{AWS::URLSuffix}/prod`;
+    for (const name of ["connect", "message", "disconnect", "broadcast-worker"] as const) {
+      const env = functions[q.fnId(name)]?.Properties.Environment.Variables;
+      expect(flatten(env?.CHAT_MANAGEMENT_ENDPOINT), name).toBe(endpoint);
+    }
+    for (const name of ["authorizer", "session"] as const) {
+      expect(functions[q.fnId(name)]?.Properties.Environment.Variables, name).not.toHaveProperty(
+        "CHAT_MANAGEMENT_ENDPOINT",
+      );
+    }
+  });
+});
+
 describe("the session API", () => {
   it("routes POST /session to the session function on a throttled $default stage", () => {
     expect(q.routeTarget("POST /session")).toBe(q.fnId("session"));
@@ -88,28 +110,99 @@ describe("the session API", () => {
 });
 
 describe("monitoring", () => {
-  it("alarms on errors and throttles of every function, WebSocket integration failures, session 5xx and dead letters", () => {
-    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
-    const metrics = alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort();
+  const alarms = () => Object.values(template.findResources("AWS::CloudWatch::Alarm")).map((a) => a.Properties);
+
+  it("alarms on errors and throttles of the functions, WebSocket failures, session 5xx and dead letters", () => {
+    const metrics = alarms()
+      .map((a) => `${a.Namespace}/${a.MetricName}`)
+      .sort();
     expect(metrics).toEqual(
       [
-        ...Array<string>(6).fill("AWS/Lambda/Errors"),
+        ...Array<string>(5).fill("AWS/Lambda/Errors"),
         ...Array<string>(6).fill("AWS/Lambda/Throttles"),
         "AWS/SQS/ApproximateNumberOfMessagesVisible",
         "AWS/ApiGateway/IntegrationError",
         "AWS/ApiGateway/ExecutionError",
         "AWS/ApiGateway/5xx",
+        `Chat/${chat.stackName}/websocketConnect5xx`,
       ].sort(),
     );
     template.allResourcesProperties("AWS::CloudWatch::Alarm", { TreatMissingData: "notBreaching", Threshold: 1 });
   });
 
-  it("has a dashboard that shows the fan-out metrics", () => {
+  it("does not alarm on the authorizer's Errors, which count every refused token, but on its throttles", () => {
+    const onAuthorizer = alarms().filter((a) =>
+      (a.Dimensions as { Value: unknown }[] | undefined)?.some((d) => flatten(d.Value) === `{${q.fnId("authorizer")}}`),
+    );
+    expect(onAuthorizer.map((a) => a.MetricName)).toEqual(["Throttles"]);
+    const withErrorsAlarm = alarms()
+      .filter((a) => a.MetricName === "Errors")
+      .map((a) => flatten((a.Dimensions as { Value: unknown }[])[0]?.Value))
+      .sort();
+    const others = (["connect", "message", "disconnect", "session", "broadcast-worker"] as const).map(
+      (name) => `{${q.fnId(name)}}`,
+    );
+    expect(withErrorsAlarm).toEqual(others.sort());
+  });
+
+  it("counts $connect answered with 5xx from the stage's access log, whose lines carry the fields it reads", () => {
+    const filters = Object.values(template.findResources("AWS::Logs::MetricFilter")).map((f) => f.Properties);
+    expect(filters).toHaveLength(1);
+    expect(filters[0]).toMatchObject({
+      LogGroupName: { Ref: q.logicalId(chat.webSocket.accessLogs) },
+      FilterPattern: '{ ($.eventType = "CONNECT") && ($.status = "5*") }',
+      MetricTransformations: [
+        { MetricNamespace: `Chat/${chat.stackName}`, MetricName: "websocketConnect5xx", MetricValue: "1" },
+      ],
+    });
+    const stage = Object.values(
+      template.findResources("AWS::ApiGatewayV2::Stage", { Properties: { StageName: "prod" } }),
+    );
+    const format = JSON.parse(String(stage[0]?.Properties.AccessLogSettings.Format));
+    expect(format).toMatchObject({ eventType: "$context.eventType", status: "$context.status" });
+  });
+
+  it("has a dashboard whose SEARCH expressions use exactly the namespace and dimensions the handlers emit", () => {
     const dashboards = Object.values(template.findResources("AWS::CloudWatch::Dashboard"));
     expect(dashboards).toHaveLength(1);
     expect(flatten(dashboards[0]?.Properties.DashboardName)).toBe("Chat-{AWS::Region}");
+    // The body is JSON with deploy-time values spliced in, so its quotes arrive escaped.
     const body = flatten(dashboards[0]?.Properties.DashboardBody);
-    for (const name of ["deliveries", "gone", "failed", "fanOutMs"]) expect(body).toContain(`MetricName=\\"${name}\\"`);
+    const searches = [...body.matchAll(/SEARCH\('\{([^}]*)\} MetricName=\\"(\w+)\\"/g)];
+    expect(searches.map((m) => m[2]).sort()).toEqual(Object.values(chatMetricNames).sort());
+
+    // What a handler writes: one broadcast's EMF line, captured from stdout.
+    const lines: string[] = [];
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const metrics = chatMetrics();
+      metrics.onBroadcast("lobby", { delivered: 1, gone: 0, connecting: 0, failed: 0, notRemoved: 0 }, 1);
+      metrics.flushMetrics();
+    } finally {
+      stdout.mockRestore();
+    }
+    const directive = JSON.parse(lines.join("").trim())._aws.CloudWatchMetrics[0];
+    const [dimensions] = directive.Dimensions as string[][];
+    for (const search of searches) {
+      const [namespace, ...searchDimensions] = (search[1] ?? "").split(",");
+      expect(namespace).toBe(directive.Namespace);
+      expect(searchDimensions.sort()).toEqual([...(dimensions ?? [])].sort());
+    }
+    expect(directive.Metrics.map((m: { Name: string }) => m.Name).sort()).toEqual(searches.map((m) => m[2]).sort());
+  });
+
+  it("gives the functions the namespace and service name the dashboard searches", () => {
+    template.allResourcesProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_METRICS_NAMESPACE: chatMetricsNamespace,
+          POWERTOOLS_SERVICE_NAME: chatServiceName,
+        }),
+      },
+    });
   });
 });
 
