@@ -3,11 +3,15 @@ import type { AddressInfo } from "node:net";
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   DynamoDBClient,
   ResourceInUseException,
+  UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { connectionsTable, historyTable, type KeyAttribute } from "../lambda/core/tables.ts";
+import { withDynamoFaults } from "./dynamo-faults.ts";
 import type { Faults } from "./faults.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 
@@ -51,32 +55,52 @@ export function createTableInputs(names: LocalTableNames): CreateTableCommandInp
   ];
 }
 
-/**
- * Puts fault injection in front of dynalite's request handler: added latency, and throttling answered exactly as
- * DynamoDB does (400 with the error type in the body), so the SDK classifies and retries it as on AWS.
- */
+/** Puts the faults in front of dynalite's own request handler. */
 function injectFaults(server: Server, faults: Faults): void {
   const [handler] = server.listeners("request") as ((request: IncomingMessage, response: ServerResponse) => void)[];
   if (!handler) throw new Error("dynalite has no request handler to wrap");
   server.removeAllListeners("request");
-  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    void faults.delay("dynamo").then(() => {
-      if (!faults.throttleDynamo()) return handler(request, response);
-      request.resume();
-      const body = JSON.stringify({
-        __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-        message: "The level of configured provisioned throughput for the table was exceeded (injected)",
-      });
-      response.writeHead(400, {
-        "content-type": "application/x-amz-json-1.0",
-        "content-length": Buffer.byteLength(body),
-      });
-      response.end(body);
-    });
-  });
+  server.on("request", withDynamoFaults(handler, faults));
 }
 
-/** Creates the chat's tables at a DynamoDB-compatible endpoint, keeping those that exist. */
+/** How long `createTables` waits for new tables to become ACTIVE (DynamoDB itself takes seconds to a minute). */
+const TABLE_ACTIVE_TIMEOUT_MS = 120_000;
+
+/** Waits until the table and its indexes are ACTIVE: dynalite and DynamoDB Local are at once, DynamoDB is not. */
+async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
+  const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    if (Table?.TableStatus === "ACTIVE" && indexes.every((index) => index.IndexStatus === "ACTIVE")) return;
+    if (Date.now() > deadline) throw new Error(`table ${tableName} is not ACTIVE after ${TABLE_ACTIVE_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Turns on TTL as CDK deploys it, where the store has it (DynamoDB Local does; dynalite answers
+ * `UnknownOperationException`, and the stores filter expired items on read anyway).
+ */
+async function enableTtl(client: DynamoDBClient, tableName: string, attributeName: string): Promise<void> {
+  const { TimeToLiveDescription } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  if (TimeToLiveDescription?.TimeToLiveStatus !== "DISABLED") return; // on, or being turned on, already
+  await client
+    .send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: attributeName, Enabled: true },
+      }),
+    )
+    .catch((error: unknown) => {
+      if ((error as { name?: string }).name !== "UnknownOperationException") throw error;
+    });
+}
+
+/**
+ * Creates the chat's tables at a DynamoDB-compatible endpoint, keeping those that exist, waits until they are ACTIVE
+ * and turns on TTL where the store supports it.
+ */
 export async function createTables(endpoint: string, names: LocalTableNames): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
@@ -84,6 +108,13 @@ export async function createTables(endpoint: string, names: LocalTableNames): Pr
       await client.send(new CreateTableCommand(input)).catch((error: unknown) => {
         if (!(error instanceof ResourceInUseException)) throw error;
       });
+    }
+    for (const [tableName, ttlAttribute] of [
+      [names.connections, connectionsTable.ttlAttribute],
+      [names.history, historyTable.ttlAttribute],
+    ] as const) {
+      await waitUntilActive(client, tableName);
+      await enableTtl(client, tableName, ttlAttribute);
     }
   } finally {
     client.destroy();

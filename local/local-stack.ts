@@ -4,13 +4,14 @@ import type { AddressInfo } from "node:net";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import { documentClient } from "../lambda/runtime/aws-clients.ts";
+import { startDynamoFaultProxy } from "./dynamo-faults.ts";
 import { type FaultOptions, Faults } from "./faults.ts";
 import { httpOrigin } from "./http-origin.ts";
 import { InProcessSegmentQueue } from "./in-process-segment-queue.ts";
 import { createLambdaFunctions, type FunctionConfig, type FunctionHooks } from "./lambda-functions.ts";
 import { LambdaThread } from "./lambda-thread.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
-import { createTables, type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
+import { createTables, type LocalDynamo, type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
 import { consoleLogger } from "./local-logger.ts";
 import { handleManagementRequest, KEEP_ALIVE_MS, managementAnswer, managementConnectionId } from "./management-api.ts";
 import { ManagementThread } from "./management-thread.ts";
@@ -37,10 +38,17 @@ export interface LocalStackOptions {
   readonly maxConnectionMs?: number;
   readonly logger?: CoreLogger;
   /**
-   * A DynamoDB-compatible store to use instead of starting dynalite in this process (the tables are created there);
-   * `dataDir` and DynamoDB fault injection then do not apply. Default: none.
+   * A DynamoDB-compatible store to use instead of starting dynalite in this process (`CHAT_DYNAMODB_ENDPOINT`): the
+   * tables are created there when missing; `dataDir` then does not apply. Default: none.
    */
   readonly dynamoEndpoint?: string;
+  /**
+   * Puts DynamoDB fault injection in front of `dynamoEndpoint` too, through a loopback proxy. Only for stores that do
+   * not check signatures (DynamoDB Local, dynalite): requests reach the store signed for the proxy's host. Default: false.
+   */
+  readonly dynamoFaultProxy?: boolean;
+  /** The tables' names, e.g. for several stacks on one store. Default: `chat-connections` and `chat-history`. */
+  readonly tables?: LocalTableNames;
   /** Broadcast workers running at once for large channels' segments. Default: 4. */
   readonly broadcastWorkers?: number;
   /** Faults to inject from the start; `stack.faults.options` changes them later. Default: none. */
@@ -81,6 +89,13 @@ export interface LocalStack {
 const STAGE = "local";
 const TABLES: LocalTableNames = { connections: "chat-connections", history: "chat-history" };
 
+/** A store at `endpoint` with the chat's tables, behind a fault-injecting proxy when `faults` are given. */
+async function externalDynamo(endpoint: string, tables: LocalTableNames, faults?: Faults): Promise<LocalDynamo> {
+  await createTables(endpoint, tables);
+  if (faults) return startDynamoFaultProxy(endpoint, faults);
+  return { endpoint, close: async () => {} };
+}
+
 /**
  * Starts the whole chat on one machine: the local DynamoDB-compatible store, the API Gateway emulator running the
  * same handler modules as Lambda (wired through the same environment-driven code), the session endpoint and the page.
@@ -89,12 +104,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const logger = options.logger ?? consoleLogger();
   const host = options.host ?? "127.0.0.1";
   const faults = new Faults(options.faults);
+  const tables = options.tables ?? TABLES;
   const dynamo = options.dynamoEndpoint
-    ? await createTables(options.dynamoEndpoint, TABLES).then(() => ({
-        endpoint: options.dynamoEndpoint as string,
-        close: async () => {},
-      }))
-    : await startLocalDynamo(TABLES, options.dataDir, faults);
+    ? await externalDynamo(options.dynamoEndpoint, tables, options.dynamoFaultProxy ? faults : undefined)
+    : await startLocalDynamo(tables, options.dataDir, faults);
 
   let route: (request: IncomingMessage, response: ServerResponse) => Promise<void> = async (_, response) => {
     response.writeHead(503).end();
@@ -139,8 +152,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const managementEndpoint = management?.endpoint ?? `${origin}/${STAGE}`;
 
   const env = {
-    CONNECTIONS_TABLE: TABLES.connections,
-    HISTORY_TABLE: TABLES.history,
+    CONNECTIONS_TABLE: tables.connections,
+    HISTORY_TABLE: tables.history,
     CHAT_MANAGEMENT_ENDPOINT: managementEndpoint,
     CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
   };
@@ -210,7 +223,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sessionUrl: `${origin}/session`,
     managementEndpoint,
     dynamoEndpoint: dynamo.endpoint,
-    tables: TABLES,
+    tables,
     documentClient: inspection,
     gateway,
     faults,

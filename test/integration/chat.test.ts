@@ -151,7 +151,12 @@ describe("connect (PROTOCOL §3)", () => {
     clients.push(client);
     expect(client.socket.protocol).toBe(CHAT_SUBPROTOCOL);
     client.send({ action: "who" });
-    expect(await client.ofType("presence")).toEqual({ type: "presence", channel: "subprotocol", users: ["Sub"] });
+    expect(await client.ofType("presence")).toEqual({
+      type: "presence",
+      channel: "subprotocol",
+      users: ["Sub"],
+      count: 1,
+    });
   });
 
   it("refuses a bad token offered as a subprotocol with 401", async () => {
@@ -165,7 +170,7 @@ describe("connect (PROTOCOL §3)", () => {
   it("puts a connection without a channel into default", async () => {
     const anna = await join("Anna");
     anna.send({ action: "who" });
-    expect(await anna.ofType("presence")).toEqual({ type: "presence", channel: "default", users: ["Anna"] });
+    expect(await anna.ofType("presence")).toEqual({ type: "presence", channel: "default", users: ["Anna"], count: 1 });
   });
 });
 
@@ -197,7 +202,12 @@ describe("messages (PROTOCOL §4–5)", () => {
     await join("Adam", "who-test");
     await join("Adam", "who-test");
     a.send({ action: "who" });
-    expect(await a.ofType("presence")).toEqual({ type: "presence", channel: "who-test", users: ["Adam", "Zoë"] });
+    expect(await a.ofType("presence")).toEqual({
+      type: "presence",
+      channel: "who-test",
+      users: ["Adam", "Zoë"],
+      count: 2,
+    });
   });
 
   it("returns the history after a reconnect, oldest first", async () => {

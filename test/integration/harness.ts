@@ -1,13 +1,54 @@
+import { createHash, randomBytes } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { inject } from "vitest";
 import { WebSocket } from "ws";
 import { silentLogger } from "../../lambda/core/logger.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
+import { createTables, type LocalDynamo, type LocalTableNames, startLocalDynamo } from "../../local/local-dynamo.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
 import { SECRET } from "../fixtures.ts";
 
-/** A local stack on a free port, quiet, with the test secret. */
+/** The local DynamoDB the integration suites run on (the vitest project sets it): dynalite or DynamoDB Local. */
+export const testStore: "dynalite" | "dynamodb-local" =
+  process.env.CHAT_TEST_STORE === "dynamodb-local" ? "dynamodb-local" : "dynalite";
+
+/**
+ * Table names of their own for one stack on the run's shared DynamoDB Local; the same names for the same `dataDir`,
+ * so that a restarted stack finds its data again as dynalite's folder keeps it.
+ */
+function tablesOnSharedStore(dataDir?: string): LocalTableNames {
+  const prefix = dataDir
+    ? `d${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`
+    : `t${randomBytes(6).toString("hex")}`;
+  return { connections: `${prefix}-connections`, history: `${prefix}-history` };
+}
+
+/** Where a test's store is: nothing to add for dynalite (embedded), the run's DynamoDB Local otherwise. */
+function storeOptions(dataDir?: string): Partial<LocalStackOptions> {
+  if (testStore === "dynalite") return {};
+  return {
+    dynamoEndpoint: inject("dynamoLocalEndpoint"),
+    dynamoFaultProxy: true,
+    tables: tablesOnSharedStore(dataDir),
+  };
+}
+
+/** A local stack on a free port, quiet, with the test secret, on the project's store. */
 export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalStack> =>
-  startLocalStack({ port: 0, tokenSecret: SECRET, logger: silentLogger, ...options });
+  startLocalStack({ port: 0, tokenSecret: SECRET, logger: silentLogger, ...storeOptions(options.dataDir), ...options });
+
+/**
+ * The chat's tables on the project's store, for tests of one store class: dynalite started for the test, or tables
+ * of their own on the run's DynamoDB Local. Use the answered `names`, which differ from those asked for there.
+ */
+export async function startTestDynamo(names: LocalTableNames): Promise<LocalDynamo & { names: LocalTableNames }> {
+  if (testStore === "dynalite") return { ...(await startLocalDynamo(names)), names };
+  const endpoint = inject("dynamoLocalEndpoint");
+  const prefix = `t${randomBytes(6).toString("hex")}`;
+  const own = { connections: `${prefix}-${names.connections}`, history: `${prefix}-${names.history}` };
+  await createTables(endpoint, own);
+  return { endpoint, names: own, close: async () => {} };
+}
 
 /** `POST /session` for a username; the parsed answer and status. */
 /** What `POST /session` answers: a session, or an error. */

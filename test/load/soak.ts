@@ -1,4 +1,5 @@
-import { fork } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { writeHeapSnapshot } from "node:v8";
@@ -15,6 +16,11 @@ export interface SoakOptions {
   readonly messages: number;
   /** Stop waiting for an echo, or for deliveries, when none arrived for this long. Default: 60 s. */
   readonly stallMs?: number;
+  /**
+   * A running DynamoDB-compatible store to soak against (e.g. DynamoDB Local), on tables of the run's own. Default:
+   * dynalite, started in a process of its own.
+   */
+  readonly dynamoEndpoint?: string;
 }
 
 /** What a soak run saw. */
@@ -66,6 +72,19 @@ interface SoakClient {
   echo?: () => void;
 }
 
+/** dynalite in a process of its own, and its endpoint once it listens. */
+async function forkDynalite(): Promise<{ process: ChildProcess; endpoint: string }> {
+  const child = fork(new URL("./dynalite-process.ts", import.meta.url).pathname, [], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (message: { port?: number }) => resolve(message.port ?? 0));
+    child.once("exit", (code) => reject(new Error(`the store process exited (${code})`)));
+  });
+  return { process: child, endpoint: `http://127.0.0.1:${port}` };
+}
+
 /**
  * Many clients across channels on a fresh local stack, every message checked at every member: nothing lost, nothing
  * delivered twice, no handler error, and the heap measured after connecting and at the end.
@@ -95,19 +114,17 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   };
   // The store in a process of its own: every history message it keeps (24 h) would otherwise be part of the heap
   // measured here (heap snapshots showed all the growth in dynalite's tree of stored items).
-  const store = fork(new URL("./dynalite-process.ts", import.meta.url).pathname, [], {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const storePort = await new Promise<number>((resolve, reject) => {
-    store.once("message", (message: { port?: number }) => resolve(message.port ?? 0));
-    store.once("exit", (code) => reject(new Error(`the store process exited (${code})`)));
-  });
+  const store = options.dynamoEndpoint ? undefined : await forkDynalite();
+  const prefix = `soak-${randomBytes(4).toString("hex")}`;
   const stack = await startLocalStack({
     port: 0,
     tokenSecret: SECRET,
     logger,
-    dynamoEndpoint: `http://127.0.0.1:${storePort}`,
+    dynamoEndpoint: options.dynamoEndpoint ?? store?.endpoint,
+    tables: { connections: `${prefix}-connections`, history: `${prefix}-history` },
+  }).catch((error: unknown) => {
+    store?.process.kill();
+    throw error;
   });
   // How late the event loop ran: clients, emulator, handlers and store share this one process.
   const lag = monitorEventLoopDelay({ resolution: 20 });
@@ -234,6 +251,6 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   } finally {
     for (const client of clients) client.socket.close();
     await stack.close();
-    store.kill();
+    store?.process.kill();
   }
 }
