@@ -1,6 +1,14 @@
 import { createAuthorizerHandler } from "../handlers/authorizer.ts";
 import { newLogger } from "../runtime/function-logger.ts";
-import { tokenKeyFromEnv } from "../runtime/token-key-from-env.ts";
+import { tokenKeyLoader } from "../runtime/token-key-from-env.ts";
 
-/** Lambda entry of the `$connect` authorizer; the secret is read once per cold start. */
-export const handler = createAuthorizerHandler({ key: await tokenKeyFromEnv(), logger: newLogger() });
+const logger = newLogger();
+
+/**
+ * Lambda entry of the `$connect` authorizer. The token key is read on the first handshake, not at load, and kept; a
+ * read that fails makes that handshake a 500 and the next one tries again.
+ */
+export const handler = createAuthorizerHandler({
+  key: tokenKeyLoader(process.env, { logger }),
+  logger,
+});

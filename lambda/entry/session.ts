@@ -1,11 +1,16 @@
 import { createSessionHandler } from "../handlers/session.ts";
 import { positiveIntEnv } from "../runtime/environment.ts";
 import { newLogger } from "../runtime/function-logger.ts";
-import { tokenKeyFromEnv } from "../runtime/token-key-from-env.ts";
+import { tokenKeyLoader } from "../runtime/token-key-from-env.ts";
 
-/** Lambda entry of `POST /session`; the secret is read once per cold start. */
+const logger = newLogger();
+
+/**
+ * Lambda entry of `POST /session`. The token key is read on the first request, not at load, and kept; a read that
+ * fails makes that request a 500 and the next one tries again.
+ */
 export const handler = createSessionHandler({
-  key: await tokenKeyFromEnv(),
+  key: tokenKeyLoader(process.env, { logger }),
   ttlSeconds: positiveIntEnv("CHAT_TOKEN_TTL"),
-  logger: newLogger(),
+  logger,
 });

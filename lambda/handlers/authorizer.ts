@@ -2,6 +2,12 @@ import type { CoreLogger } from "../core/logger.ts";
 import { parseChannel } from "../core/names.ts";
 import { InvalidTokenError, type TokenKey, verifySessionToken } from "../core/session-token.ts";
 import { headerValue, tokenFromProtocols } from "../core/subprotocol.ts";
+import {
+  asUnavailable,
+  type TokenKeySource,
+  type TokenSecretUnavailableError,
+  unavailableFields,
+} from "../core/token-secret.ts";
 
 /** The part of API Gateway's REQUEST authorizer event for a WebSocket `$connect` that the authorizer reads. */
 export interface ConnectAuthorizerEvent {
@@ -34,14 +40,31 @@ const policy = (principalId: string, effect: "Allow" | "Deny", resource: string)
 
 /** Dependencies of the authorizer. */
 export interface AuthorizerDeps {
-  readonly key: TokenKey;
+  readonly key: TokenKeySource;
   readonly logger: CoreLogger;
   readonly now?: () => number;
 }
 
 /**
+ * The key, or an error that makes API Gateway answer 500: a Lambda authorizer that fails with any message but
+ * "Unauthorized" gets the client a 500 (API Gateway Developer Guide, "Use API Gateway Lambda authorizers"), which is
+ * the truth here — the server cannot check tokens — where a 401 or a Deny would blame the client's token.
+ */
+async function keyOrFail(deps: AuthorizerDeps, requestId: string | undefined): Promise<TokenKey> {
+  if (typeof deps.key !== "function") return deps.key;
+  try {
+    return await deps.key();
+  } catch (error) {
+    const unavailable = asUnavailable(error);
+    deps.logger.error("token key unavailable: answering 500", { ...unavailableFields(unavailable), requestId });
+    throw unavailable;
+  }
+}
+
+/**
  * The `$connect` REQUEST authorizer: a valid session token (query `token`, or offered as a subprotocol beside
- * `chat.v1`) → Allow with `{ username, channel }`; a missing or invalid token → 401; an invalid channel → Deny (403).
+ * `chat.v1`) → Allow with `{ username, channel }`; a missing or invalid token → 401; an invalid channel → Deny (403);
+ * no token key to check with → 500 (a thrown {@link TokenSecretUnavailableError}), logged.
  * The API declares no identity source, so API Gateway calls this for every handshake, whichever way the token came.
  */
 export function createAuthorizerHandler(deps: AuthorizerDeps) {
@@ -49,9 +72,10 @@ export function createAuthorizerHandler(deps: AuthorizerDeps) {
     const query = event.queryStringParameters ?? {};
     const token = query.token || tokenFromProtocols(headerValue(event.headers, "Sec-WebSocket-Protocol"));
     if (!token) throw new Error(UNAUTHORIZED);
+    const key = await keyOrFail(deps, event.requestContext?.requestId);
     let username: string;
     try {
-      username = await verifySessionToken(deps.key, token, (deps.now ?? Date.now)());
+      username = await verifySessionToken(key, token, (deps.now ?? Date.now)());
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
       deps.logger.info("connection refused", { reason: error.message, requestId: event.requestContext?.requestId });

@@ -2,6 +2,7 @@ import { limits } from "../core/limits.ts";
 import type { CoreLogger } from "../core/logger.ts";
 import { parseUsername } from "../core/names.ts";
 import { signSessionToken, type TokenKey } from "../core/session-token.ts";
+import { asUnavailable, type TokenKeySource, unavailableFields } from "../core/token-secret.ts";
 
 /** The part of an HTTP API (payload 2.0) event that `POST /session` reads. */
 export interface SessionRequest {
@@ -19,7 +20,8 @@ export interface SessionResponse {
 
 /** Dependencies of the session endpoint. */
 export interface SessionDeps {
-  readonly key: TokenKey;
+  /** The signing key, or a function giving it on first use. */
+  readonly key: TokenKeySource;
   /** Token lifetime. Default: `limits.tokenTtlSeconds` (1 hour). */
   readonly ttlSeconds?: number;
   readonly logger: CoreLogger;
@@ -55,15 +57,32 @@ function readUsername(request: SessionRequest): { username: unknown } | SessionR
   return { username: (body as { username: unknown }).username };
 }
 
-/** `POST /session`: a valid username gets a signed session token; bad input gets 400 (or 413), never 500. */
+/** What the client is told when no token can be signed; the log says why. */
+export const KEY_UNAVAILABLE_ERROR = "sessions cannot be issued right now; try again later";
+
+/**
+ * `POST /session`: a valid username gets a signed session token; bad input gets 400 (or 413), never 500. Only a
+ * server fault answers 500: no signing key to be had (logged, and tried again on the next request).
+ */
 export function createSessionHandler(deps: SessionDeps) {
   return async (request: SessionRequest): Promise<SessionResponse> => {
     const read = readUsername(request);
     if ("statusCode" in read) return read;
     const username = parseUsername(read.username);
     if (!username.ok) return answer(400, { error: username.error });
+    let key: TokenKey;
+    try {
+      key = typeof deps.key === "function" ? await deps.key() : deps.key;
+    } catch (error) {
+      const fields = unavailableFields(asUnavailable(error));
+      deps.logger.error("token key unavailable: answering 500", {
+        ...fields,
+        requestId: request.requestContext?.requestId,
+      });
+      return answer(500, { error: KEY_UNAVAILABLE_ERROR });
+    }
     const session = await signSessionToken(
-      deps.key,
+      key,
       username.value,
       deps.ttlSeconds ?? limits.tokenTtlSeconds,
       (deps.now ?? Date.now)(),

@@ -1,35 +1,42 @@
+import type { CoreLogger } from "../core/logger.ts";
 import { type TokenKey, tokenKey } from "../core/session-token.ts";
-import { resolveTokenSecret, type SecretSource } from "../core/token-secret.ts";
+import { type SecretRetryOptions, type SecretSource, tokenSecretLoader, untilLoaded } from "../core/token-secret.ts";
+import { secretsManagerSourceFromEnv } from "./secrets-manager-source.ts";
 
-/**
- * Reads secrets through the AWS Parameters and Secrets Lambda extension (a layer the CDK stack adds to the functions
- * that read the token key): one HTTP call to the extension on localhost instead of a bundled Secrets Manager client,
- * which would more than double the authorizer's and session function's bundles and cold starts.
- */
-export function secretsExtensionSource(env: Record<string, string | undefined> = process.env): SecretSource {
-  const port = env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT || "2773";
-  return {
-    async fetch(arn) {
-      const response = await fetch(`http://localhost:${port}/secretsmanager/get?secretId=${encodeURIComponent(arn)}`, {
-        // The extension only answers calls that prove they come from this execution environment.
-        headers: { "X-Aws-Parameters-Secrets-Token": env.AWS_SESSION_TOKEN ?? "" },
-      });
-      if (!response.ok) {
-        throw new Error(
-          `the secrets extension answered ${response.status} for ${arn}: ${(await response.text()).slice(0, 200)}`,
-        );
-      }
-      const { SecretString } = (await response.json()) as { SecretString?: unknown };
-      return typeof SecretString === "string" ? SecretString : "";
-    },
-  };
+/** Options of {@link tokenKeyLoader}. */
+export interface TokenKeyLoaderOptions {
+  /** Where an ARN is read. Default: Secrets Manager, from the environment ({@link secretsManagerSourceFromEnv}). */
+  readonly source?: SecretSource;
+  /** Retry bounds and hooks of the read. Default: `tokenSecretLimits`. */
+  readonly retry?: SecretRetryOptions;
+  /** Told of each failed read that will be retried (a warning); the final failure is the handlers' to log. */
+  readonly logger?: CoreLogger;
 }
 
 /**
- * The token key, from `CHAT_TOKEN_SECRET_ARN` (Secrets Manager, through the extension) or `CHAT_TOKEN_SECRET`; read
- * once per cold start. Kept apart from the WebSocket routes' wiring, so these bundles hold no AWS SDK client.
+ * The token key as a function to call on first use, not at module load: Lambda may run a function's init before
+ * anything it depends on is ready, and a failed init fails every invocation until the environment is replaced. From
+ * `CHAT_TOKEN_SECRET_ARN` (Secrets Manager, read with retries, kept once read, read again after a failure) or
+ * `CHAT_TOKEN_SECRET`. Throws at once, doing no I/O, when neither variable is set.
  */
-export async function tokenKeyFromEnv(env: Record<string, string | undefined> = process.env): Promise<TokenKey> {
-  const source = env.CHAT_TOKEN_SECRET_ARN ? secretsExtensionSource(env) : undefined;
-  return tokenKey(await resolveTokenSecret(env, source));
+export function tokenKeyLoader(
+  env: Record<string, string | undefined> = process.env,
+  options: TokenKeyLoaderOptions = {},
+): () => Promise<TokenKey> {
+  const source = env.CHAT_TOKEN_SECRET_ARN ? (options.source ?? secretsManagerSourceFromEnv(env)) : undefined;
+  const { logger } = options;
+  const retry: SecretRetryOptions = logger
+    ? {
+        onRetry: (error, attempt, delayMs) =>
+          logger.warn("token secret read failed; retrying", { code: error.code, attempt, delayMs }),
+        ...options.retry,
+      }
+    : { ...options.retry };
+  const secret = tokenSecretLoader(env, source, retry);
+  return untilLoaded(async () => tokenKey(await secret()));
+}
+
+/** The token key now, for callers that start once and may wait for it (the local stack). */
+export function tokenKeyFromEnv(env: Record<string, string | undefined> = process.env): Promise<TokenKey> {
+  return tokenKeyLoader(env)();
 }

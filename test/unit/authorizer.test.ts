@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { signSessionToken, tokenKey } from "../../lambda/core/session-token.ts";
+import { TokenSecretUnavailableError } from "../../lambda/core/token-secret.ts";
 import { createAuthorizerHandler } from "../../lambda/handlers/authorizer.ts";
 import { NOW, recordingLogger, SECRET } from "../fixtures.ts";
 
@@ -66,5 +67,45 @@ describe("$connect authorizer", () => {
     const result = await authorize(event({ token: await tokenFor("Lucy"), channel }));
     expect(result.policyDocument.Statement[0]?.Effect).toBe("Deny");
     expect(result.context).toBeUndefined();
+  });
+});
+
+describe("$connect authorizer without its key", () => {
+  it("fails with an error that is not Unauthorized, so API Gateway answers 500, and logs it", async () => {
+    const logger = recordingLogger();
+    const broken = createAuthorizerHandler({
+      key: async () => {
+        throw new Error("socket hang up");
+      },
+      logger,
+      now: () => NOW,
+    });
+    const failure = await broken(event({ token: await tokenFor("Lucy") })).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(TokenSecretUnavailableError);
+    expect((failure as Error).message).toBe("the token key is unavailable: socket hang up");
+    expect(logger.lines).toEqual([
+      {
+        level: "error",
+        message: "token key unavailable: answering 500",
+        extra: [{ error: "the token key is unavailable: socket hang up", attempts: 0, requestId: undefined }],
+      },
+    ]);
+  });
+
+  it("takes the key from a function and asks it on each handshake", async () => {
+    let asked = 0;
+    const lazy = createAuthorizerHandler({
+      key: async () => {
+        asked++;
+        return key;
+      },
+      logger: recordingLogger(),
+      now: () => NOW,
+    });
+    expect(asked).toBe(0);
+    await expect(lazy(event({ token: await tokenFor("Lucy") }))).resolves.toMatchObject({
+      context: { username: "Lucy" },
+    });
+    expect(asked).toBe(1);
   });
 });

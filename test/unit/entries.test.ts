@@ -1,9 +1,7 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { resolveTokenSecret } from "../../lambda/core/token-secret.ts";
+import { MissingSecretError, tokenSecretLoader } from "../../lambda/core/token-secret.ts";
 import { positiveIntEnv, requireEnv } from "../../lambda/runtime/environment.ts";
-import { SECRET } from "../fixtures.ts";
+import { accessDenied, SECRET_ARN, startFakeSecretsManager, TEST_CREDENTIALS } from "./fake-secrets-manager.ts";
 
 beforeEach(() => {
   vi.resetModules();
@@ -13,6 +11,15 @@ beforeEach(() => {
 afterEach(() => {
   vi.unstubAllEnvs();
 });
+
+/** The environment Lambda gives a function whose token secret is in Secrets Manager, the endpoint made local. */
+function stubSecretsManager(endpoint: string): void {
+  vi.stubEnv("CHAT_TOKEN_SECRET_ARN", SECRET_ARN);
+  vi.stubEnv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint);
+  vi.stubEnv("AWS_ACCESS_KEY_ID", TEST_CREDENTIALS.accessKeyId);
+  vi.stubEnv("AWS_SECRET_ACCESS_KEY", TEST_CREDENTIALS.secretAccessKey);
+  vi.stubEnv("AWS_SESSION_TOKEN", TEST_CREDENTIALS.sessionToken);
+}
 
 describe("Lambda entries", () => {
   it("fail at cold start naming a missing table variable", async () => {
@@ -32,50 +39,47 @@ describe("Lambda entries", () => {
     }
   });
 
-  it("read the token secret once, through the secrets extension, when an ARN is given", async () => {
-    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-token";
-    const calls: { url: string; token: string | undefined }[] = [];
-    const extension = createServer((request, response) => {
-      calls.push({
-        url: request.url ?? "",
-        token: request.headers["x-aws-parameters-secrets-token"] as string | undefined,
-      });
-      response
-        .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ ARN: arn, SecretString: SECRET }));
-    });
-    await new Promise<void>((resolve) => extension.listen(0, "127.0.0.1", resolve));
+  it("read the token secret from Secrets Manager on first use, never at load, and once", async () => {
+    const secretsManager = await startFakeSecretsManager();
     try {
-      vi.stubEnv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", String((extension.address() as AddressInfo).port));
-      vi.stubEnv("AWS_SESSION_TOKEN", "session-token-of-this-environment");
-      vi.stubEnv("CHAT_TOKEN_SECRET_ARN", arn);
+      stubSecretsManager(secretsManager.endpoint);
       vi.stubEnv("CHAT_TOKEN_TTL", "120");
-      const { handler } = await import("../../lambda/entry/session.ts");
-      const first = await handler({ body: '{"username":"Lucy"}' });
-      await handler({ body: '{"username":"Bob"}' });
-      expect(first.statusCode).toBe(200);
-      expect(calls).toEqual([
-        { url: `/secretsmanager/get?secretId=${encodeURIComponent(arn)}`, token: "session-token-of-this-environment" },
-      ]);
+      const { handler: session } = await import("../../lambda/entry/session.ts");
       const { handler: authorize } = await import("../../lambda/entry/authorizer.ts");
+      expect(secretsManager.requests).toHaveLength(0);
+
+      const first = await session({ body: '{"username":"Lucy"}' });
+      await session({ body: '{"username":"Bob"}' });
+      expect(first.statusCode).toBe(200);
+      expect(secretsManager.requests).toHaveLength(1);
+      expect(secretsManager.requests[0]?.headers.authorization).toMatch(/\/eu-west-1\/secretsmanager\/aws4_request/);
       const { token } = JSON.parse(first.body);
       await expect(authorize({ methodArn: "arn", queryStringParameters: { token } })).resolves.toMatchObject({
         context: { username: "Lucy", channel: "default" },
       });
+      expect(secretsManager.requests).toHaveLength(2);
     } finally {
-      extension.close();
+      await secretsManager.close();
     }
   });
 
-  it("fail at cold start, saying why, when the secrets extension refuses", async () => {
-    const extension = createServer((_, response) => response.writeHead(400).end("bad token"));
-    await new Promise<void>((resolve) => extension.listen(0, "127.0.0.1", resolve));
+  it("answer 500 when Secrets Manager refuses, the authorizer by failing with another error than Unauthorized", async () => {
+    const secretsManager = await startFakeSecretsManager(() => accessDenied);
     try {
-      vi.stubEnv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", String((extension.address() as AddressInfo).port));
-      vi.stubEnv("CHAT_TOKEN_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-token");
-      await expect(import("../../lambda/entry/authorizer.ts")).rejects.toThrow(/answered 400/);
+      stubSecretsManager(secretsManager.endpoint);
+      const { handler: session } = await import("../../lambda/entry/session.ts");
+      const { handler: authorize } = await import("../../lambda/entry/authorizer.ts");
+      expect((await session({ body: '{"username":"Lucy"}' })).statusCode).toBe(500);
+      // A fresh module graph per test: the class is not this file's, so match it by name.
+      const failure = await authorize({ methodArn: "arn", queryStringParameters: { token: "x" } }).catch((e) => e);
+      expect(failure).toMatchObject({
+        name: "TokenSecretUnavailableError",
+        message: expect.stringMatching(/AccessDenied/),
+      });
+      expect(failure.message).not.toBe("Unauthorized");
+      expect(secretsManager.requests).toHaveLength(2);
     } finally {
-      extension.close();
+      await secretsManager.close();
     }
   });
 
@@ -95,10 +99,16 @@ describe("configuration", () => {
     expect(() => positiveIntEnv("N", { N: "soon" })).toThrow(/N must be a positive integer/);
   });
 
-  it("resolves the secret from the environment or from the secret source", async () => {
-    await expect(resolveTokenSecret({ CHAT_TOKEN_SECRET: "s" }, undefined)).resolves.toBe("s");
-    await expect(resolveTokenSecret({ CHAT_TOKEN_SECRET_ARN: "arn" }, undefined)).rejects.toThrow(/no Secrets Manager/);
-    await expect(resolveTokenSecret({ CHAT_TOKEN_SECRET_ARN: "arn" }, { fetch: async () => "" })).rejects.toThrow(
+  it("resolves the secret from the environment, or from the secret source on first use", async () => {
+    await expect(tokenSecretLoader({ CHAT_TOKEN_SECRET: "s" }, undefined)()).resolves.toBe("s");
+    expect(() => tokenSecretLoader({ CHAT_TOKEN_SECRET_ARN: "arn" }, undefined)).toThrow(MissingSecretError);
+    expect(() => tokenSecretLoader({}, undefined)).toThrow(/set CHAT_TOKEN_SECRET/);
+    let reads = 0;
+    const load = tokenSecretLoader({ CHAT_TOKEN_SECRET_ARN: "arn" }, { fetch: async () => `secret-${++reads}` });
+    expect(reads).toBe(0);
+    await expect(load()).resolves.toBe("secret-1");
+    await expect(load()).resolves.toBe("secret-1");
+    await expect(tokenSecretLoader({ CHAT_TOKEN_SECRET_ARN: "arn" }, { fetch: async () => "" })()).rejects.toThrow(
       /no string value/,
     );
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { tokenKey, verifySessionToken } from "../../lambda/core/session-token.ts";
-import { createSessionHandler } from "../../lambda/handlers/session.ts";
+import { createSessionHandler, KEY_UNAVAILABLE_ERROR } from "../../lambda/handlers/session.ts";
 import { NOW, recordingLogger, SECRET } from "../fixtures.ts";
 
 const key = tokenKey(SECRET);
@@ -52,5 +52,44 @@ describe("POST /session", () => {
     const { status, body } = await post(JSON.stringify({ username: "Lucy", padding: "x".repeat(16 * 1024) }));
     expect(status).toBe(413);
     expect(body.error).toMatch(/16384 bytes/);
+  });
+});
+
+describe("POST /session without its key", () => {
+  it("answers 500 with an error, and logs why, when the key cannot be had", async () => {
+    const logger = recordingLogger();
+    const broken = createSessionHandler({
+      key: async () => {
+        throw new Error("socket hang up");
+      },
+      logger,
+      now: () => NOW,
+    });
+    const response = await broken({ body: '{"username":"Lucy"}', requestContext: { requestId: "r-9" } });
+    expect(response.statusCode).toBe(500);
+    expect(JSON.parse(response.body)).toEqual({ error: KEY_UNAVAILABLE_ERROR });
+    expect(logger.lines).toEqual([
+      {
+        level: "error",
+        message: "token key unavailable: answering 500",
+        extra: [{ error: "the token key is unavailable: socket hang up", attempts: 0, requestId: "r-9" }],
+      },
+    ]);
+  });
+
+  it("still answers 400 for bad input without asking for the key", async () => {
+    let asked = 0;
+    const lazy = createSessionHandler({
+      key: async () => {
+        asked++;
+        return key;
+      },
+      logger: recordingLogger(),
+      now: () => NOW,
+    });
+    expect((await lazy({ body: "[]" })).statusCode).toBe(400);
+    expect(asked).toBe(0);
+    expect((await lazy({ body: '{"username":"Lucy"}' })).statusCode).toBe(200);
+    expect(asked).toBe(1);
   });
 });
