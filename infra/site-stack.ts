@@ -7,6 +7,7 @@ import {
   HttpVersion,
   PriceClass,
   ResponseHeadersPolicy,
+  S3OriginAccessControl,
   SecurityPolicyProtocol,
   ViewerProtocolPolicy,
 } from "aws-cdk-lib/aws-cloudfront";
@@ -15,6 +16,7 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
 import type { ChatEndpoints } from "./chat-stack.ts";
+import { cloudFrontName } from "./cloudfront-names.ts";
 import { contentSecurityPolicy } from "./content-security-policy.ts";
 import { defaultSiteAssetsDir } from "./repo-paths.ts";
 import { SiteContent } from "./site-content.ts";
@@ -63,7 +65,10 @@ export class SiteStack extends Stack {
       autoDeleteObjects: true,
     });
 
+    // CloudFront's policy and origin access control names are unique per account across Regions (they are global
+    // resources), so each carries the stack's name and Region. Limits: 128 characters for a policy, 64 for an OAC.
     const headers = new ResponseHeadersPolicy(this, "SecurityHeaders", {
+      responseHeadersPolicyName: cloudFrontName(this, "security-headers", 128),
       comment: "Chat page: CSP naming the chat endpoints, HSTS, nosniff, no framing, no referrer",
       securityHeadersBehavior: {
         contentSecurityPolicy: { contentSecurityPolicy: contentSecurityPolicy(props.chat), override: true },
@@ -83,7 +88,12 @@ export class SiteStack extends Stack {
       comment: "Serverless chat page",
       defaultRootObject: "index.html",
       defaultBehavior: {
-        origin: S3BucketOrigin.withOriginAccessControl(bucket),
+        origin: S3BucketOrigin.withOriginAccessControl(bucket, {
+          originAccessControl: new S3OriginAccessControl(this, "OriginAccessControl", {
+            originAccessControlName: cloudFrontName(this, "oac", 64),
+            description: "Lets the chat page's distribution read its bucket",
+          }),
+        }),
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         responseHeadersPolicy: headers,
       },

@@ -1,10 +1,13 @@
 import { App, RemovalPolicy } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
-import { chatAppPropsFromContext } from "../../infra/app-context.ts";
+import { type AppEnvironment, chatAppPropsFromContext } from "../../infra/app-context.ts";
 import { contentSecurityPolicy } from "../../infra/content-security-policy.ts";
 import { checkAllowedOrigins } from "../../infra/session-api.ts";
 
-const propsFrom = (context: Record<string, unknown>) => chatAppPropsFromContext(new App({ context }).node);
+const propsFrom = (context: Record<string, unknown>, environment?: AppEnvironment) =>
+  chatAppPropsFromContext(new App({ context }).node, environment);
+
+const CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000";
 
 describe("the app's context", () => {
   it("keeps every default when nothing is given", () => {
@@ -47,6 +50,59 @@ describe("the app's context", () => {
     [{ siteOrigin: { url: "x" } }, /siteOrigin must be a string/],
   ])("refuses %j", (context, error) => {
     expect(() => propsFrom(context)).toThrow(error);
+  });
+});
+
+describe("the WebSocket custom domain in the context", () => {
+  it("is read with its certificate, and with a hosted zone when given one", () => {
+    expect(propsFrom({ wsDomainName: "Chat.Example.com.", wsCertificateArn: CERT }).chat?.webSocketDomain).toEqual({
+      domainName: "chat.example.com",
+      certificateArn: CERT,
+    });
+    const withZone = propsFrom(
+      { wsDomainName: "chat.example.com", wsCertificateArn: CERT, hostedZoneId: "Z0123456789ABCDEFGHIJ" },
+      { region: "eu-west-1" },
+    );
+    expect(withZone.chat?.webSocketDomain).toEqual({
+      domainName: "chat.example.com",
+      certificateArn: CERT,
+      hostedZoneId: "Z0123456789ABCDEFGHIJ",
+    });
+  });
+
+  it("accepts certificates of other partitions", () => {
+    const arn = "arn:aws-cn:acm:cn-north-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000";
+    expect(propsFrom({ wsDomainName: "chat.example.cn", wsCertificateArn: arn }).chat?.webSocketDomain).toMatchObject({
+      certificateArn: arn,
+    });
+  });
+
+  it("is absent when none of its keys is given", () => {
+    expect(propsFrom({}).chat).not.toHaveProperty("webSocketDomain");
+  });
+
+  it.each([
+    [{ wsDomainName: "chat.example.com" }, /wsDomainName needs wsCertificateArn/],
+    [{ wsCertificateArn: CERT }, /wsCertificateArn needs wsDomainName/],
+    [{ hostedZoneId: "Z0123456789ABCDEFGHIJ" }, /hostedZoneId is for the WebSocket custom domain/],
+    [{ wsDomainName: "chat.example.com", hostedZoneId: "Z0123" }, /wsDomainName needs wsCertificateArn/],
+    [{ wsDomainName: "chat.example.com", wsCertificateArn: "arn:aws:acm:eu-west-1:123:cert" }, /not an ACM/],
+    [{ wsDomainName: "chat.example.com", wsCertificateArn: CERT.replace(":acm:", ":iam:") }, /not an ACM/],
+    [{ wsDomainName: "wss://chat.example.com", wsCertificateArn: CERT }, /not a host name/],
+    [{ wsDomainName: "chat.example.com/prod", wsCertificateArn: CERT }, /not a host name/],
+    [{ wsDomainName: "*.example.com", wsCertificateArn: CERT }, /not a host name/],
+    [{ wsDomainName: "localhost", wsCertificateArn: CERT }, /not a host name/],
+    [{ wsDomainName: "chat.example.com", wsCertificateArn: CERT, hostedZoneId: "example.com" }, /hosted zone ID/],
+  ])("refuses %j with a clear error", (context, error) => {
+    expect(() => propsFrom(context)).toThrow(error);
+  });
+
+  it("refuses a certificate from another Region than the one the CLI deploys to", () => {
+    const context = { wsDomainName: "chat.example.com", wsCertificateArn: CERT };
+    expect(() => propsFrom(context, { region: "us-east-1" })).toThrow(
+      /certificate in eu-west-1, but the chat is deployed to us-east-1/,
+    );
+    expect(propsFrom(context, { region: "eu-west-1" }).chat?.webSocketDomain?.certificateArn).toBe(CERT);
   });
 });
 

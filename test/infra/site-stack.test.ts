@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CfnElement } from "aws-cdk-lib";
-import { Match, type Template } from "aws-cdk-lib/assertions";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import { Certificate } from "aws-cdk-lib/aws-certificatemanager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChatApp } from "../../infra/chat-app.ts";
@@ -143,6 +143,64 @@ describe("the distribution", () => {
     } finally {
       custom.cleanup();
     }
+  });
+});
+
+describe("CloudFront names, unique per account across Regions", () => {
+  /** The names of the site stack's CloudFront policies and origin access control, built in `region`. */
+  const namesIn = (region: string, stackName?: string): Record<string, string> => {
+    const root = mkdtempSync(join(tmpdir(), "chat-infra-"));
+    try {
+      const app = testApp(join(root, "cdk.out"));
+      const { site } = createChatApp(app, {
+        env: { account: "123456789012", region },
+        site: { siteAssetsDir: join(root, "missing"), ...(stackName ? { stackName } : {}) },
+      });
+      const resources = Template.fromStack(site).toJSON().Resources as Record<
+        string,
+        { Type: string; Properties: Record<string, { Name?: string }> }
+      >;
+      const names: Record<string, string> = {};
+      for (const { Type, Properties } of Object.values(resources)) {
+        const config = Object.entries(Properties).find(([key]) => key.endsWith("Config"))?.[1];
+        if (Type.startsWith("AWS::CloudFront::") && config?.Name !== undefined) names[Type] = config.Name;
+      }
+      return names;
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  };
+
+  it("carry the stack's name and Region, so two Regions' stacks do not collide", () => {
+    const ireland = namesIn("eu-west-1");
+    const virginia = namesIn("us-east-1");
+    expect(Object.keys(ireland).sort()).toEqual([
+      "AWS::CloudFront::OriginAccessControl",
+      "AWS::CloudFront::ResponseHeadersPolicy",
+    ]);
+    for (const [type, name] of Object.entries(ireland)) {
+      expect(name, type).toMatch(/^ChatSite-eu-west-1-/);
+      expect(virginia[type], type).toMatch(/^ChatSite-us-east-1-/);
+    }
+  });
+
+  it("stay within CloudFront's limits and distinct for long stack names", () => {
+    const long = "A".repeat(120);
+    const one = namesIn("ap-northeast-1", `${long}-one`);
+    const two = namesIn("ap-northeast-1", `${long}-two`);
+    expect(one["AWS::CloudFront::OriginAccessControl"]?.length).toBeLessThanOrEqual(64);
+    expect(one["AWS::CloudFront::ResponseHeadersPolicy"]?.length).toBeLessThanOrEqual(128);
+    for (const type of Object.keys(one)) {
+      expect(one[type], type).toContain("-ap-northeast-1-");
+      expect(one[type], type).not.toBe(two[type]);
+    }
+  });
+
+  it("name the Region by its deploy-time value when the stack is environment-agnostic", () => {
+    const headers = Object.values(template.findResources("AWS::CloudFront::ResponseHeadersPolicy"))[0];
+    expect(flatten(headers?.Properties.ResponseHeadersPolicyConfig.Name)).toBe(
+      "ChatSite-{AWS::Region}-security-headers",
+    );
   });
 });
 
