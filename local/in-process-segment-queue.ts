@@ -1,7 +1,15 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import {
+  InvalidMessageContents,
+  type SendMessageBatchRequestEntry,
+  type SendMessageBatchResult,
+  TooManyEntriesInBatchRequest,
+} from "@aws-sdk/client-sqs";
 import type { CoreLogger } from "../lambda/core/logger.ts";
-import type { SegmentJob, SegmentQueue } from "../lambda/core/sharded-fanout.ts";
-import { queuedSegment, type SqsBatchResponse, type SqsEvent } from "../lambda/handlers/broadcast-worker.ts";
+import type { SegmentQueue } from "../lambda/core/sharded-fanout.ts";
+import { firstInvalidSqsCharacter } from "../lambda/core/sqs-body.ts";
+import type { SqsBatchResponse, SqsEvent } from "../lambda/handlers/broadcast-worker.ts";
+import { segmentQueueOver } from "../lambda/runtime/sqs-segment-queue.ts";
 
 /** Options of the local stand-in for the SQS queue and its worker function. */
 export interface InProcessQueueOptions {
@@ -17,10 +25,27 @@ interface Message {
   receives: number;
 }
 
+/** SendMessageBatch takes at most this many entries. */
+const MAX_BATCH_ENTRIES = 10;
+
+/** SQS's words for a body with a character outside its set. */
+const INVALID_CONTENTS = "The message contains characters outside the allowed set.";
+
+/** Why SQS would refuse `body`, or undefined when it takes it. */
+function invalidContents(body: string): string | undefined {
+  const at = firstInvalidSqsCharacter(body);
+  if (at === -1) return undefined;
+  const unit = body.charCodeAt(at).toString(16).toUpperCase().padStart(4, "0");
+  return `${INVALID_CONTENTS} (U+${unit} at ${at})`;
+}
+
 /**
  * SQS and the broadcast worker's event source, in process: `enqueue` returns once the segments are accepted, and
  * workers (the same handler module as the cloud's worker function, given SQS-shaped events one record at a time)
  * deliver them in the background. A record the worker reports as failed is delivered again, up to the receive count.
+ * Segments reach it through the same code as SQS's (`segmentQueueOver`), and it refuses a body exactly where SQS
+ * would: a character outside SQS's set fails that entry with `InvalidMessageContents` (AWS doc "SendMessage",
+ * "SendMessageBatch": each entry's result is reported on its own).
  */
 export class InProcessSegmentQueue {
   /** Messages that failed every delivery, as SQS would move them to the dead-letter queue. */
@@ -30,6 +55,7 @@ export class InProcessSegmentQueue {
   private idleWaiters: (() => void)[] = [];
   private readonly concurrency: number;
   private readonly maxReceiveCount: number;
+  private readonly queue: SegmentQueue;
 
   constructor(
     private readonly worker: (event: SqsEvent) => Promise<SqsBatchResponse>,
@@ -37,17 +63,49 @@ export class InProcessSegmentQueue {
   ) {
     this.concurrency = options.concurrency ?? 4;
     this.maxReceiveCount = options.maxReceiveCount ?? 3;
+    this.queue = segmentQueueOver(async (entries) => this.sendMessageBatch(entries));
   }
 
-  /** The queue as the dispatcher for one management API endpoint sees it. */
-  readonly queueFor = (endpoint: string): SegmentQueue => ({
-    enqueue: async (jobs: SegmentJob[]) => {
-      for (const job of jobs) {
-        this.waiting.push({ record: { messageId: randomUUID(), body: queuedSegment(endpoint, job) }, receives: 0 });
+  /**
+   * The queue as the functions see it. The endpoint is not part of a segment (the worker posts to its own configured
+   * endpoint); the parameter stays for the stack's wiring.
+   */
+  readonly queueFor = (_endpoint?: string): SegmentQueue => this.queue;
+
+  /** `SendMessage`: the message is queued, or refused with SQS's `InvalidMessageContents`. */
+  sendMessage(body: string): { MessageId: string } {
+    const invalid = invalidContents(body);
+    if (invalid) throw new InvalidMessageContents({ message: invalid, $metadata: { httpStatusCode: 400 } });
+    return { MessageId: this.accept(body) };
+  }
+
+  /** `SendMessageBatch`, as SQS answers it: each entry succeeds or fails on its own, with SQS's error code. */
+  sendMessageBatch(entries: SendMessageBatchRequestEntry[]): SendMessageBatchResult {
+    if (entries.length > MAX_BATCH_ENTRIES) {
+      throw new TooManyEntriesInBatchRequest({
+        message: `Maximum number of entries per request are ${MAX_BATCH_ENTRIES}. You have sent ${entries.length}.`,
+        $metadata: { httpStatusCode: 400 },
+      });
+    }
+    const Successful: NonNullable<SendMessageBatchResult["Successful"]> = [];
+    const Failed: NonNullable<SendMessageBatchResult["Failed"]> = [];
+    for (const { Id, MessageBody = "" } of entries) {
+      const invalid = invalidContents(MessageBody);
+      if (invalid) Failed.push({ Id, SenderFault: true, Code: "InvalidMessageContents", Message: invalid });
+      else {
+        const MD5OfMessageBody = createHash("md5").update(MessageBody).digest("hex");
+        Successful.push({ Id, MessageId: this.accept(MessageBody), MD5OfMessageBody });
       }
-      this.pump();
-    },
-  });
+    }
+    return { Successful, Failed };
+  }
+
+  private accept(body: string): string {
+    const messageId = randomUUID();
+    this.waiting.push({ record: { messageId, body }, receives: 0 });
+    this.pump();
+    return messageId;
+  }
 
   private pump(): void {
     while (this.running < this.concurrency && this.waiting.length > 0) {

@@ -2,9 +2,11 @@ import { jitteredDelay, sleep } from "./backoff.ts";
 import type { ConnectionStore, Member } from "./connection-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
-import type { Poster } from "./poster.ts";
+import { FAILURE_SAMPLE_IDS, PostFailures } from "./post-failures.ts";
+import { isRetryable, type Poster } from "./poster.ts";
+import { POST_MIN_WINDOW_MS, postWindow, type TimeBudget } from "./time-budget.ts";
 
-/** What a broadcast did: each member is counted once, in exactly one of delivered, gone or failed. */
+/** What a broadcast did: each member is counted once, in exactly one of delivered, gone, connecting, failed, deferred. */
 export interface BroadcastResult {
   delivered: number;
   /** Members that answered 410 Gone and were removed (or queued for removal). */
@@ -18,6 +20,11 @@ export interface BroadcastResult {
   queued?: number;
   /** Segments those members were split into. */
   segments?: number;
+  /**
+   * Members a broadcast worker did not post to before its invocation's time ran out: handed on in a new segment (or,
+   * when nothing was posted, left to SQS to deliver again), so each still gets the frame exactly once.
+   */
+  deferred?: number;
 }
 
 /** What a broadcast needs. */
@@ -48,28 +55,7 @@ export async function* eachMember(pages: AsyncIterable<Member[]>, exclude: strin
   }
 }
 
-/** Network errors raised before a request reached API Gateway: posting again cannot deliver twice. */
-const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
-
-/**
- * Whether a failed post should be made again: API Gateway refused it for now (429: throttled, or the client's buffer
- * full) or failed on its side (5xx), or it never left this machine (a refused connection, or a kept-alive socket the
- * server had closed as the post reused it: the poster marks those `notSent`). A post that got no answer (a timeout, a reset
- * connection) may have been delivered, and posting again would deliver it twice: it is counted as failed instead.
- */
-export function isRetryable(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const { $metadata, code, notSent } = error as {
-    $metadata?: { httpStatusCode?: unknown };
-    code?: unknown;
-    notSent?: unknown;
-  };
-  const status = $metadata?.httpStatusCode;
-  if (typeof status === "number") return status === 429 || status >= 500;
-  // The poster's mark for a reset of a reused keep-alive socket before any answer: the request never left.
-  if (notSent === true) return true;
-  return typeof code === "string" && NOT_SENT.has(code);
-}
+export { isRetryable } from "./poster.ts";
 
 /**
  * Posts one frame to every member of a channel, reading the channel index page by page with a bounded number of
@@ -85,12 +71,27 @@ export function broadcast(
   return deliver(deps, channel, members, Buffer.from(JSON.stringify(frame)), options);
 }
 
+/** Options of {@link deliverWithin}. */
+export interface DeliverOptions extends Pick<BroadcastOptions, "concurrency"> {
+  /**
+   * The time left for posting (a broadcast worker's invocation). Without it there is no limit beyond the poster's
+   * own timeout.
+   */
+  readonly budget?: TimeBudget;
+}
+
+/** What {@link deliverWithin} did, and the members it did not post to because the budget ran out. */
+export interface Delivery {
+  readonly result: BroadcastResult;
+  /** Members never posted to, or whose posts failed for a passing reason and were not made again: none got `data`. */
+  readonly unsent: Member[];
+  /** Posts made, whatever their outcome: none means no member can have got `data`. */
+  readonly posts: number;
+}
+
 /**
- * Posts `data` to each of `members` with a bounded number of posts in flight. A 410 marks that member stale, and
- * stale members are removed in batches afterwards, except one that joined so recently it may still be inside its
- * `$connect` (where API Gateway answers 410 for a connection that is about to be live). Posts that fail for a passing
- * reason (429, 5xx, network) get further rounds after a jittered pause, beyond the SDK's own retries; any other
- * failure is counted and logged and never stops the rest.
+ * Posts `data` to each of `members` with a bounded number of posts in flight (see {@link deliverWithin}); without a
+ * budget every member is posted to.
  */
 export async function deliver(
   deps: BroadcastDeps,
@@ -99,9 +100,32 @@ export async function deliver(
   data: Uint8Array,
   options: Pick<BroadcastOptions, "concurrency"> = {},
 ): Promise<BroadcastResult> {
+  return (await deliverWithin(deps, channel, members, data, options)).result;
+}
+
+/**
+ * Posts `data` to each of `members` with a bounded number of posts in flight. A 410 marks that member stale, and
+ * stale members are removed in batches afterwards, except one that joined so recently it may still be inside its
+ * `$connect` (where API Gateway answers 410 for a connection that is about to be live). Posts that fail for a passing
+ * reason (429, 5xx, network) get further rounds after a jittered pause, beyond the SDK's own retries; any other
+ * failure is counted and never stops the rest. Failures are logged once, counted by error with a few sample ids.
+ * With a budget, no post starts once too little time is left, and each post's timeout ends within the budget: the
+ * members not posted to come back as `unsent` (and are counted `deferred`).
+ */
+export async function deliverWithin(
+  deps: BroadcastDeps,
+  channel: string,
+  members: AsyncIterator<Member> | Iterator<Member>,
+  data: Uint8Array,
+  options: DeliverOptions = {},
+): Promise<Delivery> {
   const logger = deps.logger ?? silentLogger;
+  const { budget } = options;
   const gone: string[] = [];
+  const unsent: Member[] = [];
+  const failures = new PostFailures();
   let retry: Member[] = [];
+  let posts = 0;
   const result: BroadcastResult = { delivered: 0, gone: 0, connecting: 0, failed: 0, notRemoved: 0 };
   const joiningSince = (deps.now ?? Date.now)() - limits.connectGraceMs;
   const concurrency = Math.max(1, options.concurrency ?? limits.broadcastConcurrency);
@@ -111,7 +135,17 @@ export async function deliver(
       // Async generators queue concurrent next() calls, so workers share one walk over the pages.
       for (let next = await walk.next(); !next.done; next = await walk.next()) {
         const member = next.value;
-        const outcome = await deps.poster.post(member.connectionId, data);
+        const window = postWindow(budget);
+        if (window === 0) {
+          unsent.push(member);
+          continue;
+        }
+        posts++;
+        const outcome = await deps.poster.post(
+          member.connectionId,
+          data,
+          window === undefined ? undefined : { timeoutMs: window },
+        );
         if (outcome.status === "delivered") result.delivered++;
         else if (outcome.status === "gone") {
           if (member.connectedAt !== undefined && member.connectedAt > joiningSince) result.connecting++;
@@ -119,11 +153,7 @@ export async function deliver(
         } else if (!lastRound && isRetryable(outcome.error)) retry.push(member);
         else {
           result.failed++;
-          logger.warn("post to connection failed", {
-            connectionId: member.connectionId,
-            channel,
-            error: outcome.error,
-          });
+          failures.add(member.connectionId, outcome.error);
         }
       }
     };
@@ -135,19 +165,35 @@ export async function deliver(
   for (let round = 1; round <= rounds && retry.length > 0; round++) {
     const again = retry;
     retry = [];
-    await (deps.sleep ?? sleep)(jitteredDelay(round, limits.broadcastRetryBackoffMs));
+    const pause = jitteredDelay(round, limits.broadcastRetryBackoffMs);
+    // A pause that would leave no time to post again: those members are handed on instead.
+    if (budget && budget.remainingMs() - pause < POST_MIN_WINDOW_MS) {
+      unsent.push(...again);
+      break;
+    }
+    await (deps.sleep ?? sleep)(pause);
     await pass(again[Symbol.iterator](), round === rounds);
   }
 
+  if (failures.count > 0) {
+    logger.warn("posts to connections failed", { channel, failed: failures.count, errors: failures.summary() });
+  }
+  if (unsent.length > 0) result.deferred = unsent.length;
   result.gone = gone.length;
   if (gone.length > 0) {
     // Every post has been made: a failure to clean up must not turn the broadcast into an error.
     const left = await deps.connections.removeMany(gone).catch((error: unknown) => {
-      logger.warn("removing stale connections failed", { channel, error });
+      logger.warn("removing stale connections failed", { channel, count: gone.length, error });
       return gone;
     });
     result.notRemoved = left.length;
-    if (left.length > 0) logger.warn("stale connections not removed", { channel, connectionIds: left });
+    if (left.length > 0) {
+      logger.warn("stale connections not removed", {
+        channel,
+        count: left.length,
+        connectionIds: left.slice(0, FAILURE_SAMPLE_IDS),
+      });
+    }
   }
-  return result;
+  return { result, unsent, posts };
 }

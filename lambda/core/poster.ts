@@ -6,15 +6,46 @@ import { type ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aw
 import { Sha256 } from "@smithy/core/checksum";
 import { createScope, getSigningKey } from "@smithy/signature-v4";
 import { jitteredDelay, sleep } from "./backoff.ts";
-import { isRetryable } from "./broadcast.ts";
 import { limits } from "./limits.ts";
 
 /** What became of one post: delivered, the connection is gone (410), or it failed for another reason. */
 export type PostOutcome = { status: "delivered" } | { status: "gone" } | { status: "failed"; error: unknown };
 
+/** Options of one post. */
+export interface PostOptions {
+  /**
+   * The longest the post may take, its retries included; a post still unanswered then fails (and is not made again:
+   * it may have been delivered). Default: the poster's own timeout per attempt.
+   */
+  readonly timeoutMs?: number;
+}
+
 /** Sends bytes to one connection. */
 export interface Poster {
-  post(connectionId: string, data: Uint8Array): Promise<PostOutcome>;
+  post(connectionId: string, data: Uint8Array, options?: PostOptions): Promise<PostOutcome>;
+}
+
+/** Network errors raised before a request reached API Gateway: posting again cannot deliver twice. */
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * Whether a failed post should be made again: API Gateway refused it for now (429: throttled, or the client's buffer
+ * full) or failed on its side (5xx), or it never left this machine (a refused connection, or a kept-alive socket the
+ * server had closed as the post reused it: the poster marks those `notSent`). A post that got no answer (a timeout, a reset
+ * connection) may have been delivered, and posting again would deliver it twice: it is counted as failed instead.
+ */
+export function isRetryable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { $metadata, code, notSent } = error as {
+    $metadata?: { httpStatusCode?: unknown };
+    code?: unknown;
+    notSent?: unknown;
+  };
+  const status = $metadata?.httpStatusCode;
+  if (typeof status === "number") return status === 429 || status >= 500;
+  // The poster's mark for a reset of a reused keep-alive socket before any answer: the request never left.
+  if (notSent === true) return true;
+  return typeof code === "string" && NOT_SENT.has(code);
 }
 
 /**
@@ -30,12 +61,17 @@ export function isGone(error: unknown): boolean {
 const DELIVERED: PostOutcome = { status: "delivered" };
 const GONE: PostOutcome = { status: "gone" };
 
-/** A {@link Poster} over the API Gateway Management API (`PostToConnection`). */
+/**
+ * A {@link Poster} over the API Gateway Management API (`PostToConnection`). A post's `timeoutMs` aborts the SDK's
+ * request (its retries included) once that time has passed.
+ */
 export function managementApiPoster(client: ApiGatewayManagementApiClient): Poster {
   return {
-    async post(connectionId, data) {
+    async post(connectionId, data, options) {
       try {
-        await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
+        const command = new PostToConnectionCommand({ ConnectionId: connectionId, Data: data });
+        if (options?.timeoutMs === undefined) await client.send(command);
+        else await client.send(command, { abortSignal: AbortSignal.timeout(Math.max(1, options.timeoutMs)) });
         return DELIVERED;
       } catch (error) {
         return isGone(error) ? GONE : { status: "failed", error };
@@ -85,8 +121,8 @@ export interface SignedHttpPosterOptions {
   /** Base of the jittered backoff between those attempts. Default: 100 ms, the SDK's standard retry base. */
   readonly retryBaseMs?: number;
   /**
-   * A post with no answer after this long fails, and is not made again (it may have been delivered).
-   * Default: {@link POST_TIMEOUT_MS}.
+   * A post attempt with no complete answer after this long fails, and is not made again (it may have been
+   * delivered). A post's own `timeoutMs` shortens it. Default: {@link POST_TIMEOUT_MS}.
    */
   readonly timeoutMs?: number;
   /** Waits between attempts. Default: a real timer. */
@@ -142,6 +178,18 @@ function refused(response: IncomingMessage, status: number, body: string): PostO
   const id = typeof requestId === "string" ? requestId : undefined;
   return { status: "failed", error: new PostToConnectionError(errorType(response, body), status, message, id) };
 }
+
+/** A post that got no answer within its time: it may still have been delivered, so it is not made again. */
+export class PostTimeoutError extends Error {
+  override readonly name = "PostTimeoutError";
+
+  constructor(readonly timeoutMs: number) {
+    super(`PostToConnection: no answer in ${timeoutMs} ms`);
+  }
+}
+
+/** The least time worth another attempt of a post given a `timeoutMs`; with less, the post returns its failure. */
+const MIN_ATTEMPT_MS = 1_000;
 
 /**
  * How long a post may wait for API Gateway's answer: a little under the routes' 29-second limit. A post that times
@@ -213,7 +261,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
     return headers;
   };
 
-  const once = async (connectionId: string, data: Uint8Array): Promise<PostOutcome> => {
+  const once = async (connectionId: string, data: Uint8Array, waitMs: number): Promise<PostOutcome> => {
     const label = escapeUri(connectionId);
     let headers: Record<string, string>;
     try {
@@ -222,7 +270,12 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
       // Credentials not resolved (yet): a failure of this post, retried like a network error, never a crash.
       return { status: "failed", error };
     }
-    return new Promise<PostOutcome>((resolve) => {
+    return new Promise<PostOutcome>((settle) => {
+      let timer: NodeJS.Timeout | undefined;
+      const resolve = (outcome: PostOutcome) => {
+        clearTimeout(timer);
+        settle(outcome);
+      };
       const path = `${basePath}/@connections/${label}`;
       let answered = false;
       const request = send({ agent, method: "POST", hostname: url.hostname, port, path, headers }, (response) => {
@@ -238,8 +291,12 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
           else resolve(refused(response, status, Buffer.concat(chunks).toString("utf8")));
         });
         response.once("error", (error) => resolve({ status: "failed", error }));
+        response.once("close", () => {
+          if (!response.complete) resolve({ status: "failed", error: new Error("PostToConnection: answer cut off") });
+        });
       });
-      request.setTimeout(timeoutMs, () => request.destroy(new Error(`PostToConnection: no answer in ${timeoutMs} ms`)));
+      // A hard limit on the whole exchange (not an idle timeout), so the post ends within the time it was given.
+      timer = setTimeout(() => request.destroy(new PostTimeoutError(waitMs)), waitMs);
       request.once("error", (error: NodeJS.ErrnoException) => {
         // A kept-alive socket the server closed just as we reused it: the request never reached the server (the race
         // Node's documentation describes for `request.reusedSocket`), so the broadcast may post again.
@@ -251,11 +308,16 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   };
 
   return {
-    async post(connectionId, data) {
+    async post(connectionId, data, postOptions) {
+      const until = postOptions?.timeoutMs === undefined ? undefined : Date.now() + postOptions.timeoutMs;
       for (let attempt = 1; ; attempt++) {
-        const outcome = await once(connectionId, data);
+        const left = until === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, until - Date.now()));
+        const outcome = await once(connectionId, data, left);
         if (outcome.status !== "failed" || attempt >= maxAttempts || !isRetryable(outcome.error)) return outcome;
-        await wait(jitteredDelay(attempt, retryBaseMs));
+        const pause = jitteredDelay(attempt, retryBaseMs);
+        // Too little time for another attempt: the post surely did not arrive, and the caller may make it later.
+        if (until !== undefined && until - Date.now() - pause < MIN_ATTEMPT_MS) return outcome;
+        await wait(pause);
       }
     },
   };

@@ -4,11 +4,14 @@ import {
   type BroadcastOptions,
   type BroadcastResult,
   broadcast,
+  type Delivery,
   deliver,
+  deliverWithin,
   eachMember,
 } from "./broadcast.ts";
 import type { Member } from "./connection-store.ts";
 import { limits } from "./limits.ts";
+import type { TimeBudget } from "./time-budget.ts";
 
 /** A slice of a large channel's membership for one broadcast worker: who, and the frame already encoded. */
 export const segmentJobSchema = v.object({
@@ -85,4 +88,13 @@ export async function fanOut(
 /** A broadcast worker's part: deliver one segment. */
 export function deliverSegment(deps: BroadcastDeps, job: SegmentJob): Promise<BroadcastResult> {
   return deliver(deps, job.channel, job.members[Symbol.iterator](), Buffer.from(job.frame));
+}
+
+/** A broadcast worker's part within its invocation's time: deliver one segment, and say who was not posted to. */
+export function deliverSegmentWithin(
+  deps: BroadcastDeps,
+  job: SegmentJob,
+  budget: TimeBudget | undefined,
+): Promise<Delivery> {
+  return deliverWithin(deps, job.channel, job.members[Symbol.iterator](), Buffer.from(job.frame), { budget });
 }

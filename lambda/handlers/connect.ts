@@ -12,7 +12,7 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
       deps.logger.error("$connect without authorizer context", { requestId: event.requestContext.requestId });
       return { statusCode: 403 };
     }
-    const result = await join(chatDepsFor(deps, managementEndpointOf(event)), who);
+    const result = await join(chatDepsFor(deps, managementEndpointOf(event, deps)), who);
     deps.logger.info("joined", { ...who, ...result });
     // A browser that sent its token as a subprotocol drops the connection unless one protocol is chosen.
     return offersChatProtocol(headerValue(event.headers, "Sec-WebSocket-Protocol"))

@@ -10,7 +10,7 @@ export function createDisconnectHandler(deps: WebSocketHandlerDeps) {
       deps.logger.error("$disconnect without authorizer context", { requestId: event.requestContext.requestId });
       return { statusCode: 200 };
     }
-    const result = await leave(chatDepsFor(deps, managementEndpointOf(event)), who);
+    const result = await leave(chatDepsFor(deps, managementEndpointOf(event, deps)), who);
     deps.logger.info("left", { ...who, ...result });
     return { statusCode: 200 };
   };

@@ -7,9 +7,9 @@ import type { BroadcastWorkerDeps } from "../handlers/broadcast-worker.ts";
 import type { WebSocketHandlerDeps } from "../handlers/websocket-deps.ts";
 import { type AwsClientOptions, clientSettings, documentClient, posterCache } from "./aws-clients.ts";
 import { chatMetrics } from "./chat-metrics.ts";
-import { requireEnv } from "./environment.ts";
+import { ConfigurationError, requireEnv } from "./environment.ts";
 import { newLogger } from "./function-logger.ts";
-import { sqsSegmentQueueFor } from "./sqs-segment-queue.ts";
+import { sqsSegmentQueue } from "./sqs-segment-queue.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -24,38 +24,61 @@ export interface WiringOptions {
   readonly segmentQueueFor?: (endpoint: string) => SegmentQueue;
 }
 
+/** The segment queue the environment names (`SEGMENT_QUEUE_URL`), for the routes and the worker alike. */
+function segmentQueueFromEnv(env: Env, options: WiringOptions): ((endpoint: string) => SegmentQueue) | undefined {
+  if (options.segmentQueueFor) return options.segmentQueueFor;
+  const queueUrl = env.SEGMENT_QUEUE_URL;
+  if (!queueUrl) return undefined;
+  const queue = sqsSegmentQueue(new SQSClient(clientSettings(options.aws ?? {})), queueUrl);
+  return () => queue;
+}
+
 /**
  * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, and optionally
- * `CHAT_MANAGEMENT_ENDPOINT` (where API Gateway's own `https://{domainName}/{stage}` is not the way to reach it) and
- * `SEGMENT_QUEUE_URL` (sharded fan-out for large channels). The local stack calls it too, with its own environment and
- * options, so both run the same wiring.
+ * `SEGMENT_QUEUE_URL` (sharded fan-out for large channels). Posts go to `CHAT_MANAGEMENT_ENDPOINT` when it is set,
+ * else to the API's execute-api endpoint in `AWS_REGION` (see `managementEndpointOf`), whatever domain the client
+ * used. The local stack calls it too, with its own environment and options, so both run the same wiring.
  */
 export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOptions = {}): WebSocketHandlerDeps {
   const connectionsTable = requireEnv("CONNECTIONS_TABLE", env);
   const historyTable = requireEnv("HISTORY_TABLE", env);
   const aws = options.aws ?? {};
   const doc = documentClient(aws);
-  const queueUrl = env.SEGMENT_QUEUE_URL;
-  const segmentQueueFor =
-    options.segmentQueueFor ??
-    (queueUrl ? sqsSegmentQueueFor(new SQSClient(clientSettings(aws)), queueUrl) : undefined);
+  const segmentQueueFor = segmentQueueFromEnv(env, options);
+  const managementEndpoint = env.CHAT_MANAGEMENT_ENDPOINT || undefined;
   return {
     connections: new ConnectionStore(doc, connectionsTable),
     history: new HistoryStore(doc, historyTable),
-    posterFor: posterCache(env.CHAT_MANAGEMENT_ENDPOINT || undefined, aws),
+    posterFor: posterCache(undefined, aws),
+    ...(managementEndpoint ? { managementEndpoint } : {}),
+    region: requireRegion(aws, env),
     logger: options.logger ?? newLogger(),
     ...(segmentQueueFor ? { segmentQueueFor } : {}),
     ...((options.metrics ?? true) ? chatMetrics() : {}),
   };
 }
 
-/** The broadcast worker's dependencies from the environment: `CONNECTIONS_TABLE`, optionally `CHAT_MANAGEMENT_ENDPOINT`. */
+/**
+ * The broadcast worker's dependencies from the environment: `CONNECTIONS_TABLE` and `CHAT_MANAGEMENT_ENDPOINT` (the
+ * API's execute-api endpoint: a segment never says where to post), and `SEGMENT_QUEUE_URL` (where the members an
+ * invocation had no time for are queued again).
+ */
 export function broadcastWorkerDepsFromEnv(env: Env = process.env, options: WiringOptions = {}): BroadcastWorkerDeps {
   const aws = options.aws ?? {};
+  const endpoint = requireEnv("CHAT_MANAGEMENT_ENDPOINT", env);
+  const segmentQueue = segmentQueueFromEnv(env, options)?.(endpoint);
   return {
     connections: new ConnectionStore(documentClient(aws), requireEnv("CONNECTIONS_TABLE", env)),
-    posterFor: posterCache(env.CHAT_MANAGEMENT_ENDPOINT || undefined, aws),
+    poster: posterCache(undefined, aws)(endpoint),
+    ...(segmentQueue ? { segmentQueue } : {}),
     logger: options.logger ?? newLogger(),
     ...((options.metrics ?? true) ? chatMetrics() : {}),
   };
+}
+
+/** The Region the functions sign posts for and build the execute-api endpoint in: checked at cold start. */
+function requireRegion(aws: AwsClientOptions, env: Env): string {
+  const region = aws.region ?? env.AWS_REGION;
+  if (!region) throw new ConfigurationError("environment variable AWS_REGION is required");
+  return region;
 }

@@ -1,10 +1,15 @@
-import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SendMessageBatchResult,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { jitteredDelay, sleep } from "../core/backoff.ts";
 import { limits } from "../core/limits.ts";
 import type { SegmentJob, SegmentQueue } from "../core/sharded-fanout.ts";
 import { queuedSegment } from "../handlers/broadcast-worker.ts";
 
-/** Segments that SQS would not take within the bounded attempts; the broadcast cannot be completed. */
+/** Segments that SQS would not take within the bounded attempts, or refused outright; the broadcast cannot be completed. */
 export class SegmentQueueError extends Error {
   override readonly name = "SegmentQueueError";
 }
@@ -28,29 +33,50 @@ export function batches(bodies: string[]): string[][] {
   return groups;
 }
 
+/** One `SendMessageBatch` call to the segment queue: SQS's, or the local stack's stand-in for it. */
+export type SendMessageBatch = (
+  entries: SendMessageBatchRequestEntry[],
+) => Promise<Pick<SendMessageBatchResult, "Failed">>;
+
 /**
- * Segment queues over SQS, one per management API endpoint (the workers post where the dispatcher would have).
- * Entries SQS reports as failed are sent again with jittered backoff, a bounded number of times.
+ * A segment queue over `SendMessageBatch`: bodies as `queuedSegment` writes them, grouped within SQS's limits. Entries
+ * that failed on SQS's side are sent again with jittered backoff, a bounded number of times; an entry refused as the
+ * sender's fault (e.g. `InvalidMessageContents`) would be refused again, so it fails the enqueue at once.
  */
-export function sqsSegmentQueueFor(
-  client: SQSClient,
-  queueUrl: string,
-  wait: (ms: number) => Promise<void> = sleep,
-): (endpoint: string) => SegmentQueue {
-  return (endpoint) => ({
+export function segmentQueueOver(send: SendMessageBatch, wait: (ms: number) => Promise<void> = sleep): SegmentQueue {
+  return {
     async enqueue(jobs: SegmentJob[]): Promise<void> {
-      for (const group of batches(jobs.map((job) => queuedSegment(endpoint, job)))) {
+      for (const group of batches(jobs.map(queuedSegment))) {
         let entries = group.map((body, i) => ({ Id: String(i), MessageBody: body }));
         for (let attempt = 0; entries.length > 0; attempt++) {
           if (attempt >= limits.batchWriteAttempts) {
             throw new SegmentQueueError(`${entries.length} broadcast segments could not be queued`);
           }
           if (attempt > 0) await wait(jitteredDelay(attempt, limits.batchWriteBackoffMs));
-          const result = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-          const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
+          const failures = (await send(entries)).Failed ?? [];
+          const refused = failures.filter((failure) => failure.SenderFault);
+          if (refused.length > 0) {
+            const [first] = refused;
+            throw new SegmentQueueError(
+              `${refused.length} broadcast segments refused: ${first?.Code ?? "unknown"}: ${first?.Message ?? ""}`,
+            );
+          }
+          const failed = new Set(failures.map((failure) => failure.Id));
           entries = entries.filter((entry) => failed.has(entry.Id));
         }
       }
     },
-  });
+  };
+}
+
+/** The segment queue over the SQS queue at `queueUrl`. */
+export function sqsSegmentQueue(
+  client: SQSClient,
+  queueUrl: string,
+  wait: (ms: number) => Promise<void> = sleep,
+): SegmentQueue {
+  return segmentQueueOver(
+    (entries) => client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
+    wait,
+  );
 }

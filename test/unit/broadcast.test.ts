@@ -82,7 +82,7 @@ describe("broadcast", () => {
     expect(result).toEqual({ delivered: 8, gone: 0, connecting: 0, failed: 1, notRemoved: 0 });
     expect(ddb).not.toHaveReceivedCommand(BatchWriteCommand);
     expect(deps.logger.lines).toContainEqual(
-      expect.objectContaining({ level: "warn", message: "post to connection failed" }),
+      expect.objectContaining({ level: "warn", message: "posts to connections failed" }),
     );
   });
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { limits } from "../../lambda/core/limits.ts";
 import { fanOut, type SegmentJob } from "../../lambda/core/sharded-fanout.ts";
 import { createBroadcastWorkerHandler, queuedSegment } from "../../lambda/handlers/broadcast-worker.ts";
-import { batches, SegmentQueueError, sqsSegmentQueueFor } from "../../lambda/runtime/sqs-segment-queue.ts";
+import { batches, SegmentQueueError, sqsSegmentQueue } from "../../lambda/runtime/sqs-segment-queue.ts";
 import { CONNECTIONS_TABLE, decodeData, goneError, NOW, recordingLogger, testChatDeps } from "../fixtures.ts";
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -95,27 +95,17 @@ describe("broadcast worker", () => {
     members: ids.map((connectionId) => ({ connectionId, username: connectionId, connectedAt: 0 })),
   });
   const worker = (logger = recordingLogger()) => {
-    const chat = testChatDeps();
-    const endpoints: string[] = [];
-    const handler = createBroadcastWorkerHandler({
-      ...chat,
-      logger,
-      posterFor: (endpoint) => {
-        endpoints.push(endpoint);
-        return chat.poster;
-      },
-    });
-    return { handler, endpoints, logger };
+    const handler = createBroadcastWorkerHandler({ ...testChatDeps(), logger });
+    return { handler, logger };
   };
 
-  it("delivers a segment to the endpoint it names, removing the gone members", async () => {
+  it("delivers a segment through its own poster, removing the gone members", async () => {
     api.on(PostToConnectionCommand).resolves({});
     api.on(PostToConnectionCommand, { ConnectionId: "b" }).rejects(goneError());
     ddb.on(BatchWriteCommand).resolves({});
-    const { handler, endpoints } = worker();
-    const body = queuedSegment("https://abc.example/prod", job(["a", "b", "c"]));
+    const { handler } = worker();
+    const body = queuedSegment(job(["a", "b", "c"]));
     await expect(handler({ Records: [{ messageId: "m1", body }] })).resolves.toEqual({ batchItemFailures: [] });
-    expect(endpoints).toEqual(["https://abc.example/prod"]);
     const posted = api.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input);
     expect(posted.map((input) => input.ConnectionId).sort()).toEqual(["a", "b", "c"]);
     expect(decodeData(posted[0]?.Data)).toEqual({ type: "pong", timestamp: 1 });
@@ -128,7 +118,7 @@ describe("broadcast worker", () => {
     api.on(PostToConnectionCommand).rejects(goneError());
     ddb.on(BatchWriteCommand).rejects(new Error("DynamoDB unavailable"));
     const { handler, logger } = worker();
-    const good = queuedSegment("https://abc.example/prod", job(["a"]));
+    const good = queuedSegment(job(["a"]));
     const result = await handler({
       Records: [
         { messageId: "bad", body: '{"channel":5}' },
@@ -147,13 +137,13 @@ describe("broadcast worker", () => {
     const handler = createBroadcastWorkerHandler({
       ...chat,
       logger: recordingLogger(),
-      posterFor: () => ({
+      poster: {
         post: async () => {
           throw new Error("poster broken");
         },
-      }),
+      },
     });
-    const body = queuedSegment("https://abc.example/prod", job(["a"]));
+    const body = queuedSegment(job(["a"]));
     await expect(handler({ Records: [{ messageId: "m1", body }] })).resolves.toEqual({
       batchItemFailures: [{ itemIdentifier: "m1" }],
     });
@@ -169,27 +159,35 @@ describe("SQS segment queue", () => {
     expect(batches(large).map((group) => group.length)).toEqual([2, 2, 1]);
   });
 
-  it("sends the segments with their endpoint and sends failed entries again", async () => {
+  it("sends the segments, without any endpoint, and sends failed entries again", async () => {
     sqs
       .on(SendMessageBatchCommand)
       .resolvesOnce({ Successful: [], Failed: [{ Id: "1", SenderFault: false, Code: "InternalError" }] })
       .resolves({ Successful: [], Failed: [] });
-    const queue = sqsSegmentQueueFor(new SQSClient({ region: "eu-west-1" }), "https://sqs/queue", async () => {})(
-      "https://e/prod",
-    );
+    const queue = sqsSegmentQueue(new SQSClient({ region: "eu-west-1" }), "https://sqs/queue", async () => {});
     await queue.enqueue([bigJob(1), bigJob(2)]);
     const calls = sqs.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input.Entries ?? []);
     expect(calls.map((entries) => entries.length)).toEqual([2, 1]);
-    expect(JSON.parse(calls[1]?.[0]?.MessageBody ?? "")).toMatchObject({ endpoint: "https://e/prod", frame: "xx" });
+    const body = JSON.parse(calls[1]?.[0]?.MessageBody ?? "") as Record<string, unknown>;
+    expect(body).toEqual({ channel: "c", frame: "xx", members: [] });
   });
 
   it("gives up with a named error after the bounded attempts", async () => {
     sqs
       .on(SendMessageBatchCommand)
       .resolves({ Successful: [], Failed: [{ Id: "0", SenderFault: false, Code: "InternalError" }] });
-    const queue = sqsSegmentQueueFor(new SQSClient({ region: "eu-west-1" }), "https://sqs/queue", async () => {})(
-      "https://e/prod",
-    );
+    const queue = sqsSegmentQueue(new SQSClient({ region: "eu-west-1" }), "https://sqs/queue", async () => {});
     await expect(queue.enqueue([bigJob(1)])).rejects.toBeInstanceOf(SegmentQueueError);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(limits.batchWriteAttempts);
+  });
+
+  it("fails at once, naming SQS's code, on an entry refused as the sender's fault", async () => {
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [],
+      Failed: [{ Id: "0", SenderFault: true, Code: "InvalidMessageContents", Message: "outside the allowed set" }],
+    });
+    const queue = sqsSegmentQueue(new SQSClient({ region: "eu-west-1" }), "https://sqs/queue", async () => {});
+    await expect(queue.enqueue([bigJob(1)])).rejects.toThrow(/InvalidMessageContents/);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
   });
 });
