@@ -6,8 +6,28 @@ import { startLocalStack } from "./local-stack.ts";
 
 /**
  * `npm start`: builds the page, starts the whole chat locally and prints where to open it.
- * PORT, CHAT_TOKEN_SECRET, CHAT_TOKEN_TTL and CHAT_DATA_DIR as in the protocol; CHAT_LOG_LEVEL (debug … silent).
+ * PORT, CHAT_TOKEN_SECRET, CHAT_TOKEN_TTL and CHAT_DATA_DIR as in the protocol; CHAT_LOG_LEVEL (debug … silent);
+ * CHAT_DYNAMODB_ENDPOINT: a DynamoDB-compatible store to use (e.g. DynamoDB Local) instead of the embedded dynalite.
  */
+/** CHAT_DYNAMODB_ENDPOINT, checked: an http(s) URL, and not together with CHAT_DATA_DIR (dynalite's folder). */
+function dynamoEndpointFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const value = env.CHAT_DYNAMODB_ENDPOINT;
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`CHAT_DYNAMODB_ENDPOINT must be an http(s) URL such as http://127.0.0.1:8000, got "${value}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new Error(`CHAT_DYNAMODB_ENDPOINT must be an http(s) URL such as http://127.0.0.1:8000, got "${value}"`);
+  if (env.CHAT_DATA_DIR)
+    throw new Error(
+      "CHAT_DATA_DIR keeps the embedded dynalite's data: with CHAT_DYNAMODB_ENDPOINT, the store keeps it",
+    );
+  return value;
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   // The SDK's versions are pinned in the lock file, so its notice about future releases needing Node 22 is noise here.
@@ -15,6 +35,7 @@ async function main(): Promise<void> {
   const port = env.PORT === undefined || env.PORT === "" ? 3000 : Number(env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be a port number, got "${env.PORT}"`);
+  const dynamoEndpoint = dynamoEndpointFromEnv(env);
   const { outdir } = await buildWeb(resolve("dist/web"));
   const stack = await startLocalStack({
     port,
@@ -22,6 +43,7 @@ async function main(): Promise<void> {
     tokenSecret: env.CHAT_TOKEN_SECRET || undefined,
     tokenTtlSeconds: positiveIntEnv("CHAT_TOKEN_TTL"),
     dataDir: env.CHAT_DATA_DIR ? resolve(env.CHAT_DATA_DIR) : undefined,
+    dynamoEndpoint,
     webDir: outdir,
     logger: consoleLogger(logLevel(env.CHAT_LOG_LEVEL)),
   });
@@ -31,7 +53,9 @@ async function main(): Promise<void> {
       `  Chat running at ${stack.url}`,
       `  Open ${stack.url}/?username=Lucy&channel=support and ${stack.url}/?username=Bob&channel=support`,
       `  WebSocket ${stack.wsUrl} · management API ${stack.managementEndpoint}`,
-      `  Data: ${env.CHAT_DATA_DIR ? resolve(env.CHAT_DATA_DIR) : "in memory (set CHAT_DATA_DIR to keep it)"}`,
+      dynamoEndpoint
+        ? `  Store: the DynamoDB-compatible endpoint ${dynamoEndpoint} (tables ${stack.tables.connections}, ${stack.tables.history})`
+        : `  Store: dynalite, embedded; data ${env.CHAT_DATA_DIR ? `in ${resolve(env.CHAT_DATA_DIR)}` : "in memory (set CHAT_DATA_DIR to keep it)"}`,
       "  Ctrl-C stops it.",
       "",
     ].join("\n"),
