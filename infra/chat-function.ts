@@ -1,13 +1,7 @@
 import { join } from "node:path";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import {
-  Architecture,
-  ParamsAndSecretsLayerVersion,
-  ParamsAndSecretsLogLevel,
-  ParamsAndSecretsVersions,
-  Runtime,
-} from "aws-cdk-lib/aws-lambda";
+import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -41,11 +35,6 @@ export interface ChatFunctionProps {
   readonly logLevel?: ChatLogLevel;
   /** How long the function's logs are kept. Default: one month. */
   readonly logRetention?: RetentionDays;
-  /**
-   * Adds the AWS Parameters and Secrets Lambda extension, through which lambda/runtime/token-key-from-env.ts reads
-   * the token key without bundling a Secrets Manager client. Default: false.
-   */
-  readonly secretsExtension?: boolean;
 }
 
 /**
@@ -64,10 +53,11 @@ export const bundleAliases: Record<string, string> = {
 };
 
 /**
- * One chat Lambda function: an ES module bundle (the authorizer and session entries use top-level await) for arm64,
- * with the AWS SDK bundled so the deployed SDK is the one in package-lock.json, not whatever the runtime ships; its
- * own log group with a retention; and its own role, which may write only to that log group — every other permission
- * comes later through `grant*`.
+ * One chat Lambda function: an ES module bundle for arm64, with the AWS SDK bundled so the deployed SDK is the one in
+ * package-lock.json, not whatever the runtime ships; its own log group with a retention; and its own role, which may
+ * write only to that log group — every other permission comes later through `grant*`. No layers: a layer's ARN differs
+ * by Region and CDK maps only some (the Parameters and Secrets extension's map fails `cdk deploy` elsewhere with
+ * "Unable to get mapping"), so the functions read what they need themselves and deploy wherever Lambda does.
  */
 export class ChatFunction extends Construct {
   /** The function. */
@@ -100,13 +90,6 @@ export class ChatFunction extends Construct {
       role,
       logGroup: this.logGroup,
       projectRoot: repoRoot,
-      ...(props.secretsExtension
-        ? {
-            paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103, {
-              logLevel: ParamsAndSecretsLogLevel.WARN,
-            }),
-          }
-        : {}),
       depsLockFilePath: join(repoRoot, "package-lock.json"),
       environment: {
         POWERTOOLS_SERVICE_NAME: "chat",

@@ -13,7 +13,10 @@ export interface TokenSecretProps {
  * appears in the template, the cloud assembly or a developer's shell. Only the functions granted `grantRead` see it.
  */
 export class TokenSecret extends Construct {
-  /** The secret; its ARN is what the functions receive as `CHAT_TOKEN_SECRET_ARN`. */
+  /**
+   * The secret; its ARN is what the functions receive as `CHAT_TOKEN_SECRET_ARN`, and read with one signed
+   * `GetSecretValue` (lambda/runtime/secrets-manager-source.ts) once `grantRead` allows them.
+   */
   readonly secret: Secret;
 
   constructor(scope: Construct, id: string, props: TokenSecretProps = {}) {
@@ -32,7 +35,7 @@ export class TokenSecret extends Construct {
     Validations.of(this.secret).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
-        "Not rotated automatically: each function instance reads the key once per cold start, so during a rotation " +
+        "Not rotated automatically: each function instance reads the key once, on first use, and keeps it, so during a rotation " +
         "old and new instances would disagree on the key and reject each other's tokens. Tokens last an hour; " +
         "docs/deploy.md tells how to replace the key by hand.",
     });
