@@ -76,6 +76,7 @@ export function webSocketEvent(
       routeKey,
       eventType: routeKey === "$connect" ? "CONNECT" : routeKey === "$disconnect" ? "DISCONNECT" : "MESSAGE",
       connectionId: who?.connectionId ?? "AnonConnId0=",
+      apiId: "abc",
       domainName: "abc.execute-api.eu-west-1.amazonaws.com",
       stage: "prod",
       requestId: "req-1",

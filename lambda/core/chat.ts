@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { BroadcastResult } from "./broadcast.ts";
-import { type ClientRequest, type FrameRefusal, parseClientFrame } from "./client-frames.ts";
+import { type ClientRequest, type FrameRefusal, type HistoryPosition, parseClientFrame } from "./client-frames.ts";
 import type { ConnectionRecord, ConnectionStore, Member } from "./connection-store.ts";
+import { encodeFrame, HistoryPageBudget } from "./frame-size.ts";
 import type { HistoryStore } from "./history-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
 import { compareCodePoints } from "./names.ts";
 import type { Poster } from "./poster.ts";
+import { isPayloadTooLarge, ReplyTooLargeError } from "./reply-size.ts";
 import {
   errorFrame,
   historyFrame,
@@ -93,10 +95,19 @@ export async function leave(deps: ChatDeps, who: Participant): Promise<Broadcast
   return announce(deps, who, `${who.username} disconnected`);
 }
 
+/**
+ * Posts a frame to the sender. A frame over API Gateway's 128 KB is never posted (it would be refused with 413 and
+ * the client would get nothing), and a 413 all the same is not a passing failure: both throw
+ * {@link ReplyTooLargeError}, which the handler answers with an `internal` error frame.
+ */
 async function reply(deps: ChatDeps, who: Participant, frame: ServerFrame): Promise<void> {
-  const outcome = await deps.poster.post(who.connectionId, Buffer.from(JSON.stringify(frame)));
+  const data = encodeFrame(frame);
+  if (data.byteLength > limits.serverFrameMaxBytes) throw new ReplyTooLargeError(frame.type, data.byteLength);
+  const outcome = await deps.poster.post(who.connectionId, data);
   if (outcome.status === "gone") await deps.connections.remove(who.connectionId);
-  else if (outcome.status === "failed") {
+  else if (outcome.status === "failed" && isPayloadTooLarge(outcome.error)) {
+    throw new ReplyTooLargeError(frame.type, data.byteLength, { cause: outcome.error });
+  } else if (outcome.status === "failed") {
     (deps.logger ?? silentLogger).warn("reply to sender failed", {
       connectionId: who.connectionId,
       error: outcome.error,
@@ -174,20 +185,28 @@ async function sendMessage(deps: ChatDeps, who: Participant, text: string): Prom
   return { kind: "broadcast", messageId: frame.id, result };
 }
 
-/** Users of a channel: unique, sorted by code point. */
-async function presence(deps: ChatDeps, channel: string): Promise<string[]> {
-  const members = await deps.connections.members(channel);
-  return [...new Set(members.map((member) => member.username))].sort(compareCodePoints);
+/**
+ * The answer to `who`: the channel's users, unique, sorted by code point, the first `limits.presenceListMax` listed
+ * and `count` all of them. Only the names are kept while the index is read, not its records.
+ */
+async function presence(deps: ChatDeps, channel: string): Promise<ServerFrame> {
+  const users = new Set<string>();
+  for await (const page of deps.connections.memberPages(channel)) {
+    for (const member of page) users.add(member.username);
+  }
+  const listed = [...users].sort(compareCodePoints).slice(0, limits.presenceListMax);
+  return presenceFrame(channel, listed, users.size);
+}
+
+/** The answer to `history`: one page that fits a frame (PROTOCOL §4). */
+async function historyPage(deps: ChatDeps, channel: string, position: HistoryPosition): Promise<ServerFrame> {
+  const page = await deps.history.page(channel, position, new HistoryPageBudget(channel));
+  return historyFrame(channel, page.messages, page.more);
 }
 
 /** The seed's onMessage, and the rest of PROTOCOL §4: one client frame from a connection. */
-export async function handleFrame(
-  deps: ChatDeps,
-  who: Participant,
-  body: string,
-  isBinary = false,
-): Promise<FrameOutcome> {
-  const parsed = parseClientFrame(body, isBinary);
+export async function handleFrame(deps: ChatDeps, who: Participant, body: string): Promise<FrameOutcome> {
+  const parsed = parseClientFrame(body);
   if (!parsed.ok) return refuse(deps, who, parsed.refusal);
   const { request } = parsed;
   switch (request.action) {
@@ -197,10 +216,10 @@ export async function handleFrame(
       await reply(deps, who, pongFrame(clock(deps)));
       break;
     case "who":
-      await reply(deps, who, presenceFrame(who.channel, await presence(deps, who.channel)));
+      await reply(deps, who, await presence(deps, who.channel));
       break;
     case "history":
-      await reply(deps, who, historyFrame(who.channel, await deps.history.recent(who.channel)));
+      await reply(deps, who, await historyPage(deps, who.channel, { before: request.before, after: request.after }));
       break;
   }
   return { kind: "replied", action: request.action };

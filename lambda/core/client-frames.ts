@@ -2,15 +2,37 @@ import * as v from "valibot";
 import { limits } from "./limits.ts";
 import { codePoints } from "./names.ts";
 
+/** A message a history page starts from (PROTOCOL §4): messages are ordered by timestamp, then id. */
+export interface HistoryCursor {
+  timestamp: number;
+  id: string;
+}
+
+/** Which page of history: the newest, the one just older than `before`, or the one just newer than `after`. */
+export interface HistoryPosition {
+  before?: HistoryCursor;
+  after?: HistoryCursor;
+}
+
 /** What a client frame asks for, once parsed (PROTOCOL §4). */
 export type ClientRequest =
   | { action: "send"; message: string }
   | { action: "ping" }
   | { action: "who" }
-  | { action: "history" };
+  | ({ action: "history" } & HistoryPosition);
+
+/** Error codes of PROTOCOL §5, as a list the server frames' schema reuses. */
+export const ERROR_CODES = [
+  "bad_request",
+  "too_large",
+  "rate_limited",
+  "unknown_action",
+  "forbidden",
+  "internal",
+] as const;
 
 /** Error codes of PROTOCOL §5. */
-export type ErrorCode = "bad_request" | "too_large" | "rate_limited" | "unknown_action" | "internal";
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** A frame the server refuses, with the code and the text the sender gets back. */
 export interface FrameRefusal {
@@ -20,11 +42,20 @@ export interface FrameRefusal {
 
 export type ParsedFrame = { ok: true; request: ClientRequest } | { ok: false; refusal: FrameRefusal };
 
+const cursorSchema = v.object({
+  timestamp: v.pipe(v.number(), v.finite()),
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(limits.historyCursorIdMaxChars)),
+});
+
 const actionSchemas = {
   send: v.object({ action: v.literal("send"), message: v.string() }),
   ping: v.object({ action: v.literal("ping") }),
   who: v.object({ action: v.literal("who") }),
-  history: v.object({ action: v.literal("history") }),
+  history: v.object({
+    action: v.literal("history"),
+    before: v.optional(cursorSchema),
+    after: v.optional(cursorSchema),
+  }),
 } as const;
 
 type Action = keyof typeof actionSchemas;
@@ -59,10 +90,10 @@ function actionObject(text: string): Record<string, unknown> | undefined {
 
 /**
  * Reads one client frame: plain text (or JSON without an `action`) is a chat message, a JSON object with an `action`
- * is a request, validated against that action's schema.
+ * is a request, validated against that action's schema. Binary frames never get here: API Gateway closes the
+ * connection with 1003 on one and invokes no route ("Binary media types for WebSocket APIs").
  */
-export function parseClientFrame(body: string, isBinary = false): ParsedFrame {
-  if (isBinary) return refuse("bad_request", "binary frames are not supported; send text");
+export function parseClientFrame(body: string): ParsedFrame {
   const frame = actionObject(body);
   if (frame === undefined) return chatMessage(body);
   const { action } = frame;
@@ -73,5 +104,10 @@ export function parseClientFrame(body: string, isBinary = false): ParsedFrame {
     const field = result.issues[0].path?.map((item) => String(item.key)).join(".") ?? "frame";
     return refuse("bad_request", `${action}: ${field} is missing or not of the right type`);
   }
-  return result.output.action === "send" ? chatMessage(result.output.message) : { ok: true, request: result.output };
+  const request = result.output;
+  if (request.action === "send") return chatMessage(request.message);
+  if (request.action === "history" && request.before !== undefined && request.after !== undefined) {
+    return refuse("bad_request", "history: give before or after, not both");
+  }
+  return { ok: true, request };
 }

@@ -1,6 +1,9 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
-import { MAX_SLOTS, slotKey, slotOf, slotPrefix, windowKey, windowOf, windowPartOf } from "./history-keys.ts";
+import type { HistoryCursor, HistoryPosition } from "./client-frames.ts";
+import type { PageBudget } from "./frame-size.ts";
+import { MAX_SLOTS, slotKey, slotOf, slotPrefix, windowKey, windowOf } from "./history-keys.ts";
+import { type HistoryItem, type ItemPage, WindowReader } from "./history-windows.ts";
 import { limits } from "./limits.ts";
 import type { MessageFrame } from "./server-frames.ts";
 import { historyTable } from "./tables.ts";
@@ -20,11 +23,15 @@ export interface HistoryStoreOptions {
 /** What {@link HistoryStore.appendWithinRate} did: stored the message, or found the sender's window full. */
 export type AppendOutcome = "stored" | "limited";
 
-type Item = Record<string, unknown>;
+/** A page of history, oldest first; `more`: another message lies beyond it in the direction read. */
+export interface HistoryPage {
+  messages: MessageFrame[];
+  more: boolean;
+}
 
 const positiveInteger = (value: number) => Number.isInteger(value) && value > 0;
 
-const toFrame = (item: Item): MessageFrame => ({
+const toFrame = (item: HistoryItem): MessageFrame => ({
   type: "message",
   id: String(item.id),
   from: String(item.from),
@@ -33,7 +40,8 @@ const toFrame = (item: Item): MessageFrame => ({
   timestamp: Number(item.timestamp),
 });
 
-const byTime = (a: MessageFrame, b: MessageFrame) =>
+/** History order (PROTOCOL §4): by timestamp, then by id. */
+export const compareMessages = (a: HistoryCursor, b: HistoryCursor): number =>
   a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
@@ -124,56 +132,66 @@ export class HistoryStore {
   }
 
   /**
-   * The newest `count` unexpired messages of a channel, oldest first.
+   * One page of a channel's unexpired history, oldest first: the newest messages (no cursor), those just older than
+   * `before`, or those just newer than `after`, in (timestamp, id) order, as many as `budget` admits. `more` is exact:
+   * whether another message lies beyond the page in the direction read.
    *
-   * Keys order windows by time but, within a window, connections by id, so the newest `count` keys are the newest
-   * messages except in the oldest window they reach into. That window is read to its end, and all is sorted by
-   * (timestamp, id). The key range spans only windows that can hold unexpired messages (expired ones may linger:
-   * DynamoDB deletes them late and dynalite never), plus one window ahead for a writer whose clock runs early.
+   * One key range, read in the direction of the page (`ScanIndexForward`), bounded by the cursor's window and by the
+   * windows that can hold unexpired messages (expired ones may linger: DynamoDB deletes them late and dynalite never),
+   * plus one window ahead for a writer whose clock runs early. Since keys order senders within a window, each window
+   * the page reaches is read whole (`history-windows.ts`) and sorted by time; nothing past it is read but one item,
+   * when the page ends full with its window, to tell `more`.
    */
-  async recent(channel: string, count: number = limits.historySize): Promise<MessageFrame[]> {
-    if (!positiveInteger(count)) throw new RangeError(`count must be a positive integer, not ${count}`);
+  async page(channel: string, position: HistoryPosition, budget: PageBudget): Promise<HistoryPage> {
+    const { before, after } = position;
+    if (before && after) throw new RangeError("a history page is either before or after a message, not both");
+    const cursor = before ?? after;
+    if (cursor && !Number.isFinite(cursor.timestamp)) throw new RangeError(`no timestamp ${cursor.timestamp}`);
     const nowMs = this.now();
-    const oldest = windowKey(windowOf(nowMs - this.ttlSeconds * 1000, this.windowMs));
-    const beyondNewest = windowKey(windowOf(nowMs, this.windowMs) + 2);
-    const items: Item[] = [];
-    let startKey: Item | undefined;
-    // The filter applies after Limit, so a page may hold fewer than `count`: read on until there are enough.
-    do {
-      const page = await this.query(channel, nowMs, {
-        KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :oldest AND :beyondNewest",
-        ExpressionAttributeValues: { ":oldest": oldest, ":beyondNewest": beyondNewest },
-        Limit: count,
-        ExclusiveStartKey: startKey,
-      });
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && items.length < count);
+    let oldest = Math.max(0, windowOf(nowMs - this.ttlSeconds * 1000, this.windowMs));
+    let newest = windowOf(nowMs, this.windowMs) + 1;
+    if (after) oldest = Math.max(oldest, windowOf(after.timestamp, this.windowMs));
+    if (before) newest = Math.min(newest, windowOf(before.timestamp, this.windowMs));
+    if (oldest > newest) return { messages: [], more: false }; // BETWEEN refuses a range whose ends are swapped
 
-    const last = items.at(-1)?.[historyTable.sortKey.name];
-    const window = typeof last === "string" ? windowPartOf(last) : undefined;
-    // The rest of the oldest window reached, if the read stopped inside it (at most `maxMessages` per member).
-    while (window && startKey && windowPartOf(String(startKey[historyTable.sortKey.name])) === window) {
-      const page = await this.query(channel, nowMs, {
-        KeyConditionExpression: "#channel = :channel AND begins_with(#sk, :window)",
-        ExpressionAttributeValues: { ":window": `${window}#` },
-        ExclusiveStartKey: startKey,
-      });
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
+    const forward = after !== undefined;
+    const reader = new WindowReader(
+      (limit, startKey) =>
+        this.query(channel, nowMs, {
+          KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :low AND :high",
+          // Window keys are shorter than, and so sort before, every key of their window.
+          ExpressionAttributeValues: { ":low": windowKey(oldest), ":high": windowKey(newest + 1) },
+          ScanIndexForward: forward,
+          Limit: limit,
+          ExclusiveStartKey: startKey,
+        }),
+      limits.historySize + 1,
+    );
+    const beyond = (message: MessageFrame) =>
+      !cursor || (forward ? compareMessages(message, cursor) > 0 : compareMessages(message, cursor) < 0);
+    const order = forward ? compareMessages : (a: MessageFrame, b: MessageFrame) => compareMessages(b, a);
+    const taken: MessageFrame[] = [];
+    const done = (more: boolean): HistoryPage => ({ messages: forward ? taken : taken.reverse(), more });
+    for (let items = await reader.next(); items; items = await reader.next()) {
+      const candidates = items.map(toFrame).filter(beyond).sort(order);
+      for (const message of candidates) {
+        if (budget.full || !budget.admit(message)) return done(true);
+        taken.push(message);
+      }
+      if (budget.full) return done(await reader.any());
     }
-    return items.map(toFrame).sort(byTime).slice(-count);
+    return done(false);
   }
 
-  /** One page, newest key first, of the channel's unexpired items matching `input`'s key condition. */
+  /** One query page of the channel's unexpired items matching `input`'s key condition. */
   private query(
     channel: string,
     nowMs: number,
     input: Pick<
       QueryCommandInput,
-      "KeyConditionExpression" | "ExpressionAttributeValues" | "Limit" | "ExclusiveStartKey"
+      "KeyConditionExpression" | "ExpressionAttributeValues" | "Limit" | "ExclusiveStartKey" | "ScanIndexForward"
     >,
-  ) {
+  ): Promise<ItemPage> {
     return this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -189,7 +207,6 @@ export class HistoryStore {
           ":channel": channel,
           ":now": Math.floor(nowMs / 1000),
         },
-        ScanIndexForward: false,
       }),
     );
   }

@@ -11,6 +11,11 @@ export const limits = {
   messageMaxChars: 4_000,
   /** API Gateway closes a connection with 1009 when one frame is larger than this. */
   frameMaxBytes: 32 * 1024,
+  /**
+   * Every frame the server posts, encoded (UTF-8 bytes of its JSON): API Gateway refuses a larger message with 413
+   * and the client gets nothing ("Amazon API Gateway quotas for configuring and running a WebSocket API", 128 KB).
+   */
+  serverFrameMaxBytes: 128 * 1024,
   /** Session request bodies over this size answer 413. */
   sessionBodyMaxBytes: 16 * 1024,
   /** Chat messages accepted per connection within one rate window. */
@@ -19,8 +24,14 @@ export const limits = {
   rateWindowMs: 10_000,
   /** Default session token lifetime. */
   tokenTtlSeconds: 3_600,
-  /** Messages kept and returned per channel. */
+  /** Messages per history page, at most (a page also stays within `serverFrameMaxBytes`). */
   historySize: 50,
+  /** Length of the `id` of a history cursor (`before`, `after`); message ids are UUIDs, 36 characters. */
+  historyCursorIdMaxChars: 128,
+  /** Items read by the first query of a history page past the page's own size; each further query reads twice as many, up to this. */
+  historyReadMaxItems: 1_000,
+  /** Users listed in a presence answer, at most; `count` gives them all. */
+  presenceListMax: 100,
   /** How long a history message is kept. */
   historyTtlSeconds: 24 * 3_600,
   /** API Gateway cuts every connection at 2 hours; the record outlives that a little so a missed $disconnect is cleaned. */

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { ErrorCode } from "./client-frames.ts";
+import { ERROR_CODES, type ErrorCode } from "./client-frames.ts";
 import { SERVER_NAME } from "./names.ts";
 
 /** A chat message as every member of the channel receives it (PROTOCOL §5). */
@@ -24,13 +24,16 @@ export const serverFrameSchema = v.variant("type", [
     timestamp: v.number(),
   }),
   v.object({ type: v.literal("pong"), timestamp: v.number() }),
-  v.object({ type: v.literal("presence"), channel: v.string(), users: v.array(v.string()) }),
-  v.object({ type: v.literal("history"), channel: v.string(), messages: v.array(messageFrameSchema) }),
+  // (v2) at most `limits.presenceListMax` users listed; `count` is all of them.
+  v.object({ type: v.literal("presence"), channel: v.string(), users: v.array(v.string()), count: v.number() }),
+  // (v2) one page: `more` says whether older messages exist (newer ones, for a page asked `after` a message).
   v.object({
-    type: v.literal("error"),
-    code: v.picklist(["bad_request", "too_large", "rate_limited", "unknown_action", "internal"]),
-    message: v.string(),
+    type: v.literal("history"),
+    channel: v.string(),
+    messages: v.array(messageFrameSchema),
+    more: v.boolean(),
   }),
+  v.object({ type: v.literal("error"), code: v.picklist(ERROR_CODES), message: v.string() }),
 ]);
 export type ServerFrame = v.InferOutput<typeof serverFrameSchema>;
 export type SystemFrame = Extract<ServerFrame, { type: "system" }>;
@@ -44,14 +47,24 @@ export const systemFrame = (channel: string, message: string, timestamp: number)
   timestamp,
 });
 
+/** The answer to `ping`. */
 export const pongFrame = (timestamp: number): ServerFrame => ({ type: "pong", timestamp });
 
-export const presenceFrame = (channel: string, users: string[]): ServerFrame => ({ type: "presence", channel, users });
+/** The answer to `who`: `users` as listed (unique, sorted, capped by the caller), `count` all of them. */
+export const presenceFrame = (channel: string, users: string[], count: number): ServerFrame => ({
+  type: "presence",
+  channel,
+  users,
+  count,
+});
 
-export const historyFrame = (channel: string, messages: MessageFrame[]): ServerFrame => ({
+/** One page of history, oldest first. */
+export const historyFrame = (channel: string, messages: MessageFrame[], more: boolean): ServerFrame => ({
   type: "history",
   channel,
   messages,
+  more,
 });
 
+/** An error for the sender alone (PROTOCOL §5). */
 export const errorFrame = (code: ErrorCode, message: string): ServerFrame => ({ type: "error", code, message });

@@ -14,9 +14,15 @@ export function createMessageHandler(deps: WebSocketHandlerDeps) {
       deps.logger.error("message without authorizer context", { requestId, connectionId });
       return { statusCode: 403 };
     }
-    const chat = chatDepsFor(deps, managementEndpointOf(event));
+    if (event.isBase64Encoded === true) {
+      // Cannot happen on AWS: API Gateway closes a connection with 1003 on a binary frame and invokes no route
+      // ("Binary media types for WebSocket APIs"). Refused unread, should anything else send one.
+      deps.logger.warn("binary frame refused", { requestId, connectionId });
+      return { statusCode: 400 };
+    }
+    const chat = chatDepsFor(deps, managementEndpointOf(event, deps));
     try {
-      const outcome = await handleFrame(chat, who, event.body ?? "", event.isBase64Encoded === true);
+      const outcome = await handleFrame(chat, who, event.body ?? "");
       deps.logger.info("frame handled", { requestId, connectionId, channel: who.channel, outcome });
       return { statusCode: 200 };
     } catch (error) {

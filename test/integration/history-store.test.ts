@@ -1,8 +1,9 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HistoryStore } from "../../lambda/core/history-store.ts";
-import type { MessageFrame } from "../../lambda/core/server-frames.ts";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { HistoryPageBudget } from "../../lambda/core/frame-size.ts";
+import { type HistoryPage, HistoryStore } from "../../lambda/core/history-store.ts";
+import { historyFrame, type MessageFrame } from "../../lambda/core/server-frames.ts";
 import { documentClient } from "../../lambda/runtime/aws-clients.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import { type LocalDynamo, startLocalDynamo } from "../../local/local-dynamo.ts";
@@ -90,8 +91,44 @@ describe("history store on dynalite: the rate", () => {
   });
 });
 
-describe("history store on dynalite: recent", () => {
-  it("returns the newest messages by time, oldest first, however keys order them within a window", async () => {
+const byTime = (a: MessageFrame, b: MessageFrame) =>
+  a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const cursorOf = ({ timestamp, id }: MessageFrame) => ({ timestamp, id });
+const encodedBytes = (channel: string, page: HistoryPage) =>
+  Buffer.byteLength(JSON.stringify(historyFrame(channel, page.messages, page.more)));
+
+/** Every page from the newest back (`before`) or from `start` forward (`after`), with the items each read scanned. */
+async function allPages(history: HistoryStore, channel: string, direction: "before" | "after", start?: MessageFrame) {
+  const pages: { page: HistoryPage; scanned: number }[] = [];
+  let cursor = start;
+  for (;;) {
+    const scanned = countScanned();
+    const position = cursor ? { [direction]: cursorOf(cursor) } : {};
+    const page = await history.page(channel, position, new HistoryPageBudget(channel));
+    pages.push({ page, scanned: scanned() });
+    if (!page.more) return pages;
+    cursor = direction === "before" ? page.messages[0] : page.messages.at(-1);
+    if (!cursor) throw new Error("a page that says more must hold a message");
+  }
+}
+
+/** Items DynamoDB evaluated (`ScannedCount`) for history queries from now until the returned function is called. */
+function countScanned(): () => number {
+  let scanned = 0;
+  const send = doc.send.bind(doc);
+  const spy = vi.spyOn(doc, "send").mockImplementation((async (command: unknown) => {
+    const output = await send(command as never);
+    scanned += (output as { ScannedCount?: number }).ScannedCount ?? 0;
+    return output;
+  }) as never);
+  return () => {
+    spy.mockRestore();
+    return scanned;
+  };
+}
+
+describe("history store on dynalite: the newest page", () => {
+  it("holds the newest messages by time, oldest first, however keys order them within a window", async () => {
     const message = fc.record({
       window: fc.integer({ min: 0, max: 5 }),
       offset: fc.integer({ min: 0, max: 9_999 }),
@@ -101,7 +138,7 @@ describe("history store on dynalite: recent", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(message, { minLength: 30, maxLength: 160 }),
-        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 50 }),
         async (sent, count) => {
           const channel = `recent-${++run}`;
           const frames = sent
@@ -115,21 +152,136 @@ describe("history store on dynalite: recent", () => {
             if ((await store().appendWithinRate(message, sender)) === "stored") kept.push(message);
           }
           const history = store(NOW + 60_000);
-          const expected = kept
-            .sort((a, b) => a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-            .slice(-count);
-          await expect(history.recent(channel, count)).resolves.toEqual(expected);
+          const expected = kept.sort(byTime).slice(-count);
+          await expect(history.page(channel, {}, new HistoryPageBudget(channel, count))).resolves.toEqual({
+            messages: expected,
+            more: kept.length > count,
+          });
         },
       ),
       { numRuns: 40 },
     );
   }, 60_000);
 
-  it("leaves expired messages out, however many of them are stored", async () => {
+  it("leaves expired messages out, however many of them are stored, and says no more past the last kept", async () => {
     const day = 86_400_000;
     const old = Array.from({ length: 120 }, (_, i) => frame("expiry", NOW - day - 60_000 + i * 400, `old${i % 6}`));
     const fresh = [frame("expiry", NOW - day + 1_500), frame("expiry", NOW - 5)];
     for (const message of [...old, ...fresh]) await store().appendWithinRate(message, message.from);
-    await expect(store().recent("expiry")).resolves.toEqual(fresh);
+    await expect(store().page("expiry", {}, new HistoryPageBudget("expiry"))).resolves.toEqual({
+      messages: fresh,
+      more: false,
+    });
+    await expect(
+      store().page("expiry", { before: cursorOf(fresh[0] as MessageFrame) }, new HistoryPageBudget("expiry")),
+    ).resolves.toEqual({ messages: [], more: false });
+  });
+});
+
+describe("history store on dynalite: paging through all of it", () => {
+  // 300 messages over 2 hours of 10-second windows, from 12 senders, many sharing a timestamp (so ids decide the
+  // order), ids in no relation to the order of writing. A fixed pseudo-random sequence keeps the test reproducible.
+  const channel = "paging";
+  const all: MessageFrame[] = [];
+  const reader = () => store(NOW + 3 * 3_600_000);
+  beforeAll(async () => {
+    let seed = 7;
+    const random = (below: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % below;
+    };
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const sender = `c${random(12)}`;
+      const timestamp = NOW + random(720) * 10_000 + random(4);
+      const message = { ...frame(channel, timestamp, sender), id: `id-${random(1e9).toString(36)}-${i}` };
+      writes.push(
+        store()
+          .appendWithinRate(message, sender)
+          .then((outcome) => {
+            if (outcome === "stored") all.push(message);
+          }),
+      );
+    }
+    await Promise.all(writes);
+    all.sort(byTime);
+  });
+
+  it("yields every message exactly once in (timestamp, id) order going back with before", async () => {
+    expect(all.length).toBeGreaterThan(290);
+    const pages = await allPages(reader(), channel, "before");
+    const seen = pages.toReversed().flatMap(({ page }) => page.messages);
+    expect(seen).toEqual(all);
+    expect(pages.map(({ page }) => page.more)).toEqual([...pages.slice(1).map(() => true), false]);
+    for (const { page } of pages.slice(0, -1)) expect(page.messages).toHaveLength(50);
+    // Bounded reads: each page reads its own windows and about a page more, never the whole channel.
+    for (const { scanned } of pages) expect(scanned).toBeLessThan(160);
+  });
+
+  it("yields every message after the oldest exactly once in order going forward with after", async () => {
+    const [oldest] = all;
+    const pages = await allPages(reader(), channel, "after", oldest);
+    expect(pages.flatMap(({ page }) => page.messages)).toEqual(all.slice(1));
+    expect(pages.map(({ page }) => page.more)).toEqual([...pages.slice(1).map(() => true), false]);
+    for (const { scanned } of pages) expect(scanned).toBeLessThan(160);
+  });
+
+  it("says exactly whether more exists at both ends", async () => {
+    const history = reader();
+    const first = all[0] as MessageFrame;
+    const last = all.at(-1) as MessageFrame;
+    const budget = () => new HistoryPageBudget(channel);
+    await expect(history.page(channel, { before: cursorOf(first) }, budget())).resolves.toEqual({
+      messages: [],
+      more: false,
+    });
+    await expect(history.page(channel, { after: cursorOf(last) }, budget())).resolves.toEqual({
+      messages: [],
+      more: false,
+    });
+    await expect(history.page(channel, { before: cursorOf(all[50] as MessageFrame) }, budget())).resolves.toEqual({
+      messages: all.slice(0, 50),
+      more: false,
+    });
+    await expect(history.page(channel, { before: cursorOf(all[51] as MessageFrame) }, budget())).resolves.toEqual({
+      messages: all.slice(1, 51),
+      more: true,
+    });
+    const tail = all.length - 51;
+    await expect(history.page(channel, { after: cursorOf(all[tail] as MessageFrame) }, budget())).resolves.toEqual({
+      messages: all.slice(tail + 1),
+      more: false,
+    });
+    await expect(history.page(channel, { after: cursorOf(all[tail - 1] as MessageFrame) }, budget())).resolves.toEqual({
+      messages: all.slice(tail, tail + 50),
+      more: true,
+    });
+  });
+});
+
+describe("history store on dynalite: pages within 128 KiB", () => {
+  it("pages 50 messages of 4,000 control characters in frames of at most 128 KiB, each message once", async () => {
+    const channel = "c".repeat(64);
+    const sent: MessageFrame[] = [];
+    for (let i = 0; i < 50; i++) {
+      const message = {
+        ...frame(channel, NOW + i * 250, "𝐀".repeat(32)),
+        // Control characters that JSON escapes to six bytes (\u0000); \n and the like take two.
+        message: String.fromCharCode([0, 1, 2, 3, 4, 5, 6, 7, 11, 14, 31][i % 11] as number).repeat(4_000),
+      };
+      if ((await store().appendWithinRate(message, `sender${i % 3}`)) === "stored") sent.push(message);
+    }
+    expect(sent).toHaveLength(50);
+    const history = store(NOW + 60_000);
+    for (const direction of ["before", "after"] as const) {
+      const pages = await allPages(history, channel, direction, direction === "after" ? sent[0] : undefined);
+      const seen = pages.flatMap(({ page }) => page.messages);
+      expect(seen.sort(byTime)).toEqual(direction === "after" ? sent.slice(1) : sent);
+      for (const { page } of pages) {
+        expect(page.messages.length).toBeGreaterThan(0);
+        expect(encodedBytes(channel, page)).toBeLessThanOrEqual(128 * 1024);
+      }
+      expect(pages).toHaveLength(10); // five of these messages to a frame
+    }
   });
 });

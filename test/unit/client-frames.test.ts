@@ -49,11 +49,37 @@ describe("client frames", () => {
     expect(parsed.ok ? undefined : parsed.refusal.code).toBe("too_large");
   });
 
-  it("refuses a binary frame", () => {
-    const parsed = parseClientFrame("aGVsbG8=", true);
+  it.each([
+    [{ before: { timestamp: 1_764_082_800_000, id: "m1" } }],
+    [{ after: { timestamp: 0, id: "x".repeat(128) } }],
+    [{ after: { timestamp: -5.5, id: "é" } }],
+  ])("reads a history frame with the cursor %j", (position) => {
+    expect(parseClientFrame(JSON.stringify({ action: "history", ...position }))).toEqual({
+      ok: true,
+      request: { action: "history", ...position },
+    });
+  });
+
+  it("drops fields a history cursor does not have", () => {
+    const parsed = parseClientFrame('{"action":"history","before":{"timestamp":1,"id":"m1","extra":true},"x":1}');
+    expect(parsed).toEqual({ ok: true, request: { action: "history", before: { timestamp: 1, id: "m1" } } });
+  });
+
+  it.each([
+    ['{"action":"history","before":{"timestamp":1,"id":""}}', /before\.id/],
+    [`{"action":"history","before":{"timestamp":1,"id":"${"x".repeat(129)}"}}`, /before\.id/],
+    ['{"action":"history","before":{"timestamp":1,"id":7}}', /before\.id/],
+    ['{"action":"history","after":{"timestamp":"1","id":"m1"}}', /after\.timestamp/],
+    ['{"action":"history","after":{"timestamp":1e999,"id":"m1"}}', /after\.timestamp/],
+    ['{"action":"history","after":{"id":"m1"}}', /after\.timestamp/],
+    ['{"action":"history","after":null}', /after/],
+    ['{"action":"history","before":[1,"m1"]}', /before/],
+    ['{"action":"history","before":{"timestamp":1,"id":"a"},"after":{"timestamp":2,"id":"b"}}', /not both/],
+  ])("refuses the history frame %s as a bad request", (text, message) => {
+    const parsed = parseClientFrame(text);
     expect(parsed.ok ? undefined : parsed.refusal).toEqual({
       code: "bad_request",
-      message: expect.stringMatching(/binary/),
+      message: expect.stringMatching(message),
     });
   });
 });

@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
+import { HistoryPageBudget } from "../../lambda/core/frame-size.ts";
 import { HistoryStore } from "../../lambda/core/history-store.ts";
 import type { MessageFrame } from "../../lambda/core/server-frames.ts";
 import { HISTORY_TABLE, NOW, testDocumentClient } from "../fixtures.ts";
@@ -132,29 +133,37 @@ const item = (id: string, timestamp: number, connection = "c1", slot = 0) => ({
   expiresAt: Math.floor(timestamp / 1000) + 86_400,
 });
 
-describe("history store: recent", () => {
-  it("reads the newest keys of the unexpired windows and returns them oldest first", async () => {
+/** A page of at most `count` messages (and 128 KiB). */
+const upTo = (count: number) => new HistoryPageBudget("support", count);
+const ids = (page: { messages: MessageFrame[] }) => page.messages.map((message) => message.id);
+/** Window keys as the history's key conditions spell them. */
+const windowKeyAt = (timestamp: number) => String(Math.floor(timestamp / 10_000)).padStart(15, "0");
+const DAY = 86_400_000;
+
+describe("history store: the newest page", () => {
+  it("reads the unexpired windows newest key first, one item past the page size, and returns them oldest first", async () => {
     ddb
       .on(QueryCommand)
       .resolves({ Items: [item("m3", NOW + 2, "c2"), item("m2", NOW + 1, "c1", 1), item("m1", NOW)] });
-    const messages = await store().recent("support", 3);
-    expect(messages).toEqual([frame("m1", NOW), frame("m2", NOW + 1), frame("m3", NOW + 2)]);
+    const page = await store().page("support", {}, upTo(50));
+    expect(page).toEqual({ messages: [frame("m1", NOW), frame("m2", NOW + 1), frame("m3", NOW + 2)], more: false });
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-      KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :oldest AND :beyondNewest",
+      TableName: HISTORY_TABLE,
+      KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :low AND :high",
       FilterExpression: "#expiresAt > :now",
       ExpressionAttributeValues: {
         ":channel": "support",
         ":now": NOW / 1000,
-        ":oldest": "000000176399640",
-        ":beyondNewest": "000000176408282",
+        ":low": "000000176399640",
+        ":high": "000000176408282",
       },
       ScanIndexForward: false,
-      Limit: 3,
+      Limit: 51,
     });
   });
 
-  it("reads the rest of the oldest window it reached, and keeps the newest by time", async () => {
+  it("reads the rest of the oldest window it reached, twice as many at a time, and keeps the newest by time", async () => {
     // Window W holds c1's m1 (oldest) and m4 (newest of W), c2's m2; W+1 holds m5. By key: m5, c2's m2, c1's m4, m1.
     const m5 = item("m5", NOW + 10_000);
     const m2 = item("m2", NOW + 2, "c2");
@@ -164,12 +173,11 @@ describe("history store: recent", () => {
       .on(QueryCommand)
       .resolvesOnce({ Items: [m5, m2], LastEvaluatedKey: { channel: "support", sk: m2.sk } })
       .resolvesOnce({ Items: [m4, m1] });
-    const messages = await store().recent("support", 2);
-    expect(messages.map((message) => message.id)).toEqual(["m4", "m5"]);
+    const page = await store().page("support", {}, upTo(2));
+    expect(page).toEqual({ messages: [frame("m4", NOW + 9), frame("m5", NOW + 10_000)], more: true });
     expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, {
-      KeyConditionExpression: "#channel = :channel AND begins_with(#sk, :window)",
-      ExpressionAttributeValues: { ":channel": "support", ":now": NOW / 1000, ":window": `${W}#` },
       ExclusiveStartKey: { channel: "support", sk: m2.sk },
+      Limit: 102,
     });
   });
 
@@ -178,29 +186,115 @@ describe("history store: recent", () => {
       .on(QueryCommand)
       .resolvesOnce({ Items: [item("m3", NOW + 20_000)], LastEvaluatedKey: { channel: "support", sk: "x" } })
       .resolvesOnce({ Items: [item("m2", NOW + 10_000), item("m1", NOW)] });
-    const messages = await store().recent("support", 3);
-    expect(messages.map((message) => message.id)).toEqual(["m1", "m2", "m3"]);
-    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, {
-      ExclusiveStartKey: { channel: "support", sk: "x" },
-      Limit: 3,
+    const page = await store().page("support", {}, upTo(3));
+    expect(page).toEqual({
+      messages: [NOW, NOW + 10_000, NOW + 20_000].map((t, i) => frame(`m${i + 1}`, t)),
+      more: false,
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, { ExclusiveStartKey: { channel: "support", sk: "x" } });
+  });
+
+  it("stops at a full page whose window ended, and reads on only until it finds one older message", async () => {
+    const older = item("m0", NOW - 20_000);
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [item("m2", NOW + 10_000), item("m1", NOW + 10_001, "c2")],
+        LastEvaluatedKey: { channel: "support", sk: item("gone", NOW).sk },
+      })
+      .resolvesOnce({ Items: [], LastEvaluatedKey: { channel: "support", sk: item("gone", NOW - 10_000).sk } })
+      .resolvesOnce({ Items: [older], LastEvaluatedKey: { channel: "support", sk: older.sk } });
+    const page = await store().page("support", {}, upTo(2));
+    expect(page).toEqual({ messages: [frame("m2", NOW + 10_000), frame("m1", NOW + 10_001)], more: true });
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 3);
+  });
+
+  it("says no more when the filter drops everything past a full page", async () => {
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [item("m2", NOW + 10_000), item("m1", NOW)],
+        LastEvaluatedKey: { channel: "support", sk: item("m1", NOW).sk },
+      })
+      .resolvesOnce({ Items: [] });
+    await expect(store().page("support", {}, upTo(2))).resolves.toMatchObject({ more: false });
+  });
+
+  it("says more when the next message does not fit the frame's bytes", async () => {
+    const big = (id: string, timestamp: number) => ({ ...item(id, timestamp), message: "\u0000".repeat(4_000) });
+    ddb.on(QueryCommand).resolves({ Items: Array.from({ length: 8 }, (_, i) => big(`m${8 - i}`, NOW + 8 - i)) });
+    const page = await store().page("support", {}, upTo(50));
+    expect(ids(page)).toEqual(["m4", "m5", "m6", "m7", "m8"]);
+    expect(page.more).toBe(true);
+  });
+
+  it("answers an empty channel with no messages and no more", async () => {
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    await expect(store().page("support", {}, upTo(50))).resolves.toEqual({ messages: [], more: false });
+  });
+});
+
+describe("history store: pages before and after a message", () => {
+  it("reads back from the cursor's window and leaves out the cursor and everything after it", async () => {
+    // In the cursor's window: m4 and m6 share its timestamp, m4's id before the cursor's, m6's after.
+    ddb
+      .on(QueryCommand)
+      .resolves({ Items: [item("m6", NOW + 5, "c3"), item("m4", NOW + 5, "c2"), item("m3", NOW + 1, "c1")] });
+    const page = await store().page("support", { before: { timestamp: NOW + 5, id: "m5" } }, upTo(50));
+    expect(page).toEqual({ messages: [frame("m3", NOW + 1), frame("m4", NOW + 5)], more: false });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      ExpressionAttributeValues: expect.objectContaining({ ":low": "000000176399640", ":high": "000000176408281" }),
+      ScanIndexForward: false,
     });
   });
 
-  it("stops when the next key lies in an older window than the oldest message kept", async () => {
-    const m2 = item("m2", NOW + 10_000);
-    const older = item("m0", NOW - 10_000);
-    ddb.on(QueryCommand).resolves({ Items: [m2, item("m1", NOW)], LastEvaluatedKey: { sk: older.sk } });
-    const messages = await store().recent("support", 2);
-    expect(messages.map((message) => message.id)).toEqual(["m1", "m2"]);
-    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+  it("reads forward from the cursor's window, oldest first, and says more when the page is full", async () => {
+    ddb.on(QueryCommand).resolves({
+      Items: [item("m1", NOW, "c1"), item("m3", NOW + 3, "c2"), item("m2", NOW + 2, "c3"), item("m4", NOW + 10_000)],
+    });
+    const page = await store({ now: () => NOW + 60_000 }).page(
+      "support",
+      { after: { timestamp: NOW + 1, id: "m1" } },
+      upTo(2),
+    );
+    expect(page).toEqual({ messages: [frame("m2", NOW + 2), frame("m3", NOW + 3)], more: true });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      ExpressionAttributeValues: expect.objectContaining({
+        ":low": windowKeyAt(NOW),
+        ":high": windowKeyAt(NOW + 60_000 + 20_000),
+      }),
+      ScanIndexForward: true,
+      Limit: 51,
+    });
   });
 
-  it("answers an empty channel with no messages", async () => {
+  it("keeps the key range within the kept windows for cursors beyond them", async () => {
     ddb.on(QueryCommand).resolves({ Items: [] });
-    await expect(store().recent("support")).resolves.toEqual([]);
+    await store().page("support", { before: { timestamp: NOW + DAY, id: "m" } }, upTo(50));
+    await store().page("support", { after: { timestamp: -1e300, id: "m" } }, upTo(50));
+    for (const call of ddb.commandCalls(QueryCommand)) {
+      expect(call.args[0].input.ExpressionAttributeValues).toMatchObject({
+        ":low": windowKeyAt(NOW - DAY),
+        ":high": windowKeyAt(NOW + 20_000),
+      });
+    }
   });
 
-  it("refuses a count that is not a positive integer", async () => {
-    await expect(store().recent("support", 0)).rejects.toThrow(/count must be a positive integer/);
+  it.each([
+    [{ before: { timestamp: NOW - DAY - 20_000, id: "m" } }],
+    [{ after: { timestamp: NOW + 20_000, id: "m" } }],
+    [{ after: { timestamp: 1e300, id: "m" } }],
+  ])("answers %j, wholly outside the kept windows, without reading", async (position) => {
+    await expect(store().page("support", position, upTo(50))).resolves.toEqual({ messages: [], more: false });
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+  });
+
+  it("refuses both cursors at once, and a timestamp that is not finite", async () => {
+    const cursor = { timestamp: NOW, id: "m" };
+    await expect(store().page("support", { before: cursor, after: cursor }, upTo(50))).rejects.toThrow(/not both/);
+    await expect(store().page("support", { before: { timestamp: Number.NaN, id: "m" } }, upTo(50))).rejects.toThrow(
+      RangeError,
+    );
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
   });
 });

@@ -1,4 +1,8 @@
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import {
+  ApiGatewayManagementApiClient,
+  PayloadTooLargeException,
+  PostToConnectionCommand,
+} from "@aws-sdk/client-apigatewaymanagementapi";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   BatchWriteCommand,
@@ -9,6 +13,8 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { compareCodePoints } from "../../lambda/core/names.ts";
+import { ReplyTooLargeError } from "../../lambda/core/reply-size.ts";
 import { createConnectHandler } from "../../lambda/handlers/connect.ts";
 import { createDisconnectHandler } from "../../lambda/handlers/disconnect.ts";
 import { createMessageHandler } from "../../lambda/handlers/message.ts";
@@ -35,6 +41,7 @@ beforeEach(() => {
   const chat = testChatDeps();
   deps = {
     ...chat,
+    region: "eu-west-1",
     posterFor: (endpoint) => {
       endpoints.push(endpoint);
       return chat.poster;
@@ -180,9 +187,14 @@ describe("$default", () => {
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
   });
 
-  it("answers a binary frame with bad_request", async () => {
-    await send("AAEC", true);
-    expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ type: "error", code: "bad_request" })]);
+  it("refuses an event flagged base64 unread, answering nothing and storing nothing", async () => {
+    // API Gateway closes a connection with 1003 on a binary frame and invokes no route, so this is only a guard.
+    await expect(send("AAEC", true)).resolves.toEqual({ statusCode: 400 });
+    expect(api).not.toHaveReceivedCommand(PostToConnectionCommand);
+    expect(ddb).not.toHaveReceivedAnyCommand();
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "binary frame refused" }),
+    );
   });
 
   it("reads the sender's rate slots and the channel's members at once, then writes the message once", async () => {
@@ -295,7 +307,7 @@ describe("$default", () => {
     expect(sent()).toEqual({ [lucy.connectionId]: [{ type: "pong", timestamp: NOW }] });
   });
 
-  it("answers who with unique users sorted by code point", async () => {
+  it("answers who with unique users sorted by code point, and their count", async () => {
     ddb.on(QueryCommand, { IndexName: "byChannel" }).resolves({
       Items: [
         { connectionId: "1", username: "Lucy" },
@@ -306,26 +318,115 @@ describe("$default", () => {
     });
     await send('{"action":"who"}');
     expect(sent()).toEqual({
-      [lucy.connectionId]: [{ type: "presence", channel: "support", users: ["Bob", "Lucy", "Ångström"] }],
+      [lucy.connectionId]: [{ type: "presence", channel: "support", users: ["Bob", "Lucy", "Ångström"], count: 3 }],
     });
   });
 
-  it("answers history with the channel's messages oldest first", async () => {
-    const stored = (id: string, timestamp: number) => ({
-      type: "message",
-      id,
-      from: "Bob",
-      message: id,
-      channel: "support",
-      timestamp,
-    });
-    ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [stored("m2", NOW), stored("m1", NOW - 1)] });
+  it("lists the first 100 users of a large channel across index pages, and counts them all", async () => {
+    // 250 users of 32 four-byte letters, each on two connections, over three index pages.
+    const name = (i: number) =>
+      `${String.fromCodePoint(0x1d400 + (i % 26))}${"𝐀".repeat(28)}${String(i).padStart(3, "0")}`;
+    const members = Array.from({ length: 500 }, (_, i) => ({ connectionId: `c${i}`, username: name(i % 250) }));
+    ddb
+      .on(QueryCommand, { IndexName: "byChannel" })
+      .resolvesOnce({ Items: members.slice(0, 200), LastEvaluatedKey: { connectionId: "c199" } })
+      .resolvesOnce({ Items: members.slice(200, 400), LastEvaluatedKey: { connectionId: "c399" } })
+      .resolvesOnce({ Items: members.slice(400) });
+    await send('{"action":"who"}');
+    const expected = [...new Set(members.map((member) => member.username))].sort(compareCodePoints).slice(0, 100);
+    const [frame] = sent()[lucy.connectionId] ?? [];
+    expect(frame).toEqual({ type: "presence", channel: "support", users: expected, count: 250 });
+    const data = api.commandCalls(PostToConnectionCommand)[0]?.args[0].input.Data as Uint8Array;
+    expect(data.byteLength).toBeLessThanOrEqual(128 * 1024);
+  });
+
+  const stored = (id: string, timestamp: number, message = id) => ({
+    type: "message",
+    id,
+    from: "Bob",
+    message,
+    channel: "support",
+    timestamp,
+  });
+  const storedItem = (id: string, timestamp: number, message = id) => ({
+    ...stored(id, timestamp, message),
+    sk: `${String(Math.floor(timestamp / 10_000)).padStart(15, "0")}#${id}#0000`,
+    expiresAt: timestamp / 1000 + 86_400,
+  });
+
+  it("answers history with the newest page, oldest first, and whether older messages exist", async () => {
+    ddb
+      .on(QueryCommand, { TableName: HISTORY_TABLE })
+      .resolves({ Items: [storedItem("m2", NOW), storedItem("m1", NOW - 1)] });
     await send('{"action":"history"}');
     expect(sent()).toEqual({
       [lucy.connectionId]: [
-        { type: "history", channel: "support", messages: [stored("m1", NOW - 1), stored("m2", NOW)] },
+        { type: "history", channel: "support", messages: [stored("m1", NOW - 1), stored("m2", NOW)], more: false },
       ],
     });
+  });
+
+  it.each([
+    ["before", false],
+    ["after", true],
+  ])("answers history %s a message with the page on that side of it", async (side, forward) => {
+    ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [] });
+    await send(JSON.stringify({ action: "history", [side]: { timestamp: NOW - 60_000, id: "m1" } }));
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: HISTORY_TABLE, ScanIndexForward: forward });
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "history", channel: "support", messages: [], more: false }],
+    });
+  });
+
+  it("answers a history frame with both cursors with bad_request, reading nothing", async () => {
+    const cursor = { timestamp: NOW, id: "m1" };
+    await send(JSON.stringify({ action: "history", before: cursor, after: cursor }));
+    expect(sent()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ type: "error", code: "bad_request" })] });
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+  });
+
+  it("pages 50 stored messages of 4,000 control characters into a reply within 128 KiB", async () => {
+    const items = Array.from({ length: 50 }, (_, i) =>
+      storedItem(`m${String(50 - i).padStart(2, "0")}`, NOW - i, "\u0001".repeat(4_000)),
+    );
+    ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: items });
+    await send('{"action":"history"}');
+    const data = api.commandCalls(PostToConnectionCommand)[0]?.args[0].input.Data as Uint8Array;
+    expect(data.byteLength).toBeLessThanOrEqual(128 * 1024);
+    const frame = decodeData(data) as { messages: { id: string }[]; more: boolean };
+    expect(frame.messages.map((message) => message.id)).toEqual(["m46", "m47", "m48", "m49", "m50"]);
+    expect(frame.more).toBe(true);
+  });
+
+  it("never posts a reply over 128 KiB: the sender gets an internal error instead", async () => {
+    // A record that breaks the name rules (written by something else) makes a presence list too large to post.
+    ddb
+      .on(QueryCommand, { IndexName: "byChannel" })
+      .resolves({ Items: [{ connectionId: "1", username: "x".repeat(140_000) }] });
+    await expect(send('{"action":"who"}')).resolves.toEqual({ statusCode: 500 });
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "error", code: "internal", message: expect.stringContaining("req-1") }],
+    });
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        message: "frame failed",
+        extra: [expect.objectContaining({ error: expect.any(ReplyTooLargeError) })],
+      }),
+    );
+  });
+
+  it("answers a reply that API Gateway refuses with 413 by an internal error to the sender", async () => {
+    api
+      .on(PostToConnectionCommand)
+      .rejectsOnce(new PayloadTooLargeException({ message: "Message too long", $metadata: { httpStatusCode: 413 } }))
+      .resolves({});
+    await expect(send('{"action":"history"}')).resolves.toEqual({ statusCode: 500 });
+    const frames = sent()[lucy.connectionId];
+    expect(frames).toEqual([
+      expect.objectContaining({ type: "history" }),
+      { type: "error", code: "internal", message: expect.stringContaining("req-1") },
+    ]);
   });
 
   it("answers internal, logged with the request id, when DynamoDB fails, and keeps the connection", async () => {
