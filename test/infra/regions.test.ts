@@ -89,21 +89,21 @@ describe("the Chat stack in every commercial Region", () => {
     expect(templates.size).toBe(commercialRegions.length + 1);
   });
 
-  it.each([["no Region (environment-agnostic)", undefined], ...commercialRegions.map((r) => [r, r])])(
-    "synthesizes for %s with no Region map and no layer",
-    (_, region) => {
-      const template = templates.get(region);
-      expect(template).toBeDefined();
-      const text = JSON.stringify(template);
-      // A Mapping lookup is what fails `cdk deploy` with "Unable to get mapping" in a Region the map lacks.
-      expect(template?.Mappings).toBeUndefined();
-      expect(text).not.toContain("Fn::FindInMap");
-      const functions = functionsOf(template as CfnTemplate);
-      expect(functions).toHaveLength(6);
-      for (const fn of functions) expect(fn.Properties?.Layers).toBeUndefined();
-      expect(text).not.toMatch(/Parameters-and-Secrets/i);
-    },
-  );
+  it.each<[string, string | undefined]>([
+    ["no Region (environment-agnostic)", undefined],
+    ...commercialRegions.map((r): [string, string] => [r, r]),
+  ])("synthesizes for %s with no Region map and no layer", (_, region) => {
+    const template = templates.get(region);
+    expect(template).toBeDefined();
+    const text = JSON.stringify(template);
+    // A Mapping lookup is what fails `cdk deploy` with "Unable to get mapping" in a Region the map lacks.
+    expect(template?.Mappings).toBeUndefined();
+    expect(text).not.toContain("Fn::FindInMap");
+    const functions = functionsOf(template as CfnTemplate);
+    expect(functions).toHaveLength(6);
+    for (const fn of functions) expect(fn.Properties?.Layers).toBeUndefined();
+    expect(text).not.toMatch(/Parameters-and-Secrets/i);
+  });
 
   it("gives the authorizer and session functions the secret's ARN, whatever the Region", () => {
     for (const template of templates.values()) {
