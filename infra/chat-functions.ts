@@ -69,14 +69,12 @@ export class ChatFunctions extends Construct {
       ...common,
       entry: "authorizer",
       description: "Chat $connect authorizer: verifies the session token and the channel",
-      secretsExtension: true,
       environment: { CHAT_TOKEN_SECRET_ARN: tokenSecret.secretArn },
     }).fn;
     this.session = new ChatFunction(this, "Session", {
       ...common,
       entry: "session",
       description: "Chat POST /session: signs a session token for a username",
-      secretsExtension: true,
       environment: {
         CHAT_TOKEN_SECRET_ARN: tokenSecret.secretArn,
         CHAT_TOKEN_TTL: String(tokenTtl.toSeconds()),

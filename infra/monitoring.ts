@@ -72,8 +72,8 @@ export const connectServerErrorPattern = FilterPattern.all(
 );
 
 /**
- * Alarms on what needs a person — a function failing or throttled, the WebSocket integration failing, the session
- * endpoint answering 5xx — and one dashboard with traffic, errors, latency and the fan-out metrics. The alarms have
+ * Alarms on what needs a person — a function failing or throttled, a WebSocket handshake or integration failing, the
+ * session endpoint answering 5xx, a broadcast dead-lettered; never a refused token — and one dashboard with traffic, errors, latency and the fan-out metrics. The alarms have
  * no actions: subscribe a topic to them in the console (or extend this construct) once someone is on call.
  */
 export class ChatMonitoring extends Construct {
@@ -162,6 +162,7 @@ export class ChatMonitoring extends Construct {
             sum(ws.metric("ClientError"), period).with({ label: "client (4xx before the integration)" }),
             sum(ws.metric("IntegrationError"), period).with({ label: "integration" }),
             sum(ws.metric("ExecutionError"), period).with({ label: "execution" }),
+            sum(connect5xx.metric(), period).with({ label: "$connect 5xx" }),
           ]),
         ],
         [

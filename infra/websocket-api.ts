@@ -45,7 +45,10 @@ export class ChatWebSocketApi extends Construct {
   readonly api: WebSocketApi;
   /** The stage clients connect to. */
   readonly stage: WebSocketStage;
-  /** The page's `wsUrl`: `wss://{domainName}` with a custom domain, else `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
+  /**
+   * The page's `wsUrl`: `wss://{domainName}` with a custom domain, else
+   * `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`.
+   */
   readonly url: string;
   /**
    * `https://{apiId}.execute-api.{region}.{urlSuffix}/{stage}`: where the functions post to connections, whichever

@@ -16,7 +16,9 @@ import { Construct } from "constructs";
 export interface WebSocketDomainOptions {
   /** The host name clients connect to, e.g. `chat.example.com`; the page's `wsUrl` becomes `wss://chat.example.com`. */
   readonly domainName: string;
-  /** An ACM certificate covering `domainName`, in the stack's own Region (API Gateway's regional endpoints need it there). */
+  /**
+   * An ACM certificate covering `domainName`, in the stack's own Region (a regional custom domain needs it there).
+   */
   readonly certificateArn: string;
   /**
    * The Route 53 public hosted zone that holds `domainName`: alias A and AAAA records to the API's regional endpoint
@@ -32,7 +34,7 @@ export class InvalidWebSocketDomainError extends Error {
 
 // ACM's ARN: arn:{partition}:acm:{region}:{account}:certificate/{uuid} (AWS doc "Amazon Resource Names (ARNs)").
 const CERTIFICATE_ARN =
-  /^arn:aws(?:-[a-z]+)*:acm:([a-z]{2}(?:-[a-z]+)+-\d+):\d{12}:certificate\/[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/;
+  /^arn:aws(?:-[a-z]+)*:acm:([a-z]{2,4}(?:-[a-z]+)+-\d+):\d{12}:certificate\/[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const HOSTED_ZONE_ID = /^[A-Z0-9]{1,32}$/;
 

@@ -70,11 +70,14 @@ describe("the WebSocket custom domain in the context", () => {
     });
   });
 
-  it("accepts certificates of other partitions", () => {
-    const arn = "arn:aws-cn:acm:cn-north-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000";
-    expect(propsFrom({ wsDomainName: "chat.example.cn", wsCertificateArn: arn }).chat?.webSocketDomain).toMatchObject({
-      certificateArn: arn,
-    });
+  it.each([
+    ["aws-cn", "cn-north-1"],
+    ["aws-us-gov", "us-gov-west-1"],
+    ["aws-eusc", "eusc-de-east-1"],
+  ])("accepts certificates of the %s partition", (partition, region) => {
+    const arn = `arn:${partition}:acm:${region}:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000`;
+    const props = propsFrom({ wsDomainName: "chat.example.org", wsCertificateArn: arn }, { region });
+    expect(props.chat?.webSocketDomain?.certificateArn).toBe(arn);
   });
 
   it("is absent when none of its keys is given", () => {

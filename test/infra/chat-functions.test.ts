@@ -83,16 +83,11 @@ describe("the functions", () => {
     });
   });
 
-  it("read the token key through the secrets extension layer, which only the authorizer and session have", () => {
-    const functions = template.findResources("AWS::Lambda::Function");
-    const withLayer = Object.keys(functions)
-      .filter((id) => (functions[id]?.Properties.Layers ?? []).length > 0)
-      .sort();
-    expect(withLayer).toEqual([q.fnId("authorizer"), q.fnId("session")].sort());
-    // The layer's ARN comes from CDK's region map of the extension's published versions.
-    expect(flatten(functions[q.fnId("authorizer")]?.Properties.Layers)).toMatch(/FindInMap.*Paramsandsecrets/i);
-    const mappings = JSON.stringify(template.toJSON().Mappings);
-    expect(mappings).toContain("AWS-Parameters-and-Secrets-Lambda-Extension-Arm64");
+  it("need no layer and no per-Region mapping: the token key is read from Secrets Manager directly", () => {
+    for (const fn of Object.values(template.findResources("AWS::Lambda::Function"))) {
+      expect(fn.Properties.Layers).toBeUndefined();
+    }
+    expect(template.toJSON().Mappings ?? {}).toEqual({});
   });
 
   it("keep their logs a month and drop them with the stack", () => {
