@@ -14,8 +14,9 @@ export interface TokenKeyLoaderOptions {
 }
 
 /**
- * The token key as a function to call on first use, not at module load: Lambda may run a function's init before
- * anything it depends on is ready, and a failed init fails every invocation until the environment is replaced. From
+ * The token key as a function to call on first use, not at module load: a read that fails during init fails the
+ * module, so the invocation errors with nothing of ours to log or answer, and Lambda starts the whole init again. On
+ * first use a passing failure is retried, and a lasting one becomes the handlers' logged 500. From
  * `CHAT_TOKEN_SECRET_ARN` (Secrets Manager, read with retries, kept once read, read again after a failure) or
  * `CHAT_TOKEN_SECRET`. Throws at once, doing no I/O, when neither variable is set.
  */
