@@ -60,8 +60,9 @@ export interface ChatEndpoints {
 }
 
 /**
- * The chat backend: tables, token secret, functions, the WebSocket API, the session endpoint, alarms and a
- * dashboard. Outputs `WebSocketUrl` and `SessionUrl`.
+ * The chat backend: tables, token secret, functions, the WebSocket API (optionally at a custom domain), the session
+ * endpoint, alarms and a dashboard. Outputs `WebSocketUrl` and `SessionUrl`, and `WebSocketDomainTarget` when a custom
+ * domain is given without a hosted zone.
  */
 export class ChatStack extends Stack {
   /** The URLs the page needs. */
