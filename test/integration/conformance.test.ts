@@ -1,0 +1,140 @@
+import { execFile } from "node:child_process";
+import { createServer, type RequestListener, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signSessionToken, tokenKey } from "../../lambda/core/session-token.ts";
+import type { LocalStack } from "../../local/local-stack.ts";
+import { main, type Output } from "../conformance/cli.ts";
+import type { DeploymentConfig } from "../conformance/context.ts";
+import { loadConfig } from "../conformance/load-config.ts";
+import { formatResult } from "../conformance/report.ts";
+import { runScenario } from "../conformance/scenario.ts";
+import { scenarios } from "../conformance/scenarios.ts";
+import { SECRET } from "../fixtures.ts";
+import { startTestStack } from "./harness.ts";
+
+let stack: LocalStack;
+let config: DeploymentConfig;
+const servers: Server[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  config = await loadConfig(stack.url);
+});
+afterAll(async () => {
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  await stack.close();
+});
+
+/** The local stack knows its secret, so the refusal scenario also gets an expired token that is validly signed. */
+const signToken = async (username: string, issuedAtMs: number, ttlSeconds: number) =>
+  (await signSessionToken(tokenKey(SECRET), username, ttlSeconds, issuedAtMs)).token;
+
+describe("the conformance scenarios against the local stack", () => {
+  // The local stack runs in guest mode: the OIDC-only scenario does not apply to it.
+  for (const [index, scenario] of scenarios.entries()) {
+    if (scenario.onlyInMode) continue;
+    it(scenario.name, async () => {
+      const result = await runScenario(scenario, config, index + 1, { signToken });
+      expect(result.status, formatResult(result).join("\n")).toBe("passed");
+    }, 40_000);
+  }
+});
+
+/** An HTTP server on a free port answering every request with `listener`. */
+async function serve(listener: RequestListener): Promise<string> {
+  const server = createServer(listener);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Runs the CLI's main with its output kept. */
+async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const lines = { out: [] as string[], err: [] as string[] };
+  const output: Output = { out: (line) => lines.out.push(line), err: (line) => lines.err.push(line) };
+  const code = await main(argv, output);
+  return { code, out: lines.out.join("\n"), err: lines.err.join("\n") };
+}
+
+/** A port nothing listens on: one just freed. */
+async function refusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("npm run test:deployed", () => {
+  it("runs the chosen scenarios against a chat and exits 0, ending with the summary line", async () => {
+    const { code, out } = await runCli(stack.url, "--only", "ping is answered");
+    expect(code).toBe(0);
+    expect(out).toMatch(/^✓ A ping is answered with a pong \(\d+ ms\)$/m);
+    expect(out.split("\n")).toContain("1 passed, 0 failed");
+  });
+
+  it("exits 1 and says what was expected and received when a scenario fails", async () => {
+    // A site whose config names the real session endpoint but a WebSocket endpoint that refuses every handshake.
+    const site = await serve((request, response) => {
+      if (request.url !== "/config.json") return void response.writeHead(404).end();
+      const wsUrl = `ws://${request.headers.host}/ws`;
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ wsUrl, sessionUrl: stack.sessionUrl }));
+    });
+    const { code, out } = await runCli(site, "--only", "ping is answered");
+    expect(code).toBe(1);
+    expect(out).toMatch(/^✗ A ping is answered with a pong/m);
+    expect(out).toContain("expected: the handshake to be accepted (101)");
+    expect(out).toContain("received: HTTP 404");
+    expect(out.split("\n")).toContain("0 passed, 1 failed");
+  });
+
+  it("exits 2 with one clear message against a site answering HTML", async () => {
+    const site = await serve((_, response) => {
+      response.writeHead(200, { "content-type": "text/html" });
+      response.end("<!doctype html><title>Not a chat</title>");
+    });
+    const { code, out, err } = await runCli(site);
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    expect(err).toBe(
+      `Not the chat: expected a JSON object {"wsUrl","sessionUrl","auth"} (the chat's config.json) at ${site}/config.json, but it answered HTML (text/html)`,
+    );
+  });
+
+  it("exits 2 with one clear message when the connection is refused", async () => {
+    const site = `http://127.0.0.1:${await refusedPort()}`;
+    const { code, err } = await runCli(site);
+    expect(code).toBe(2);
+    expect(err).toContain(`at ${site}/config.json, but the request failed: the connection was refused`);
+  });
+
+  it("exits 2 with one clear message when config.json has no wsUrl", async () => {
+    const site = await serve((_, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ sessionUrl: "/session" }));
+    });
+    const { code, err } = await runCli(`${site}/`);
+    expect(code).toBe(2);
+    expect(err).toContain(`at ${site}/config.json, but it has no wsUrl (a ws:// or wss:// URL); it has ["sessionUrl"]`);
+  });
+
+  it("exits 2 with the usage when no site URL is given", async () => {
+    const { code, err } = await runCli();
+    expect(code).toBe(2);
+    expect(err).toContain("Usage: npm run test:deployed -- <site URL>");
+  });
+
+  it("runs as a program: the exit code and the message reach the shell", async () => {
+    const site = `http://127.0.0.1:${await refusedPort()}`;
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      execFile(process.execPath, ["--import", "tsx", "test/conformance/cli.ts", site], (error, _, stderr) =>
+        resolve({ code: error ? (error.code as number) : 0, stderr }),
+      ),
+    );
+    expect(code).toBe(2);
+    expect(stderr).toContain(`Not the chat: expected`);
+    expect(stderr).toContain(`${site}/config.json, but the request failed: the connection was refused`);
+  });
+});
