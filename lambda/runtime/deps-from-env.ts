@@ -46,12 +46,13 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   const doc = documentClient(aws);
   const segmentQueueFor = segmentQueueFromEnv(env, options);
   const managementEndpoint = env.CHAT_MANAGEMENT_ENDPOINT || undefined;
+  const region = requireRegion(aws, env);
   return {
     connections: new ConnectionStore(doc, connectionsTable),
     history: new HistoryStore(doc, historyTable),
-    posterFor: posterCache(undefined, aws),
+    posterFor: posterCache(undefined, { ...aws, region }),
     ...(managementEndpoint ? { managementEndpoint } : {}),
-    region: requireRegion(aws, env),
+    region,
     logger: options.logger ?? newLogger(),
     ...(segmentQueueFor ? { segmentQueueFor } : {}),
     ...((options.metrics ?? true) ? chatMetrics() : {}),
@@ -69,7 +70,7 @@ export function broadcastWorkerDepsFromEnv(env: Env = process.env, options: Wiri
   const segmentQueue = segmentQueueFromEnv(env, options)?.(endpoint);
   return {
     connections: new ConnectionStore(documentClient(aws), requireEnv("CONNECTIONS_TABLE", env)),
-    poster: posterCache(undefined, aws)(endpoint),
+    poster: posterCache(undefined, { ...aws, region: requireRegion(aws, env) })(endpoint),
     ...(segmentQueue ? { segmentQueue } : {}),
     logger: options.logger ?? newLogger(),
     ...((options.metrics ?? true) ? chatMetrics() : {}),

@@ -26,26 +26,30 @@ afterAll(() => stack.close());
 
 const GHOSTS = limits.shardThreshold + 300;
 
+/** Members of `channel` whose $disconnect was lost: they answer 410, and make the channel large. */
+async function addGhosts(channel: string, count: number): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  for (let start = 0; start < count; start += 25) {
+    const items = Array.from({ length: Math.min(25, count - start) }, (_, i) => ({
+      PutRequest: {
+        Item: {
+          connectionId: `ghost-${channel}-${start + i}`,
+          channel,
+          username: "Ghost",
+          connectedAt: 0,
+          expiresAt: now + 600,
+        },
+      },
+    }));
+    await stack.documentClient.send(new BatchWriteCommand({ RequestItems: { [stack.tables.connections]: items } }));
+  }
+}
+
 describe("sharded fan-out on the local stack", () => {
   it("hands a channel over the threshold to broadcast workers that deliver to every live member once and remove the stale", async () => {
     const clients: ChatClient[] = [];
     for (const name of ["Ann", "Ben", "Cat"]) clients.push(await connect(stack, name, "huge"));
-    // Members whose $disconnect was lost: they answer 410, and make the channel large.
-    const now = Math.floor(Date.now() / 1000);
-    for (let start = 0; start < GHOSTS; start += 25) {
-      const items = Array.from({ length: Math.min(25, GHOSTS - start) }, (_, i) => ({
-        PutRequest: {
-          Item: {
-            connectionId: `ghost-${start + i}`,
-            channel: "huge",
-            username: "Ghost",
-            connectedAt: 0,
-            expiresAt: now + 600,
-          },
-        },
-      }));
-      await stack.documentClient.send(new BatchWriteCommand({ RequestItems: { [stack.tables.connections]: items } }));
-    }
+    await addGhosts("huge", GHOSTS);
     const [ann] = clients as [ChatClient];
     ann.send("to everyone");
     for (const client of clients) {
@@ -68,6 +72,32 @@ describe("sharded fan-out on the local stack", () => {
     });
     expect(segments.reduce((sum, result) => sum + result.delivered, 0)).toBe(3);
     expect(segments.reduce((sum, result) => sum + result.gone, 0)).toBe(GHOSTS);
+    expect(stack.segments.deadLetters).toEqual([]);
+    for (const client of clients) {
+      client.send({ action: "ping" });
+      await client.ofType("pong");
+      expect(client.frames.filter((frame) => frame.type === "message")).toEqual([]);
+    }
+    await Promise.all(clients.map((client) => client.close()));
+  }, 60_000);
+
+  it("delivers a message holding characters SQS refuses (U+FFFF, U+FFFE, a lone surrogate) to every member unchanged", async () => {
+    const clients: ChatClient[] = [];
+    for (const name of ["Dan", "Eve", "Fay"]) clients.push(await connect(stack, name, "huge-unicode"));
+    await addGhosts("huge-unicode", GHOSTS);
+    const before = segments.length;
+    const message = "noncharacters \uFFFF and \uFFFE, a lone \uD800 surrogate";
+    const [dan] = clients as [ChatClient];
+    // JSON escapes are the one way a lone surrogate reaches the server: a WebSocket text frame is UTF-8.
+    dan.send(JSON.stringify({ action: "send", message }));
+    for (const client of clients) {
+      expect(await client.next((frame) => frame.type === "message", 20_000)).toMatchObject({ from: "Dan", message });
+    }
+    await stack.segments.idle();
+    expect(dispatched.at(-1)).toMatchObject({ queued: GHOSTS + 3 });
+    const mine = segments.slice(before);
+    expect(mine.reduce((sum, result) => sum + result.delivered, 0)).toBe(3);
+    expect(mine.reduce((sum, result) => sum + result.gone, 0)).toBe(GHOSTS);
     expect(stack.segments.deadLetters).toEqual([]);
     for (const client of clients) {
       client.send({ action: "ping" });

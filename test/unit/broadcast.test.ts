@@ -2,9 +2,10 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { broadcast, isRetryable } from "../../lambda/core/broadcast.ts";
-import { isGone } from "../../lambda/core/poster.ts";
-import { CONNECTIONS_TABLE, decodeData, goneError, NOW, testChatDeps } from "../fixtures.ts";
+import { type BroadcastDeps, broadcast, isRetryable } from "../../lambda/core/broadcast.ts";
+import { FAILURE_KINDS_MAX, FAILURE_SAMPLE_IDS, type FailureKind } from "../../lambda/core/post-failures.ts";
+import { isGone, PostTimeoutError } from "../../lambda/core/poster.ts";
+import { CONNECTIONS_TABLE, decodeData, goneError, NOW, recordingLogger, testChatDeps } from "../fixtures.ts";
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
@@ -158,5 +159,93 @@ describe("broadcast", () => {
     expect(isGone({ name: "Unknown", $metadata: { httpStatusCode: 410 } })).toBe(true);
     expect(isGone({ name: "LimitExceededException", $metadata: { httpStatusCode: 429 } })).toBe(false);
     expect(isGone(undefined)).toBe(false);
+  });
+});
+
+describe("broadcast failure logs", () => {
+  const failingDeps = (count: number, errorFor: (i: number) => unknown, removeMany = async () => [] as string[]) => {
+    const members = Array.from({ length: count }, (_, i) => ({ connectionId: `m${i}`, username: `u${i}` }));
+    const logger = recordingLogger();
+    const deps: BroadcastDeps = {
+      connections: {
+        memberPages: async function* () {
+          yield members;
+        },
+        removeMany,
+      },
+      poster: {
+        post: async (connectionId) => ({ status: "failed", error: errorFor(Number(connectionId.slice(1))) }),
+      },
+      logger,
+      sleep: async () => {},
+    };
+    return { deps, logger };
+  };
+  const forbidden = () =>
+    Object.assign(new Error("Forbidden"), { name: "ForbiddenException", $metadata: { httpStatusCode: 403 } });
+
+  it("logs 1,000 failed posts as one line of counts by error, with at most five sample ids each", async () => {
+    const { deps, logger } = failingDeps(1_000, (i) => (i % 5 === 0 ? new PostTimeoutError(25_000) : forbidden()));
+    const result = await broadcast(deps, "support", frame);
+    expect(result.failed).toBe(1_000);
+    expect(logger.lines).toHaveLength(1);
+    const [line] = logger.lines;
+    expect(line).toMatchObject({ level: "warn", message: "posts to connections failed" });
+    const details = line?.extra[0] as { channel: string; failed: number; errors: FailureKind[] };
+    expect(details.channel).toBe("support");
+    expect(details.failed).toBe(1_000);
+    expect(details.errors.map(({ error, status, count }) => ({ error, status, count }))).toEqual([
+      { error: "ForbiddenException", status: 403, count: 800 },
+      { error: "PostTimeoutError", status: undefined, count: 200 },
+    ]);
+    for (const kind of details.errors) {
+      expect(kind.connectionIds.length).toBe(FAILURE_SAMPLE_IDS);
+      expect(new Set(kind.connectionIds).size).toBe(FAILURE_SAMPLE_IDS);
+    }
+    expect(JSON.stringify(line).length).toBeLessThan(2_000);
+  });
+
+  it("counts kinds beyond the bound as other, so the line stays bounded however varied the errors", async () => {
+    const { deps, logger } = failingDeps(1_000, (i) =>
+      Object.assign(new Error("odd"), { name: `OddError${i}`, $metadata: { httpStatusCode: 400 } }),
+    );
+    await broadcast(deps, "support", frame);
+    expect(logger.lines).toHaveLength(1);
+    const [line] = logger.lines;
+    const errors = (line?.extra[0] as { errors: FailureKind[] } | undefined)?.errors ?? [];
+    expect(errors).toHaveLength(FAILURE_KINDS_MAX + 1);
+    expect(errors[0]).toMatchObject({ error: "other", count: 1_000 - FAILURE_KINDS_MAX });
+    expect(errors.reduce((sum, kind) => sum + kind.count, 0)).toBe(1_000);
+  });
+
+  it("logs stale members it could not remove as a count and a few ids", async () => {
+    const gone = Array.from({ length: 1_000 }, (_, i) => ({
+      connectionId: `g${i}`,
+      username: "Ghost",
+      connectedAt: 0,
+    }));
+    const logger = recordingLogger();
+    const result = await broadcast(
+      {
+        connections: {
+          memberPages: async function* () {
+            yield gone;
+          },
+          removeMany: async (ids) => [...ids],
+        },
+        poster: { post: async () => ({ status: "gone" }) },
+        logger,
+      },
+      "support",
+      frame,
+    );
+    expect(result).toMatchObject({ gone: 1_000, notRemoved: 1_000 });
+    expect(logger.lines).toEqual([
+      {
+        level: "warn",
+        message: "stale connections not removed",
+        extra: [{ channel: "support", count: 1_000, connectionIds: ["g0", "g1", "g2", "g3", "g4"] }],
+      },
+    ]);
   });
 });

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isRetryable } from "../../lambda/core/broadcast.ts";
-import { managementApiPoster, type PostOutcome, signedHttpPoster } from "../../lambda/core/poster.ts";
+import { managementApiPoster, type PostOutcome, PostTimeoutError, signedHttpPoster } from "../../lambda/core/poster.ts";
 import { posterCache } from "../../lambda/runtime/aws-clients.ts";
 import { managementClient } from "../../lambda/runtime/management-client.ts";
 
@@ -222,6 +222,45 @@ describe("signedHttpPoster", () => {
     const outcome = await poster.post(CONNECTION_ID, data);
     expect(outcome.status).toBe("failed");
     expect(isRetryable(errorOf(outcome))).toBe(true);
+  });
+});
+
+describe("a post's time limit", () => {
+  it("ends a post that gets no answer within the time it was given, as a timeout that is not made again", async () => {
+    answers.push(() => {}); // never answered
+    const outcome = await lean().post(CONNECTION_ID, data, { timeoutMs: 150 });
+    const error = errorOf(outcome);
+    expect(error).toBeInstanceOf(PostTimeoutError);
+    expect((error as PostTimeoutError).timeoutMs).toBeLessThanOrEqual(150);
+    expect(isRetryable(error)).toBe(false);
+    expect(received).toHaveLength(1);
+  });
+
+  it("caps each attempt at the poster's own timeout when the post's time is longer", async () => {
+    answers.push(() => {});
+    const poster = signedHttpPoster({
+      endpoint,
+      region: REGION,
+      credentials: async () => CREDENTIALS,
+      agent: new Agent({ keepAlive: true }),
+      timeoutMs: 100,
+    });
+    const error = errorOf(await poster.post(CONNECTION_ID, data, { timeoutMs: 60_000 }));
+    expect(error).toMatchObject({ name: "PostTimeoutError", timeoutMs: 100 });
+  });
+
+  it("makes no further attempt when too little of the post's time is left, so the caller may post later", async () => {
+    answers.push(awsError(503, "ServiceUnavailable"), awsError(503, "ServiceUnavailable"));
+    const outcome = await lean().post(CONNECTION_ID, data, { timeoutMs: 500 });
+    expect(errorOf(outcome)).toMatchObject({ $metadata: { httpStatusCode: 503 } });
+    expect(isRetryable(errorOf(outcome))).toBe(true);
+    expect(received).toHaveLength(1);
+  });
+
+  it("retries as before when the post's time allows it", async () => {
+    answers.push(awsError(503, "ServiceUnavailable"), awsError(503, "ServiceUnavailable"));
+    expect(await lean().post(CONNECTION_ID, data, { timeoutMs: 20_000 })).toEqual({ status: "delivered" });
+    expect(received).toHaveLength(3);
   });
 });
 

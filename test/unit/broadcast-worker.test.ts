@@ -1,0 +1,219 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import type { PostOptions, PostOutcome } from "../../lambda/core/poster.ts";
+import type { SegmentJob } from "../../lambda/core/sharded-fanout.ts";
+import { POST_MIN_WINDOW_MS, WORKER_RESERVE_MS } from "../../lambda/core/time-budget.ts";
+import {
+  type BroadcastWorkerDeps,
+  createBroadcastWorkerHandler,
+  queuedSegment,
+} from "../../lambda/handlers/broadcast-worker.ts";
+import { broadcastWorkerDepsFromEnv } from "../../lambda/runtime/deps-from-env.ts";
+import { ConfigurationError } from "../../lambda/runtime/environment.ts";
+import { InProcessSegmentQueue } from "../../local/in-process-segment-queue.ts";
+import { recordingLogger } from "../fixtures.ts";
+
+/** The worker function's timeout, as deployed. */
+const FUNCTION_TIMEOUT_MS = 60_000;
+/** What each post costs on the fake clock. */
+const POST_MS = 400;
+
+/** A fake clock, a poster that spends time on it, and Lambda contexts read from it. */
+function fakeTime() {
+  let now = 0;
+  const deliveries = new Map<string, number>();
+  const posts: { connectionId: string; startedAt: number; timeoutMs: number | undefined; deadline: number }[] = [];
+  let deadline = 0;
+  const poster = {
+    post: async (connectionId: string, _data: Uint8Array, options?: PostOptions): Promise<PostOutcome> => {
+      posts.push({ connectionId, startedAt: now, timeoutMs: options?.timeoutMs, deadline });
+      await Promise.resolve();
+      now += POST_MS;
+      deliveries.set(connectionId, (deliveries.get(connectionId) ?? 0) + 1);
+      return { status: "delivered" };
+    },
+  };
+  /** The context of an invocation starting now, with `timeoutMs` in all. */
+  const context = (timeoutMs = FUNCTION_TIMEOUT_MS) => {
+    const start = now;
+    deadline = start + timeoutMs;
+    return { getRemainingTimeInMillis: () => start + timeoutMs - now };
+  };
+  return {
+    poster,
+    deliveries,
+    posts,
+    context,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+const segment = (count: number): SegmentJob => ({
+  channel: "huge",
+  frame: JSON.stringify({ type: "message", id: "m1", from: "Ann", message: "hi", channel: "huge", timestamp: 1 }),
+  members: Array.from({ length: count }, (_, i) => ({ connectionId: `c${i}`, username: `u${i}`, connectedAt: 0 })),
+});
+
+const noStore = { memberPages: async function* () {}, removeMany: async () => [] };
+
+describe("broadcast worker within its invocation's time", () => {
+  it("hands the members it had no time for to a follow-up segment: each member gets the frame exactly once", async () => {
+    const time = fakeTime();
+    const logger = recordingLogger();
+    const failures: number[] = [];
+    let queue: InProcessSegmentQueue | undefined;
+    const deps: BroadcastWorkerDeps = {
+      connections: noStore,
+      poster: time.poster,
+      logger,
+      segmentQueue: { enqueue: (jobs) => (queue as InProcessSegmentQueue).queueFor().enqueue(jobs) },
+    };
+    const handler = createBroadcastWorkerHandler(deps);
+    queue = new InProcessSegmentQueue(
+      async (event) => {
+        const response = await handler(event, time.context());
+        failures.push(response.batchItemFailures.length);
+        return response;
+      },
+      { logger },
+    );
+
+    // 500 members at 400 ms a post (on one clock), 256 at once: far more than one 60-second invocation can post.
+    await queue.queueFor().enqueue([segment(500)]);
+    await queue.idle();
+
+    // The first invocation ran out of time part way, and a follow-up segment took the rest; SQS redelivered nothing.
+    const results = logger.lines
+      .filter((line) => line.message === "segment delivered")
+      .map((line) => line.extra[0] as { delivered: number; deferred?: number });
+    expect(results).toHaveLength(2);
+    const [first, second] = results as [(typeof results)[0], (typeof results)[0]];
+    expect(first.delivered).toBeGreaterThan(0);
+    expect(first.deferred).toBe(500 - first.delivered);
+    expect(second).toMatchObject({ delivered: first.deferred });
+    expect(second.deferred).toBeUndefined();
+    expect(failures).toEqual([0, 0]);
+    expect(time.deliveries.size).toBe(500);
+    expect([...time.deliveries.values()].every((count) => count === 1)).toBe(true);
+    expect(queue.deadLetters).toEqual([]);
+    // Every post had a timeout, ending before the reserve kept at the end of its invocation.
+    for (const post of time.posts) {
+      expect(post.timeoutMs).toBeGreaterThanOrEqual(POST_MIN_WINDOW_MS);
+      expect(post.startedAt + (post.timeoutMs ?? Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(
+        post.deadline - WORKER_RESERVE_MS,
+      );
+    }
+  });
+
+  it("returns a record for SQS to deliver again when it could post nothing of it, and posts nothing", async () => {
+    const time = fakeTime();
+    const enqueued: SegmentJob[] = [];
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster: time.poster,
+      logger: recordingLogger(),
+      segmentQueue: { enqueue: async (jobs) => void enqueued.push(...jobs) },
+    });
+    const context = time.context();
+    time.advance(FUNCTION_TIMEOUT_MS - WORKER_RESERVE_MS - POST_MIN_WINDOW_MS + 1);
+    const response = await handler({ Records: [{ messageId: "late", body: queuedSegment(segment(3)) }] }, context);
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "late" }] });
+    expect(time.posts).toEqual([]);
+    expect(enqueued).toEqual([]);
+  });
+
+  it("returns the record when the rest cannot be queued, logging that some members may get it twice", async () => {
+    const time = fakeTime();
+    const logger = recordingLogger();
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster: time.poster,
+      logger,
+      segmentQueue: {
+        enqueue: async () => {
+          throw new Error("SQS unavailable");
+        },
+      },
+    });
+    const response = await handler(
+      { Records: [{ messageId: "m1", body: queuedSegment(segment(500)) }] },
+      time.context(),
+    );
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        message: "segment remainder not queued: SQS delivers the segment again, some members twice",
+      }),
+    );
+  });
+
+  it("posts every member without a context (the local stack), with no timeout beyond the poster's own", async () => {
+    const time = fakeTime();
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster: time.poster,
+      logger: recordingLogger(),
+    });
+    const response = await handler({ Records: [{ messageId: "m1", body: queuedSegment(segment(500)) }] });
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(time.deliveries.size).toBe(500);
+    expect(time.posts.every((post) => post.timeoutMs === undefined)).toBe(true);
+  });
+});
+
+describe("broadcast worker's endpoint", () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+  });
+  /** A management API stand-in that records the connection ids posted to it. */
+  const managementApi = async () => {
+    const posted: string[] = [];
+    const server = createServer((request, response) => {
+      posted.push(decodeURIComponent((request.url ?? "").split("/@connections/")[1] ?? ""));
+      request.resume().on("end", () => response.writeHead(200, { "content-length": 0 }).end());
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { posted, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod` };
+  };
+  const env = (endpoint?: string) => ({
+    CONNECTIONS_TABLE: "connections",
+    ...(endpoint ? { CHAT_MANAGEMENT_ENDPOINT: endpoint } : {}),
+  });
+  const aws = { region: "eu-west-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } };
+
+  it("posts to the endpoint of its environment, whatever endpoint an old or forged message names", async () => {
+    const configured = await managementApi();
+    const elsewhere = await managementApi();
+    const handler = createBroadcastWorkerHandler(
+      broadcastWorkerDepsFromEnv(env(configured.endpoint), { aws, logger: recordingLogger(), metrics: false }),
+    );
+    const forged = JSON.stringify({ ...segment(2), endpoint: elsewhere.endpoint });
+    const response = await handler({ Records: [{ messageId: "old", body: forged }] });
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(configured.posted.sort()).toEqual(["c0", "c1"]);
+    expect(elsewhere.posted).toEqual([]);
+  });
+
+  it("refuses to start without CHAT_MANAGEMENT_ENDPOINT, naming it", () => {
+    expect(() => broadcastWorkerDepsFromEnv(env(), { aws, logger: recordingLogger(), metrics: false })).toThrow(
+      ConfigurationError,
+    );
+    expect(() => broadcastWorkerDepsFromEnv(env(), { aws, logger: recordingLogger(), metrics: false })).toThrow(
+      /CHAT_MANAGEMENT_ENDPOINT/,
+    );
+  });
+
+  it("writes segments without an endpoint", () => {
+    expect(Object.keys(JSON.parse(queuedSegment(segment(1))) as object).sort()).toEqual([
+      "channel",
+      "frame",
+      "members",
+    ]);
+  });
+});
