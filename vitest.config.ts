@@ -7,8 +7,11 @@ export default defineConfig({
     setupFiles: ["test/setup.ts"],
     // The SDK is pinned in the lock file; its notice that future releases need Node 22 is noise in test output.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-    testTimeout: 20_000,
+    // Upper bounds for a loaded two-core machine: a passing test takes only as long as its answers do.
+    testTimeout: 90_000,
     hookTimeout: 60_000,
+    // expect.poll waits for what is asynchronous; its default second is too short on a loaded two-core machine.
+    expect: { poll: { timeout: 10_000 } },
     coverage: {
       provider: "v8",
       include: ["lambda/**/*.ts", "local/**/*.ts"],

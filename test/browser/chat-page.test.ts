@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { buildWeb } from "../../web/build.ts";
-import { eventually, startTestStack, storedConnections } from "../integration/harness.ts";
+import { eventually, roomInRateWindow, startTestStack, storedConnections } from "../integration/harness.ts";
 
 // The page in headless Chromium against the local stack (ignored folder for the screenshots).
 const SCREENSHOTS = join("test-results", "screenshots");
@@ -165,12 +165,15 @@ describe("the chat page", () => {
     ).toBe(true);
     await say(lucy, "after");
     await expect.poll(() => texts(bob, "other")).toContain("after");
+    await expect.poll(() => texts(lucy, "own")).toContain("after");
     // History merged by id: the message from before the drop is shown once.
     expect((await texts(lucy, "own")).filter((text) => text === "before")).toHaveLength(1);
   });
 
   it("keeps the typed text when the server refuses a message and shows the error", async () => {
     const flood = await open("Flood", "limits");
+    // The 20 and the one too many must fall in one rate window, which are aligned to the clock.
+    await roomInRateWindow();
     for (let i = 1; i <= 20; i++)
       await flood.evaluate((n) => (window as unknown as { wschat: WebSocket }).wschat.send(`burst ${n}`), i);
     await expect.poll(async () => (await texts(flood, "own")).length).toBe(20);

@@ -97,6 +97,8 @@ describe("under injected faults", () => {
     expect(stack.faults.counts.dynamoThrottled).toBeGreaterThan(0);
     expect(stack.faults.counts.postThrottled).toBeGreaterThan(0);
     expect(stack.faults.counts.postGone).toBeGreaterThan(0);
+    // Each handler logs its outcome after its deliveries: wait for the log rather than sample it.
+    await eventually(() => outcomes.length >= sent.size, 30_000);
     expect(outcomes.length).toBe(sent.size);
     expect(outcomes.reduce((sum, outcome) => sum + outcome.failed, 0)).toBe(0);
     expect(errors).toEqual([]);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import { WebSocket } from "ws";
+import { limits } from "../../lambda/core/limits.ts";
 import { silentLogger } from "../../lambda/core/logger.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
 import { createTables, type LocalDynamo, type LocalTableNames, startLocalDynamo } from "../../local/local-dynamo.ts";
@@ -31,6 +32,21 @@ function storeOptions(dataDir?: string): Partial<LocalStackOptions> {
     dynamoFaultProxy: true,
     tables: tablesOnSharedStore(dataDir),
   };
+}
+
+/**
+ * How long a test waits for what it expects before failing: generous, since on a loaded two-core machine a round
+ * trip can take seconds; a passing test waits only as long as the answer takes.
+ */
+export const WAIT_MS = 10_000;
+
+/**
+ * Rate windows are fixed and aligned to the epoch. Waits for the next one to start unless most of the current one is
+ * left, so that a burst sent now is handled within one window even on a loaded machine.
+ */
+export async function roomInRateWindow(): Promise<void> {
+  const left = limits.rateWindowMs - (Date.now() % limits.rateWindowMs);
+  if (left < limits.rateWindowMs * 0.7) await new Promise((resolve) => setTimeout(resolve, left + 1));
 }
 
 /** A local stack on a free port, quiet, with the test secret, on the project's store. */
@@ -99,7 +115,7 @@ export class ChatClient {
   }
 
   /** The next frame (already received or still to come) that matches, after those already taken. */
-  next(predicate: (frame: ServerFrame) => boolean, timeoutMs = 5_000, what = "a frame"): Promise<ServerFrame> {
+  next(predicate: (frame: ServerFrame) => boolean, timeoutMs = WAIT_MS, what = "a frame"): Promise<ServerFrame> {
     const seen = this.frames.find(predicate);
     if (seen) {
       this.frames.splice(this.frames.indexOf(seen), 1);
@@ -165,8 +181,8 @@ export async function storedConnections(stack: LocalStack): Promise<Record<strin
   return result.Items ?? [];
 }
 
-/** Waits until `check` holds, polling. */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+/** Waits until `check` holds, polling: for what is asynchronous (a log line, a stored record), never sampled. */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error("condition not met in time");
