@@ -3,7 +3,7 @@ import type { ConnectionStore, Member } from "./connection-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
 import { FAILURE_SAMPLE_IDS, PostFailures } from "./post-failures.ts";
-import { isRetryable, type Poster } from "./poster.ts";
+import { isRetryable, type Poster } from "./post-outcome.ts";
 import { POST_MIN_WINDOW_MS, postWindow, type TimeBudget } from "./time-budget.ts";
 
 /** What a broadcast did: each member is counted once, in exactly one of delivered, gone, connecting, failed, deferred. */
@@ -55,7 +55,7 @@ export async function* eachMember(pages: AsyncIterable<Member[]>, exclude: strin
   }
 }
 
-export { isRetryable } from "./poster.ts";
+export { isRetryable } from "./post-outcome.ts";
 
 /**
  * Posts one frame to every member of a channel, reading the channel index page by page with a bounded number of

@@ -151,6 +151,49 @@ describe("broadcast worker within its invocation's time", () => {
     );
   });
 
+  it("hands on a throttled member when no time is left to post again, instead of counting it failed", async () => {
+    const time = fakeTime();
+    const throttled = Object.assign(new Error("Rate exceeded"), {
+      name: "LimitExceededException",
+      $metadata: { httpStatusCode: 429 },
+    });
+    let refusals = 1;
+    const poster = {
+      post: async (connectionId: string, data: Uint8Array, options?: PostOptions): Promise<PostOutcome> => {
+        if (connectionId === "c1" && refusals-- > 0) return { status: "failed", error: throttled };
+        return time.poster.post(connectionId, data, options);
+      },
+    };
+    const enqueued: SegmentJob[] = [];
+    const logger = recordingLogger();
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster,
+      logger,
+      segmentQueue: { enqueue: async (jobs) => void enqueued.push(...jobs) },
+    });
+    // Time for one round of posts, not for the pause and the window of another.
+    const tight = time.context(WORKER_RESERVE_MS + POST_MIN_WINDOW_MS + 100);
+    const first = await handler({ Records: [{ messageId: "m1", body: queuedSegment(segment(3)) }] }, tight);
+    expect(first).toEqual({ batchItemFailures: [] });
+    expect(enqueued.map((job) => job.members.map((member) => member.connectionId))).toEqual([["c1"]]);
+    expect(logger.lines.find((line) => line.message === "segment delivered")?.extra[0]).toMatchObject({
+      delivered: 2,
+      failed: 0,
+      deferred: 1,
+    });
+    const followUp = await handler(
+      { Records: [{ messageId: "m2", body: queuedSegment(enqueued[0] as SegmentJob) }] },
+      time.context(),
+    );
+    expect(followUp).toEqual({ batchItemFailures: [] });
+    expect([...time.deliveries.entries()].sort()).toEqual([
+      ["c0", 1],
+      ["c1", 1],
+      ["c2", 1],
+    ]);
+  });
+
   it("posts every member without a context (the local stack), with no timeout beyond the poster's own", async () => {
     const time = fakeTime();
     const handler = createBroadcastWorkerHandler({

@@ -257,6 +257,15 @@ describe("a post's time limit", () => {
     expect(received).toHaveLength(1);
   });
 
+  it("aborts the SDK poster's request when the post's time has passed, as a failure not made again", async () => {
+    answers.push(() => {});
+    const poster = managementApiPoster(managementClient(endpoint, { region: REGION, credentials: CREDENTIALS }));
+    const outcome = await poster.post(CONNECTION_ID, data, { timeoutMs: 150 });
+    expect(outcome.status).toBe("failed");
+    expect(errorOf(outcome)).toMatchObject({ name: "AbortError" });
+    expect(isRetryable(errorOf(outcome))).toBe(false);
+  });
+
   it("retries as before when the post's time allows it", async () => {
     answers.push(awsError(503, "ServiceUnavailable"), awsError(503, "ServiceUnavailable"));
     expect(await lean().post(CONNECTION_ID, data, { timeoutMs: 20_000 })).toEqual({ status: "delivered" });
