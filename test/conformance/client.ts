@@ -141,21 +141,30 @@ export class ChatSocket {
   ): Promise<T> {
     let done: () => void = () => {};
     const found = new Promise<T>((resolve, reject) => {
+      // Leaves the waiters at once, in the same turn: a frame arriving before the promise settles is left unread.
+      const settle = (outcome: () => void) => {
+        done();
+        outcome();
+      };
       const check = () => {
         const index = this.unread.findIndex(predicate);
         if (index >= 0) {
           const [frame] = this.unread.splice(index, 1);
-          return resolve(frame as T);
+          return settle(() => resolve(frame as T));
         }
         // A frame off the schema (API Gateway's own `{"message":"Internal server error"}` among them) fails at once.
         const violation = this.violations[0];
         if (violation) {
-          return reject(
-            new ConformanceError("a server frame broke the protocol", `${this.label} to receive ${what}`, violation),
+          const error = new ConformanceError(
+            "a server frame broke the protocol",
+            `${this.label} to receive ${what}`,
+            violation,
           );
+          return settle(() => reject(error));
         }
         if (this.socket.readyState === WebSocket.CLOSED) {
-          reject(new ConformanceError("the connection closed", `${this.label} to receive ${what}`, this.seen()));
+          const error = new ConformanceError("the connection closed", `${this.label} to receive ${what}`, this.seen());
+          settle(() => reject(error));
         }
       };
       this.waiters.add(check);
