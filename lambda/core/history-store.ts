@@ -139,8 +139,8 @@ export class HistoryStore {
    * One key range, read in the direction of the page (`ScanIndexForward`), bounded by the cursor's window and by the
    * windows that can hold unexpired messages (expired ones may linger: DynamoDB deletes them late and dynalite never),
    * plus one window ahead for a writer whose clock runs early. Since keys order senders within a window, each window
-   * the page reaches is read whole (`history-windows.ts`) and sorted by time; nothing past it is read but one item,
-   * when the page ends full with its window, to tell `more`.
+   * the page reaches is read whole (`history-windows.ts`) and sorted by time; past the page's windows only what tells
+   * `more` is read (one item, or none when a window's leftovers already do). Never a scan, never the whole day.
    */
   async page(channel: string, position: HistoryPosition, budget: PageBudget): Promise<HistoryPage> {
     const { before, after } = position;
@@ -156,16 +156,26 @@ export class HistoryStore {
 
     const forward = after !== undefined;
     const reader = new WindowReader(
-      (limit, startKey) =>
+      ({ limit, window, startKey }) =>
         this.query(channel, nowMs, {
-          KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :low AND :high",
-          // Window keys are shorter than, and so sort before, every key of their window.
-          ExpressionAttributeValues: { ":low": windowKey(oldest), ":high": windowKey(newest + 1) },
+          ...(window === undefined
+            ? {
+                KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :low AND :high",
+                // Window keys are shorter than, and so sort before, every key of their window.
+                ExpressionAttributeValues: { ":low": windowKey(oldest), ":high": windowKey(newest + 1) },
+                Limit: limit,
+              }
+            : {
+                KeyConditionExpression: "#channel = :channel AND begins_with(#sk, :window)",
+                ExpressionAttributeValues: { ":window": `${window}#` },
+              }),
           ScanIndexForward: forward,
-          Limit: limit,
           ExclusiveStartKey: startKey,
         }),
-      limits.historySize + 1,
+      channel,
+      forward,
+      // A page, one more to tell `more` and where the page's last window ends, and the cursor's own item read again.
+      limits.historySize + (cursor ? 2 : 1),
     );
     const beyond = (message: MessageFrame) =>
       !cursor || (forward ? compareMessages(message, cursor) > 0 : compareMessages(message, cursor) < 0);

@@ -28,7 +28,7 @@ export const limits = {
   historySize: 50,
   /** Length of the `id` of a history cursor (`before`, `after`); message ids are UUIDs, 36 characters. */
   historyCursorIdMaxChars: 128,
-  /** Items read by the first query of a history page past the page's own size; each further query reads twice as many, up to this. */
+  /** Items per query of a history page: the first reads a page and a little more, each further one twice as many, up to this. */
   historyReadMaxItems: 1_000,
   /** Users listed in a presence answer, at most; `count` gives them all. */
   presenceListMax: 100,

@@ -163,7 +163,7 @@ describe("history store: the newest page", () => {
     });
   });
 
-  it("reads the rest of the oldest window it reached, twice as many at a time, and keeps the newest by time", async () => {
+  it("reads the rest of the oldest window it reached by that window's keys alone, and keeps the newest by time", async () => {
     // Window W holds c1's m1 (oldest) and m4 (newest of W), c2's m2; W+1 holds m5. By key: m5, c2's m2, c1's m4, m1.
     const m5 = item("m5", NOW + 10_000);
     const m2 = item("m2", NOW + 2, "c2");
@@ -172,12 +172,46 @@ describe("history store: the newest page", () => {
     ddb
       .on(QueryCommand)
       .resolvesOnce({ Items: [m5, m2], LastEvaluatedKey: { channel: "support", sk: m2.sk } })
-      .resolvesOnce({ Items: [m4, m1] });
+      .resolvesOnce({ Items: [m4], LastEvaluatedKey: { channel: "support", sk: m4.sk } })
+      .resolvesOnce({ Items: [m1] });
     const page = await store().page("support", {}, upTo(2));
     expect(page).toEqual({ messages: [frame("m4", NOW + 9), frame("m5", NOW + 10_000)], more: true });
-    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, {
-      ExclusiveStartKey: { channel: "support", sk: m2.sk },
-      Limit: 102,
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 3);
+    for (const [nth, startKey] of [
+      [2, m2.sk],
+      [3, m4.sk],
+    ] as const) {
+      expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, nth, {
+        KeyConditionExpression: "#channel = :channel AND begins_with(#sk, :window)",
+        ExpressionAttributeValues: { ":channel": "support", ":now": NOW / 1000, ":window": `${W}#` },
+        ExclusiveStartKey: { channel: "support", sk: startKey },
+        ScanIndexForward: false,
+      });
+      expect(ddb.commandCalls(QueryCommand)[nth - 1]?.args[0].input.Limit).toBeUndefined();
+    }
+  });
+
+  it.each([
+    [false, W],
+    [true, `${W}$`],
+  ])("goes on past a window read to its end from the window's edge (forward: %s)", async (forward, edge) => {
+    // A page of 3 whose first range read stops inside window W, which holds one more message.
+    const a = item("a", NOW + 1, "c1");
+    const b = item("b", NOW + 2, "c2");
+    const [first, second] = forward ? [a, b] : [b, a];
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [first], LastEvaluatedKey: { channel: "support", sk: first.sk } })
+      .resolvesOnce({ Items: [second] })
+      .resolvesOnce({ Items: [item("c", forward ? NOW + 10_000 : NOW - 10_000)] });
+    const position = forward ? { after: { timestamp: NOW, id: "z" } } : {};
+    const page = await store().page("support", position, upTo(3));
+    expect(ids(page)).toEqual(forward ? ["a", "b", "c"] : ["c", "a", "b"]);
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 3, {
+      KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :low AND :high",
+      ExclusiveStartKey: { channel: "support", sk: edge },
+      ScanIndexForward: forward,
+      Limit: forward ? 104 : 102, // twice the first read
     });
   });
 
@@ -209,15 +243,18 @@ describe("history store: the newest page", () => {
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 3);
   });
 
-  it("says no more when the filter drops everything past a full page", async () => {
+  it("says no more when the filter drops everything past a full page, reading a few items at a time", async () => {
     ddb
       .on(QueryCommand)
       .resolvesOnce({
         Items: [item("m2", NOW + 10_000), item("m1", NOW)],
         LastEvaluatedKey: { channel: "support", sk: item("m1", NOW).sk },
       })
+      .resolvesOnce({ Items: [] })
+      .resolvesOnce({ Items: [], LastEvaluatedKey: { channel: "support", sk: item("gone", NOW - 10_000).sk } })
       .resolvesOnce({ Items: [] });
     await expect(store().page("support", {}, upTo(2))).resolves.toMatchObject({ more: false });
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toEqual([51, undefined, 1, 2]);
   });
 
   it("says more when the next message does not fit the frame's bytes", async () => {
@@ -264,7 +301,7 @@ describe("history store: pages before and after a message", () => {
         ":high": windowKeyAt(NOW + 60_000 + 20_000),
       }),
       ScanIndexForward: true,
-      Limit: 51,
+      Limit: 52,
     });
   });
 
