@@ -57,7 +57,10 @@ export interface PosterCredentials {
 
 /** Options of {@link signedHttpPoster}. */
 export interface SignedHttpPosterOptions {
-  /** The management API endpoint, `https://{domainName}/{stage}` (plain http for the local stack). */
+  /**
+   * The management API endpoint, `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}` (plain http for the
+   * local stack).
+   */
   readonly endpoint: string;
   /** The API's Region, which the signature's scope names. */
   readonly region: string;

@@ -85,16 +85,10 @@ export async function fanOut(
   return result;
 }
 
-/** A broadcast worker's part: deliver one segment. */
-export function deliverSegment(deps: BroadcastDeps, job: SegmentJob): Promise<BroadcastResult> {
-  return deliver(deps, job.channel, job.members[Symbol.iterator](), Buffer.from(job.frame));
-}
-
-/** A broadcast worker's part within its invocation's time: deliver one segment, and say who was not posted to. */
-export function deliverSegmentWithin(
-  deps: BroadcastDeps,
-  job: SegmentJob,
-  budget: TimeBudget | undefined,
-): Promise<Delivery> {
+/**
+ * A broadcast worker's part: deliver one segment, within `budget` when there is one, and say who was not posted to
+ * (see {@link deliverWithin}).
+ */
+export function deliverSegment(deps: BroadcastDeps, job: SegmentJob, budget?: TimeBudget): Promise<Delivery> {
   return deliverWithin(deps, job.channel, job.members[Symbol.iterator](), Buffer.from(job.frame), { budget });
 }

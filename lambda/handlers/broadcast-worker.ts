@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import type { BroadcastDeps, BroadcastResult } from "../core/broadcast.ts";
 import type { CoreLogger } from "../core/logger.ts";
-import { deliverSegmentWithin, type SegmentJob, type SegmentQueue, segmentJobSchema } from "../core/sharded-fanout.ts";
+import { deliverSegment, type SegmentJob, type SegmentQueue, segmentJobSchema } from "../core/sharded-fanout.ts";
 import { sqsSafeJson } from "../core/sqs-body.ts";
 import { type InvocationClock, invocationBudget, POST_MIN_WINDOW_MS, type TimeBudget } from "../core/time-budget.ts";
 
@@ -77,7 +77,7 @@ export function createBroadcastWorkerHandler(deps: BroadcastWorkerDeps) {
     const job = segment.output;
     const { messageId } = record;
     const started = performance.now();
-    const { result, unsent, posts } = await deliverSegmentWithin(deps, job, budget);
+    const { result, unsent, posts } = await deliverSegment(deps, job, budget);
     deps.onBroadcast?.(job.channel, result, performance.now() - started);
     deps.logger.info("segment delivered", { messageId, channel: job.channel, ...result });
     if (unsent.length === 0) return "done";
