@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
-import { createServer, type RequestListener, type Server } from "node:http";
+import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import { signSessionToken, tokenKey } from "../../lambda/core/session-token.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { main, type Output } from "../conformance/cli.ts";
+import { handshake } from "../conformance/client.ts";
 import type { DeploymentConfig } from "../conformance/context.ts";
 import { loadConfig } from "../conformance/load-config.ts";
 import { formatResult } from "../conformance/report.ts";
@@ -15,14 +17,15 @@ import { startTestStack } from "./harness.ts";
 
 let stack: LocalStack;
 let config: DeploymentConfig;
-const servers: Server[] = [];
+/** Servers a test started (HTTP or WebSocket), closed after the file. */
+const servers: { close(done: () => void): void }[] = [];
 
 beforeAll(async () => {
   stack = await startTestStack();
   config = await loadConfig(stack.url);
 });
 afterAll(async () => {
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   await stack.close();
 });
 
@@ -62,9 +65,42 @@ async function refusedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
+  await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+describe("the conformance client", () => {
+  it("keeps every frame of a burst for the waits that follow, in order", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    servers.push(server);
+    server.on("connection", (socket) => {
+      for (let i = 0; i < 200; i++) socket.send(JSON.stringify({ type: "pong", timestamp: i }));
+    });
+    await new Promise((resolve) => server.once("listening", resolve));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const opened = await handshake(url, undefined, "burst", 5_000);
+    if (!opened.ok) throw new Error(`refused: ${opened.status}`);
+    const frames = await opened.socket.collect((frame) => frame.type === "pong", 200, "a pong");
+    expect(frames.map((frame) => (frame.type === "pong" ? frame.timestamp : -1))).toEqual([...Array(200).keys()]);
+    await opened.socket.close();
+  });
+
+  it("fails a wait at once, naming the frame, when the server sends a frame off the schema", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    servers.push(server);
+    server.on("connection", (socket) => socket.send(JSON.stringify({ message: "Internal server error" })));
+    await new Promise((resolve) => server.once("listening", resolve));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const opened = await handshake(url, undefined, "Lucy", 5_000);
+    if (!opened.ok) throw new Error(`refused: ${opened.status}`);
+    await expect(opened.socket.nextOfType("pong", 60_000)).rejects.toMatchObject({
+      message: "a server frame broke the protocol",
+      expected: "Lucy to receive a pong frame",
+      received: expect.stringContaining("Lucy received a frame off the schema (type: Invalid type"),
+    });
+    await opened.socket.close();
+  });
+});
 
 describe("npm run test:deployed", () => {
   it("runs the chosen scenarios against a chat and exits 0, ending with the summary line", async () => {
@@ -88,6 +124,24 @@ describe("npm run test:deployed", () => {
     expect(out).toContain("expected: the handshake to be accepted (101)");
     expect(out).toContain("received: HTTP 404");
     expect(out.split("\n")).toContain("0 passed, 1 failed");
+  });
+
+  it("in OIDC mode reports the guest session scenarios as skipped with the reason, and runs the OIDC one", async () => {
+    // A guest chat presented as an OIDC one: its session endpoint grants guest bodies, which OIDC mode must refuse.
+    const site = await serve((_, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      const auth = { mode: "oidc", issuer: "https://issuer.invalid", clientId: "chat" };
+      response.end(JSON.stringify({ wsUrl: stack.wsUrl, sessionUrl: stack.sessionUrl, auth }));
+    });
+    const { code, out } = await runCli(site, "--only", "session endpoint");
+    expect(code).toBe(1);
+    expect(out).toContain(
+      "- The session endpoint answers a valid username with a token, the username and expiresAt (skipped: needs a session, and in OIDC mode a session needs an ID token from the issuer (guest mode only))",
+    );
+    expect(out).toMatch(/^✗ In OIDC mode the session endpoint refuses a guest body and a forged ID token with 401/m);
+    expect(out).toContain('expected: 401 {"error"}');
+    expect(out.split("\n")).toContain("0 passed, 1 failed");
+    expect(out).toContain("2 skipped");
   });
 
   it("exits 2 with one clear message against a site answering HTML", async () => {
