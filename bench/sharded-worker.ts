@@ -11,10 +11,10 @@ import { exitWithParent } from "./child.ts";
 const results = new Map<string, { delivered: number; failed: number }>();
 const handler = createBroadcastWorkerHandler({
   connections: { memberPages: async function* () {}, removeMany: async () => [] },
-  posterFor: posterCache(undefined, {
+  poster: posterCache(undefined, {
     region: "us-east-1",
     credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-  }),
+  })(process.argv[2] ?? ""),
   logger: {
     // The handler logs each segment's result with its message id: that is what this process reports back.
     info(message, ...extra) {

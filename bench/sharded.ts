@@ -65,9 +65,7 @@ export async function measureSharded(options: {
     // Warm every worker's sockets and code with one small segment each, outside the measurement.
     const warm: SegmentJob = { channel: "huge", frame: JSON.stringify(frame), members: members.slice(0, 256) };
     await Promise.all(
-      workers.map((worker, i) =>
-        worker.ask({ type: "segment", id: -1 - i, body: queuedSegment(endpoint, warm) }, "done"),
-      ),
+      workers.map((worker, i) => worker.ask({ type: "segment", id: -1 - i, body: queuedSegment(warm) }, "done")),
     );
 
     // The queue: segments wait until a worker has a free instance; each worker pulls as it finishes one.
@@ -110,7 +108,7 @@ export async function measureSharded(options: {
         poster: { post: async () => ({ status: "failed", error: new Error("the dispatcher posts nothing here") }) },
         segmentQueue: {
           async enqueue(jobs) {
-            waiting.push(...jobs.map((job) => queuedSegment(endpoint, job)));
+            waiting.push(...jobs.map((job) => queuedSegment(job)));
             pump();
           },
         },

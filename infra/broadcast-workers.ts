@@ -68,13 +68,16 @@ export class BroadcastWorkers extends Construct {
     const worker = new ChatFunction(this, "Worker", {
       entry: "broadcast-worker",
       description: "Chat broadcast worker: delivers one segment of a large channel",
-      environment: { CONNECTIONS_TABLE: props.tables.connections.tableName },
+      // The queue too: members a worker had no time left for go back on it as a segment of their own, so SQS never
+      // delivers again (and duplicates) a segment that was partly posted.
+      environment: { CONNECTIONS_TABLE: props.tables.connections.tableName, SEGMENT_QUEUE_URL: this.queue.queueUrl },
       // Posting is network-bound, and Lambda's network bandwidth and CPU grow with memory.
       memorySize: 1024,
       timeout: WORKER_TIMEOUT,
       logLevel: props.logLevel,
       logRetention: props.logRetention,
     }).fn;
+    this.queue.grantSendMessages(worker);
     worker.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency }),
     );

@@ -156,10 +156,10 @@ describe("the permissions", () => {
     expect(writers(chat.tables.history)).toEqual(q.rolesOf("message"));
   });
 
-  it("let only the WebSocket routes send segments, and give them the queue's URL", () => {
+  it("let the WebSocket routes send segments, and the worker hand on what it had no time for, with the queue's URL", () => {
     const queue = `{${q.logicalId(chat.broadcastWorkers.queue)}.Arn}`;
-    expect(q.grantsOf("sqs:SendMessage", queue).roles).toEqual(q.rolesOf(...ROUTES));
-    for (const name of ROUTES) {
+    expect(q.grantsOf("sqs:SendMessage", queue).roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
+    for (const name of [...ROUTES, "broadcast-worker"]) {
       const fn = template.findResources("AWS::Lambda::Function")[q.fnId(name)];
       expect(flatten(fn?.Properties.Environment.Variables.SEGMENT_QUEUE_URL)).toBe(
         `{${q.logicalId(chat.broadcastWorkers.queue)}}`,
