@@ -9,7 +9,8 @@ import { notProvokable, scenarios } from "./scenarios.ts";
 const USAGE = `Usage: npm run test:deployed -- <site URL> [--only <words>] [--timeout <ms>]
 
 Runs the chat protocol's conformance scenarios against a deployment: reads {site URL}/config.json, then opens real
-WebSocket connections and session requests with unique conf-… names. Exits 0 when every scenario passes.
+WebSocket connections and session requests with unique conf-… names (about 40 session requests a run: a deployment
+allows 60 a minute from one address, so wait a minute between two runs). Exits 0 when every scenario passes.
   --only <words>   run only the scenarios whose name contains these words (case-insensitive)
   --timeout <ms>   bound of each single wait (default ${DEFAULT_TIMEOUT_MS})`;
 
@@ -53,7 +54,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
   }
   const unprovokable = only ? [] : notProvokable;
   const count = chosen.filter((scenario) => appliesTo(scenario, config)).length;
-  output.out(`Conformance of ${config.siteUrl} (${config.auth.mode} mode): ${count} scenarios`);
+  output.out(`Conformance of ${config.siteUrl} (${config.auth.mode} mode): ${count} scenario${count === 1 ? "" : "s"}`);
   output.out(`  WebSocket ${config.wsUrl}, session ${config.sessionUrl}\n`);
   const started = performance.now();
   const results = await runScenarios(chosen, config, { timeoutMs: parsed.timeoutMs }, (result) => {

@@ -1,5 +1,5 @@
 import type { MessageFrame } from "../../lambda/core/server-frames.ts";
-import type { ChatSocket } from "./client.ts";
+import { type ChatSocket, WaitTimeoutError } from "./client.ts";
 import { check, equal } from "./expect.ts";
 import type { Scenario } from "./scenario.ts";
 
@@ -23,7 +23,15 @@ async function page(
   request: object,
 ): Promise<{ messages: MessageFrame[]; more: boolean }> {
   reader.send({ action: "history", ...request });
-  const answer = await reader.nextOfType("history");
+  const answer = await reader.nextOfType("history").catch((error: unknown) => {
+    if (!(error instanceof WaitTimeoutError)) throw error;
+    // API Gateway drops a reply over 128 KiB without a word: a page not sized to fit never comes.
+    throw new WaitTimeoutError(
+      `${error.message}: no history page came (a reply over 128 KiB is dropped)`,
+      error.expected,
+      error.received,
+    );
+  });
   const more = (answer as { more?: unknown }).more;
   check(typeof more === "boolean", "a history page without more (v2)", '"more": true or false', answer);
   equal(answer.channel, channel, "the history page's channel");
