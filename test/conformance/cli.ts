@@ -40,7 +40,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
   }
   let config: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    config = await loadConfig(parsed.site);
+    config = await loadConfig(parsed.site, parsed.timeoutMs);
   } catch (error) {
     if (!(error instanceof NotTheChatError)) throw error;
     output.err(`Not the chat: ${error.message}`);

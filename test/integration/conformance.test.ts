@@ -174,6 +174,13 @@ describe("npm run test:deployed", () => {
     expect(err).toContain(`at ${site}/config.json, but it has no wsUrl (a ws:// or wss:// URL); it has ["sessionUrl"]`);
   });
 
+  it("exits 2 with one clear message when the site never answers, within the wait's bound", async () => {
+    const site = await serve(() => {}); // takes the request and never answers
+    const { code, err } = await runCli(site, "--timeout", "300");
+    expect(code).toBe(2);
+    expect(err).toContain(`at ${site}/config.json, but the request failed: no answer within 0.3 s`);
+  });
+
   it("exits 2 with the usage when no site URL is given", async () => {
     const { code, err } = await runCli();
     expect(code).toBe(2);
