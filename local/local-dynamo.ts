@@ -97,11 +97,24 @@ async function enableTtl(client: DynamoDBClient, tableName: string, attributeNam
     });
 }
 
+/** Options of `createTables`. */
+export interface CreateTablesOptions {
+  /**
+   * Turn on TTL as deployed. DynamoDB Local then deletes expired items within moments, so a test writing with a fixed
+   * clock in the past turns it off. Default: true.
+   */
+  readonly ttl?: boolean;
+}
+
 /**
  * Creates the chat's tables at a DynamoDB-compatible endpoint, keeping those that exist, waits until they are ACTIVE
  * and turns on TTL where the store supports it.
  */
-export async function createTables(endpoint: string, names: LocalTableNames): Promise<void> {
+export async function createTables(
+  endpoint: string,
+  names: LocalTableNames,
+  options: CreateTablesOptions = {},
+): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
     for (const input of createTableInputs(names)) {
@@ -114,7 +127,7 @@ export async function createTables(endpoint: string, names: LocalTableNames): Pr
       [names.history, historyTable.ttlAttribute],
     ] as const) {
       await waitUntilActive(client, tableName);
-      await enableTtl(client, tableName, ttlAttribute);
+      if (options.ttl ?? true) await enableTtl(client, tableName, ttlAttribute);
     }
   } finally {
     client.destroy();

@@ -5,7 +5,13 @@ import { WebSocket } from "ws";
 import { limits } from "../../lambda/core/limits.ts";
 import { silentLogger } from "../../lambda/core/logger.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
-import { createTables, type LocalDynamo, type LocalTableNames, startLocalDynamo } from "../../local/local-dynamo.ts";
+import {
+  type CreateTablesOptions,
+  createTables,
+  type LocalDynamo,
+  type LocalTableNames,
+  startLocalDynamo,
+} from "../../local/local-dynamo.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
 import { SECRET } from "../fixtures.ts";
 
@@ -56,13 +62,18 @@ export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalSt
 /**
  * The chat's tables on the project's store, for tests of one store class: dynalite started for the test, or tables
  * of their own on the run's DynamoDB Local. Use the answered `names`, which differ from those asked for there.
+ * DynamoDB Local deletes expired items within moments once TTL is on (dynalite never does): a test that writes with
+ * a fixed clock in the past passes `{ ttl: false }`.
  */
-export async function startTestDynamo(names: LocalTableNames): Promise<LocalDynamo & { names: LocalTableNames }> {
+export async function startTestDynamo(
+  names: LocalTableNames,
+  options: CreateTablesOptions = {},
+): Promise<LocalDynamo & { names: LocalTableNames }> {
   if (testStore === "dynalite") return { ...(await startLocalDynamo(names)), names };
   const endpoint = inject("dynamoLocalEndpoint");
   const prefix = `t${randomBytes(6).toString("hex")}`;
   const own = { connections: `${prefix}-${names.connections}`, history: `${prefix}-${names.history}` };
-  await createTables(endpoint, own);
+  await createTables(endpoint, own, options);
   return { endpoint, names: own, close: async () => {} };
 }
 
