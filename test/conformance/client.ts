@@ -1,47 +1,10 @@
 import * as v from "valibot";
 import { type RawData, WebSocket } from "ws";
 import { type ServerFrame, serverFrameSchema } from "../../lambda/core/server-frames.ts";
+import { ConformanceError, show, within } from "./conformance-error.ts";
 
 /** API Gateway's message limit: no server frame may be larger (PROTOCOL "Names and limits"). */
 const SERVER_FRAME_MAX_BYTES = 128 * 1024;
-
-/** A scenario's expectation that did not hold: what the protocol says, and what the deployment did. */
-export class ConformanceError extends Error {
-  override readonly name: string = "ConformanceError";
-  constructor(
-    message: string,
-    readonly expected?: string,
-    readonly received?: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A bounded wait that ran out: the scenario fails with what it waited for instead of hanging. */
-export class WaitTimeoutError extends ConformanceError {
-  override readonly name = "WaitTimeoutError";
-}
-
-/** Short JSON of a value for a report line; long strings are cut so a 4,000-character message stays readable. */
-export function show(value: unknown, max = 300): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value, (_, item) => abbreviate(item));
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
-const abbreviate = (item: unknown) =>
-  typeof item === "string" && item.length > 60 ? `${item.slice(0, 40)}…(${item.length} chars)` : item;
-
-/** Resolves with `promise`, or rejects with a `WaitTimeoutError` naming `what` after `timeoutMs`. */
-export function within<T>(promise: Promise<T>, timeoutMs: number, what: string, received?: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new WaitTimeoutError(`timed out after ${timeoutMs} ms`, what, received?.() ?? "nothing")),
-      timeoutMs,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** One frame in a few words: `message from Lucy "hi"`, `error rate_limited`, `system "Bob connected"`, `pong`. */
 export function brief(frame: ServerFrame): string {
@@ -238,40 +201,4 @@ export function handshake(
       ),
     );
   });
-}
-
-/** What an HTTP endpoint answered: the status, and the body as JSON when it is JSON. */
-export interface HttpAnswer {
-  status: number;
-  json: unknown;
-  text: string;
-}
-
-/** POSTs `body` (as is) and reads the answer, bounded by `timeoutMs`. */
-export async function post(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<HttpAnswer> {
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (cause) {
-    const reason = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : "";
-    throw new ConformanceError(`POST ${url} failed: ${reason}`, `an answer from ${url}`, "no answer");
-  }
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { type ChatSocket, ConformanceError, type Handshake, type HttpAnswer, handshake, post, show } from "./client.ts";
+import { type ChatSocket, type Handshake, handshake } from "./client.ts";
+import { ConformanceError, show } from "./conformance-error.ts";
+import { type HttpAnswer, post } from "./http.ts";
 
 /** What `{site}/config.json` says (PROTOCOL §1), `sessionUrl` made absolute. */
 export interface DeploymentConfig {
@@ -46,8 +48,8 @@ export interface ScenarioContext {
   token(username: string): Promise<string>;
   /** A handshake to `{wsUrl}?{query}`; an opened socket is closed after the scenario. */
   handshake(query: Record<string, string>, protocols?: string[], label?: string): Promise<Handshake>;
-  /** Connects `username` to `channel` with a fresh session (token in the query, or offered as a subprotocol). */
-  join(username: string, channel: string, via?: "query" | "subprotocol"): Promise<ChatSocket>;
+  /** Connects `username` to `channel`, the token in the query (the seed's way), with the user's session token. */
+  join(username: string, channel: string): Promise<ChatSocket>;
   /** Adds a line to the scenario's report (e.g. a limit of what it could check). */
   note(text: string): void;
 }
@@ -97,12 +99,8 @@ export function createContext(
       if (result.ok) sockets.push(result.socket);
       return result;
     },
-    async join(username: string, channel: string, via: "query" | "subprotocol" = "query"): Promise<ChatSocket> {
-      const token = await context.token(username);
-      const result =
-        via === "query"
-          ? await context.handshake({ channel, token }, undefined, username)
-          : await context.handshake({ channel }, ["chat.v1", token], username);
+    async join(username: string, channel: string): Promise<ChatSocket> {
+      const result = await context.handshake({ channel, token: await context.token(username) }, undefined, username);
       if (!result.ok) {
         throw new ConformanceError(
           `${username} could not join ${channel}`,

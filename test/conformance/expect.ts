@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
-import { type ChatSocket, ConformanceError, type Handshake, show } from "./client.ts";
+import type { ChatSocket, Handshake } from "./client.ts";
+import { ConformanceError, show } from "./conformance-error.ts";
 
 /** Fails the scenario unless `condition` holds. */
 export function check(condition: boolean, message: string, expected: string, received: unknown): asserts condition {

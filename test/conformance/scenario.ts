@@ -1,4 +1,4 @@
-import { ConformanceError, within } from "./client.ts";
+import { ConformanceError, within } from "./conformance-error.ts";
 import {
   createContext,
   DEFAULT_TIMEOUT_MS,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { MessageFrame, ServerFrame, SystemFrame } from "../../lambda/core/server-frames.ts";
-import { ConformanceError, show } from "./client.ts";
+import { ConformanceError, show } from "./conformance-error.ts";
 import { check, equal, receivedNone, refused, roundTrip } from "./expect.ts";
 import type { Scenario } from "./scenario.ts";
 

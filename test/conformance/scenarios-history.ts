@@ -1,5 +1,6 @@
 import type { MessageFrame } from "../../lambda/core/server-frames.ts";
-import { type ChatSocket, WaitTimeoutError } from "./client.ts";
+import type { ChatSocket } from "./client.ts";
+import { WaitTimeoutError } from "./conformance-error.ts";
 import { check, equal } from "./expect.ts";
 import type { Scenario } from "./scenario.ts";
 

@@ -1,4 +1,5 @@
-import { type ChatSocket, show } from "./client.ts";
+import type { ChatSocket } from "./client.ts";
+import { show } from "./conformance-error.ts";
 import type { ScenarioContext } from "./context.ts";
 import { check, equal, receivedNone, refused } from "./expect.ts";
 import type { Scenario } from "./scenario.ts";
