@@ -50,7 +50,10 @@ async function start(port: number): Promise<ChildProcess> {
     store.once("error", (error: NodeJS.ErrnoException) =>
       reject(
         error.code === "ENOENT"
-          ? new Error("DynamoDB Local needs Java 17 (`java` is not on the PATH): install openjdk-17-jre-headless")
+          ? new Error(
+              "DynamoDB Local needs Java 17 (`java` is not on the PATH): install openjdk-17-jre-headless, or leave " +
+                'this store out with `vitest run --project "unit and others" --project "integration (dynalite)"`',
+            )
           : error,
       ),
     );
@@ -64,9 +67,10 @@ async function start(port: number): Promise<ChildProcess> {
     credentials: LOCAL_CREDENTIALS,
     maxAttempts: 1,
   });
+  let waiting = true;
   const answers = async () => {
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (;;) {
+    while (waiting) {
       try {
         await client.send(new ListTablesCommand({}));
         return;
@@ -83,6 +87,7 @@ async function start(port: number): Promise<ChildProcess> {
     await stop(store);
     throw error;
   } finally {
+    waiting = false;
     client.destroy();
   }
 }
@@ -104,5 +109,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
   }
   const running = store;
-  return () => stop(running);
+  // Should the run end without its teardown (an interrupted vitest), the JVM must not outlive it.
+  const orphaned = () => running.kill();
+  process.once("exit", orphaned);
+  return async () => {
+    process.off("exit", orphaned);
+    await stop(running);
+  };
 }

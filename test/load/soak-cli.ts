@@ -2,7 +2,8 @@ import { soak } from "./soak.ts";
 
 /**
  * `npm run soak`: 1,000 clients across 20 channels, 20,000 messages on a local stack (override with
- * SOAK_CLIENTS, SOAK_CHANNELS, SOAK_MESSAGES). Exits non-zero on any loss, duplicate, handler error, or heap growth
+ * SOAK_CLIENTS, SOAK_CHANNELS, SOAK_MESSAGES; SOAK_DYNAMODB_ENDPOINT soaks a running DynamoDB-compatible store such as
+ * DynamoDB Local instead of dynalite). Exits non-zero on any loss, duplicate, handler error, or heap growth
  * over 16 MB from a quarter of the messages (pools and caches warm) to the end.
  */
 const number = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -11,6 +12,7 @@ const report = await soak({
   clients: number("SOAK_CLIENTS", 1_000),
   channels: number("SOAK_CHANNELS", 20),
   messages: number("SOAK_MESSAGES", 20_000),
+  dynamoEndpoint: process.env.SOAK_DYNAMODB_ENDPOINT || undefined,
 });
 console.log(JSON.stringify(report, null, 2));
 // Memory is flat when the last three quarters of the run add no more than noise to the heap.
