@@ -97,6 +97,8 @@ async function start(port: number): Promise<ChildProcess> {
  * tables of its own names there, so files running at once do not meet. Stopped when the run ends.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // This runs in vitest's own process, where the projects' `env` is not set: the SDK's Node notice is noise here too.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   let store: ChildProcess | undefined;
   // The port was free when picked; another process may take it before the JVM binds it, so try a few.
   for (let attempt = 1; !store; attempt++) {
