@@ -159,7 +159,7 @@ describe("the permissions", () => {
   it("let the WebSocket routes send segments, and the worker hand on what it had no time for, with the queue's URL", () => {
     const queue = `{${q.logicalId(chat.broadcastWorkers.queue)}.Arn}`;
     expect(q.grantsOf("sqs:SendMessage", queue).roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
-    for (const name of [...ROUTES, "broadcast-worker"]) {
+    for (const name of [...ROUTES, "broadcast-worker"] as const) {
       const fn = template.findResources("AWS::Lambda::Function")[q.fnId(name)];
       expect(flatten(fn?.Properties.Environment.Variables.SEGMENT_QUEUE_URL)).toBe(
         `{${q.logicalId(chat.broadcastWorkers.queue)}}`,
