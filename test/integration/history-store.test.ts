@@ -6,17 +6,21 @@ import { type HistoryPage, HistoryStore } from "../../lambda/core/history-store.
 import { historyFrame, type MessageFrame } from "../../lambda/core/server-frames.ts";
 import { documentClient } from "../../lambda/runtime/aws-clients.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
-import { type LocalDynamo, startLocalDynamo } from "../../local/local-dynamo.ts";
+import type { LocalDynamo } from "../../local/local-dynamo.ts";
 import { NOW } from "../fixtures.ts";
+import { startTestDynamo } from "./harness.ts";
 
-// The history store against dynalite: conditional writes and key ranges as DynamoDB evaluates them, with a fixed
-// clock, so window edges fall where the test puts them.
+// The history store against each local store (dynalite, DynamoDB Local): conditional writes and key ranges as DynamoDB evaluates them, with a fixed
+// clock, so window edges fall where the test puts them. The clock is in the past, so TTL stays off: DynamoDB Local
+// would delete the items as soon as they are written.
 
-const names = { connections: "h-connections", history: "h-history" };
+let names = { connections: "h-connections", history: "h-history" };
 let dynamo: LocalDynamo;
 let doc: ReturnType<typeof documentClient>;
 beforeAll(async () => {
-  dynamo = await startLocalDynamo(names);
+  const started = await startTestDynamo(names, { ttl: false });
+  dynamo = started;
+  names = started.names;
   doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint });
 });
 afterAll(async () => {

@@ -51,6 +51,7 @@ describe("sharded fan-out on the local stack", () => {
     for (const name of ["Ann", "Ben", "Cat"]) clients.push(await connect(stack, name, "huge"));
     await addGhosts("huge", GHOSTS);
     const [ann] = clients as [ChatClient];
+    const handled = dispatched.length;
     ann.send("to everyone");
     for (const client of clients) {
       expect(await client.next((frame) => frame.type === "message", 20_000)).toMatchObject({
@@ -65,6 +66,8 @@ describe("sharded fan-out on the local stack", () => {
     );
 
     const total = GHOSTS + 3;
+    // The handler logs its outcome after the workers may have delivered: wait for that line, do not sample it.
+    await eventually(() => dispatched.length > handled);
     expect(dispatched.at(-1)).toMatchObject({
       delivered: 0,
       queued: total,
@@ -86,6 +89,7 @@ describe("sharded fan-out on the local stack", () => {
     for (const name of ["Dan", "Eve", "Fay"]) clients.push(await connect(stack, name, "huge-unicode"));
     await addGhosts("huge-unicode", GHOSTS);
     const before = segments.length;
+    const handled = dispatched.length;
     const message = "noncharacters \uFFFF and \uFFFE, a lone \uD800 surrogate";
     const [dan] = clients as [ChatClient];
     // JSON escapes are the one way a lone surrogate reaches the server: a WebSocket text frame is UTF-8.
@@ -94,6 +98,7 @@ describe("sharded fan-out on the local stack", () => {
       expect(await client.next((frame) => frame.type === "message", 20_000)).toMatchObject({ from: "Dan", message });
     }
     await stack.segments.idle();
+    await eventually(() => dispatched.length > handled);
     expect(dispatched.at(-1)).toMatchObject({ queued: GHOSTS + 3 });
     const mine = segments.slice(before);
     expect(mine.reduce((sum, result) => sum + result.delivered, 0)).toBe(3);
