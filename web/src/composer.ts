@@ -1,9 +1,7 @@
 import { chatMessage } from "../../lambda/core/client-frames.ts";
 import { limits } from "../../lambda/core/limits.ts";
 import { codePoints } from "../../lambda/core/names.ts";
-
-/** If neither our message nor an error comes back within this, the draft is free to be sent again. */
-const PENDING_MS = 10_000;
+import { loadDraft, saveDraft } from "./drafts.ts";
 
 /** The counter's reading for a draft: code points after trimming, as the server counts (PROTOCOL "Names and limits"). */
 export function draftLength(text: string): { count: number; over: boolean } {
@@ -13,24 +11,22 @@ export function draftLength(text: string): { count: number; over: boolean } {
 
 /** What the composer needs from the page. */
 export interface ComposerHooks {
-  /** Sends one chat message; `false` when there is no open connection to send it on. */
-  send(message: string): boolean;
-  /** Tells the user why a draft was not sent. */
-  notify(text: string, code?: string): void;
+  /** Takes one chat message on its way (the outbox); the box is already cleared. */
+  send(message: string): void;
+  /** The draft is over the length limit (`true`) or no longer is (`false`). */
+  tooLong(over: boolean): void;
 }
 
 /**
- * The message box. A sent draft stays in the box until the server echoes it back to us (every member gets each
- * message, the sender included, PROTOCOL §5): an error frame (rate_limited, too_large) or a dropped connection then
- * cannot lose the text, and there is nothing to restore. The echo clears the box only if it still holds what was sent,
- * so typing on meanwhile is not thrown away. While one draft is in flight another Enter does nothing, so a double
- * press cannot post twice.
+ * The message box. Enter hands the message to the outbox and clears the box at once, so typing on can never merge
+ * with or repeat what was sent; what the server refuses comes back through the log (or into this box when it is
+ * empty, {@link Composer.restore}). The draft of each channel is kept across reloads.
  */
 export class Composer {
   readonly #input: HTMLTextAreaElement;
   readonly #counter: HTMLElement;
   readonly #hooks: ComposerHooks;
-  #pending: { message: string; draft: string; timer: ReturnType<typeof setTimeout> } | undefined;
+  #channel: string | undefined;
 
   constructor(form: HTMLFormElement, input: HTMLTextAreaElement, counter: HTMLElement, hooks: ComposerHooks) {
     this.#input = input;
@@ -44,28 +40,29 @@ export class Composer {
       // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is neither.
       if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
       event.preventDefault();
-      form.requestSubmit();
+      this.#submit();
     });
-    input.addEventListener("input", () => this.#count());
+    input.addEventListener("input", () => this.#changed());
     this.#count();
   }
 
-  /** The server echoed one of our messages: if it is the draft in flight, the box is cleared. */
-  confirm(message: string): void {
-    const pending = this.#pending;
-    if (!pending || pending.message !== message) return;
-    this.#settle();
-    if (this.#input.value === pending.draft) {
-      this.#input.value = "";
-      this.#count();
-    }
+  /** Whether the box is empty (a refused message may then come back into it). */
+  get empty(): boolean {
+    return this.#input.value.trim() === "";
   }
 
-  /** The server refused something, or the connection dropped: the draft stays for another try. Was one in flight? */
-  reject(): boolean {
-    const inFlight = this.#pending !== undefined;
-    this.#settle();
-    return inFlight;
+  /** Switches to `channel`'s draft, keeping the current one for its channel. */
+  useChannel(channel: string): void {
+    if (this.#channel !== undefined) saveDraft(this.#channel, this.#input.value);
+    this.#channel = channel;
+    this.#input.value = loadDraft(channel);
+    this.#changed();
+  }
+
+  /** Puts `text` back in the box (a refused message, or unsent ones when leaving a channel). */
+  restore(text: string): void {
+    this.#input.value = this.empty ? text : `${text}\n${this.#input.value}`;
+    this.#changed();
   }
 
   /** Puts the caret in the box. */
@@ -74,33 +71,23 @@ export class Composer {
   }
 
   #submit(): void {
-    if (this.#pending) return;
-    const draft = this.#input.value;
-    const checked = chatMessage(draft);
-    if (!checked.ok) {
-      if (checked.refusal.code === "too_large") this.#hooks.notify(checked.refusal.message, checked.refusal.code);
-      return; // an empty box just does nothing
-    }
-    if (checked.request.action !== "send") return;
-    const { message } = checked.request;
-    if (!this.#hooks.send(message)) {
-      this.#hooks.notify("Not connected: your message is kept and can be sent once the chat is back online.");
-      return;
-    }
-    this.#pending = { message, draft, timer: setTimeout(() => this.#settle(), PENDING_MS) };
-    this.#input.setAttribute("aria-busy", "true");
+    const checked = chatMessage(this.#input.value);
+    if (!checked.ok || checked.request.action !== "send") return; // an empty or too long box just stays (see tooLong)
+    this.#input.value = "";
+    this.#changed();
+    this.#hooks.send(checked.request.message);
   }
 
-  #settle(): void {
-    clearTimeout(this.#pending?.timer);
-    this.#pending = undefined;
-    this.#input.removeAttribute("aria-busy");
+  #changed(): void {
+    if (this.#channel !== undefined) saveDraft(this.#channel, this.#input.value);
+    this.#count();
   }
 
   #count(): void {
     const { count, over } = draftLength(this.#input.value);
-    this.#counter.textContent = `${count} / ${limits.messageMaxChars}`;
+    this.#counter.textContent = `${count.toLocaleString()} / ${limits.messageMaxChars.toLocaleString()}`;
     this.#counter.classList.toggle("char-count-over", over);
     this.#input.setAttribute("aria-invalid", String(over));
+    this.#hooks.tooLong(over);
   }
 }

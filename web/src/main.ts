@@ -4,13 +4,18 @@ import { Composer } from "./composer.ts";
 import { type ChatConfig, loadConfig } from "./config.ts";
 import { byId } from "./dom.ts";
 import { parseServerFrame } from "./frames.ts";
+import { HistoryPager } from "./history-pager.ts";
 import { checkJoin, JoinForm, type JoinRequest } from "./join-form.ts";
 import { MessageLog } from "./message-log.ts";
+import { chatUrl, readLocation } from "./navigation.ts";
 import { readOptions } from "./options.ts";
+import { Outbox } from "./outbox.ts";
 import { applyPresence, normalisePresence, presenceChange } from "./presence.ts";
 import { PresenceView } from "./presence-view.ts";
 import { SessionTokens } from "./session.ts";
 import { NoticeView, StatusView } from "./status-view.ts";
+import { UnreadTitle } from "./unread-title.ts";
+import { refusalSentence } from "./wording.ts";
 
 declare global {
   interface Window {
@@ -21,15 +26,19 @@ declare global {
   }
 }
 
-const params = new URLSearchParams(location.search);
-const options = readOptions(params, window.wschatOptions);
+const options = readOptions(new URLSearchParams(location.search), window.wschatOptions);
 
-const status = new StatusView(byId("connection-status", HTMLElement));
 const notice = new NoticeView(byId("notice", HTMLElement));
-const log = new MessageLog(byId("log", HTMLElement), byId("messages", HTMLOListElement));
-const presenceView = new PresenceView(byId("presence-summary", HTMLElement), byId("presence-list", HTMLUListElement));
+const presenceView = new PresenceView(
+  byId("presence", HTMLElement),
+  byId("presence-summary", HTMLElement),
+  byId("presence-list", HTMLUListElement),
+  byId("presence-stale", HTMLElement),
+);
 const chatSection = byId("chat", HTMLElement);
 const whoami = byId("whoami", HTMLElement);
+const account = byId("account", HTMLElement);
+const title = new UnreadTitle();
 // Wide screens show the list beside the log; on a phone it sits folded under the log.
 byId("presence", HTMLDetailsElement).open = matchMedia("(min-width: 48rem)").matches;
 
@@ -48,6 +57,7 @@ let tokens: SessionTokens | undefined;
 /** Our name as the session endpoint normalised it; messages from it are ours. */
 let me: string | undefined;
 let presence: string[] = [];
+let presenceCount = 0;
 const isOwn = (from: string): boolean => from === me;
 
 const client = new ChatClient({
@@ -66,6 +76,43 @@ const client = new ChatClient({
   },
 });
 window.wschat = client;
+const status = new StatusView(byId("connection-status", HTMLElement), byId("retry-now", HTMLButtonElement), () =>
+  client.reconnectNow(),
+);
+
+/** Sends one request if a connection is open. */
+function request(frame: object): boolean {
+  if (client.readyState !== client.OPEN) return false;
+  client.send(JSON.stringify(frame));
+  return true;
+}
+
+const outbox = new Outbox({
+  // Wrapped in a `send` action so a message that happens to be JSON with an "action" is still a message.
+  transmit: (message) => request({ action: "send", message }),
+  show: (entry) => log.showOutgoing(entry),
+  drop: (entry) => log.dropOutgoing(entry),
+});
+
+const log = new MessageLog(
+  byId("log", HTMLElement),
+  byId("messages", HTMLOListElement),
+  byId("new-messages", HTMLButtonElement),
+  {
+    nearTop: () => pager.wantOlder(log.oldest),
+    retry: () => {
+      notice.clear("refused");
+      outbox.retry();
+    },
+    discard: (entry) => outbox.discard(entry),
+  },
+);
+
+const pager = new HistoryPager({
+  request: (position) => request({ action: "history", ...position }),
+  // Caught up with what was said meanwhile: what could not be sent while offline goes now, after it.
+  caughtUp: () => outbox.resume(),
+});
 
 const composer = new Composer(
   byId("composer", HTMLFormElement),
@@ -73,12 +120,10 @@ const composer = new Composer(
   byId("char-count", HTMLElement),
   {
     send: (message) => {
-      if (client.readyState !== client.OPEN) return false;
-      // Wrapped in a `send` action so a message that happens to be JSON with an "action" is still a message.
-      client.send(JSON.stringify({ action: "send", message }));
-      return true;
+      notice.clear("refused");
+      outbox.add(message);
     },
-    notify: (text, code) => notice.show(text, code),
+    tooLong: (over) => (over ? notice.show(refusalSentence("too_large"), { cause: "length" }) : notice.clear("length")),
   },
 );
 
@@ -87,56 +132,98 @@ const joinForm = new JoinForm(
   byId("join-form", HTMLFormElement),
   {
     username: byId("join-username", HTMLInputElement),
+    usernameHint: byId("join-username-hint", HTMLElement),
     channel: byId("join-channel", HTMLInputElement),
+    channelHint: byId("join-channel-hint", HTMLElement),
     error: byId("join-error", HTMLElement),
   },
-  (join) => enter(join),
+  (join) => enter(join, "push"),
 );
 
 const switcher = new ChannelSwitcher(byId("channel-form", HTMLFormElement), byId("channel-input", HTMLInputElement), {
   current: () => (client.state.kind === "offline" ? undefined : client.channel),
-  switchTo: (channel) => user && enter({ ...user, channel }),
-  refuse: (error) => notice.show(error),
+  switchTo: (channel) => user && enter({ ...user, channel }, "push"),
+  problem: (problem) => (problem ? notice.show(problem, { cause: "channel-name" }) : notice.clear("channel-name")),
 });
 
-/** Shows the chat for `join` and connects; a new channel starts from an empty log (its history follows). */
-function enter(join: JoinRequest): void {
+/** Messages still on their way when we leave a channel go back into its draft, so none is lost. */
+function keepUnsent(): void {
+  const unsent = outbox.takeAll();
+  if (unsent.length > 0) composer.restore(unsent.join("\n"));
+}
+
+/**
+ * Shows the chat for `join` and connects; a new channel starts from an empty log (its history follows). `record`
+ * says how the address bar follows: a new entry (so Back returns to the previous channel), or the current one.
+ */
+function enter(join: JoinRequest, record: "push" | "replace" | "none"): void {
+  keepUnsent();
   // Until the session endpoint answers, the typed name (already trimmed) stands for ours.
   if (user?.username !== join.username) me = join.username;
   user = join;
   joinForm.hide();
   chatSection.hidden = false;
   whoami.hidden = false;
+  account.hidden = false;
   whoami.textContent = `#${join.channel} as ${join.username}`;
   switcher.show(join.channel);
   notice.hide();
   log.clear();
+  pager.reset();
   presence = [];
+  presenceCount = 0;
   presenceView.render(presence, me);
-  const url = new URL(location.href);
-  url.searchParams.set("username", join.username);
-  url.searchParams.set("channel", join.channel);
-  history.replaceState(null, "", url);
-  document.title = `#${join.channel} · Channel chat`;
+  if (record === "push") history.pushState(null, "", chatUrl(location.href, join));
+  if (record === "replace") history.replaceState(null, "", chatUrl(location.href, join));
+  title.base = `#${join.channel} · Channel chat`;
+  composer.useChannel(join.channel);
   client.join(join.channel);
   composer.focus();
 }
 
+/** Back to the join form: to leave, or to come back under another name (`keepName` prefills it). */
+function leave(keepName: boolean): void {
+  keepUnsent();
+  client.close(1000, "left");
+  tokens?.dispose();
+  tokens = undefined;
+  const channel = user?.channel;
+  const username = keepName ? user?.username : "";
+  user = undefined;
+  chatSection.hidden = true;
+  whoami.hidden = true;
+  account.hidden = true;
+  switcher.hide();
+  notice.hide();
+  title.base = "Channel chat";
+  history.pushState(null, "", chatUrl(location.href, { channel }));
+  joinForm.show({ username, channel });
+}
+
+byId("leave-button", HTMLButtonElement).addEventListener("click", () => leave(false));
+byId("rename-button", HTMLButtonElement).addEventListener("click", () => leave(true));
+
+// Back and Forward move between the channels visited (and the join form).
+addEventListener("popstate", () => start("none"));
+
 client.addEventListener("open", () => {
-  // After every (re)connect: what was said meanwhile (deduplicated by id) and who is here now.
-  client.send(JSON.stringify({ action: "history" }));
-  client.send(JSON.stringify({ action: "who" }));
+  // After every (re)connect: what was said meanwhile, however long (deduplicated by id), and who is here now.
+  pager.opened(log.newest);
+  request({ action: "who" });
 });
 
-client.addEventListener("close", () => composer.reject());
+client.addEventListener("close", () => outbox.disconnected());
 
 client.addEventListener("statechange", (event) => {
   const state = (event as CustomEvent<ConnectionState>).detail;
   status.render(state);
+  presenceView.setStale(state.kind !== "online");
   if (state.kind === "offline" && state.reason !== undefined) {
     // The session endpoint refused the name: only another name can help.
+    keepUnsent();
     chatSection.hidden = true;
     whoami.hidden = true;
+    account.hidden = true;
     switcher.hide();
     joinForm.show(user ?? {}, state.reason);
   }
@@ -151,42 +238,85 @@ client.addEventListener("message", (event) => {
   if ("channel" in frame && frame.channel !== client.channel) return;
   switch (frame.type) {
     case "message":
-      log.addMessages([frame], isOwn);
-      if (isOwn(frame.from)) composer.confirm(frame.message);
+      if (isOwn(frame.from)) outbox.confirm(frame.message);
+      log.addMessages([frame], isOwn, true);
+      if (!isOwn(frame.from)) title.arrived(1);
       break;
     case "system": {
       log.addSystem(frame);
       const change = presenceChange(frame.message);
       if (change) {
+        const before = presence.length;
         presence = applyPresence(presence, change);
-        presenceView.render(presence, me);
+        presenceCount = Math.max(0, presenceCount + presence.length - before);
+        presenceView.render(presence, me, presenceCount);
       }
       break;
     }
     case "presence":
       presence = normalisePresence(frame.users);
-      presenceView.render(presence, me);
+      presenceCount = frame.count;
+      presenceView.render(presence, me, presenceCount);
       break;
-    case "history":
-      log.addMessages(frame.messages, isOwn);
+    case "history": {
+      const { live } = pager.answered(frame.messages, frame.more);
+      for (const message of frame.messages) if (isOwn(message.from)) outbox.confirm(message.message);
+      log.addMessages(frame.messages, isOwn, live);
+      if (live) title.arrived(frame.messages.filter((message) => !isOwn(message.from)).length);
       break;
-    case "error":
-      // Error frames do not say which frame they answer; a draft in flight is the likely one, and it is still there.
-      notice.show(
-        composer.reject() ? `${frame.message.replace(/\.$/, "")}. Your message is still in the box.` : frame.message,
-        frame.code,
-      );
+    }
+    case "error": {
+      // Error frames do not say which request they answer: the one message on the wire, else the history request.
+      const refused = outbox.refuse();
+      if (refused) {
+        if (composer.empty && outbox.entries.length === 1) {
+          outbox.discard(refused);
+          composer.restore(refused.text);
+          notice.show(`${refusalSentence(frame.code)} Your message is back in the box.`, { code: frame.code });
+        } else {
+          notice.show(`${refusalSentence(frame.code)} Press Retry on the message to send it again.`, {
+            code: frame.code,
+            cause: "refused",
+          });
+        }
+      } else {
+        if (pager.waiting) pager.refused();
+        notice.show(refusalSentence(frame.code), { code: frame.code });
+      }
       break;
+    }
     case "pong":
       break;
   }
 });
 
-const fromUrl = params.get("username");
-if (fromUrl === null) {
-  joinForm.show({ channel: params.get("channel") ?? undefined });
-} else {
-  const checked = checkJoin(fromUrl, params.get("channel") ?? undefined);
-  if (checked.ok) enter(checked.join);
-  else joinForm.show({ username: fromUrl, channel: params.get("channel") ?? undefined }, checked.error);
+/** Opens what the address says: the chat for `?username=…&channel=…`, else the join form. */
+function start(record: "replace" | "none"): void {
+  const wanted = readLocation(location.search);
+  if (wanted.username === undefined) {
+    if (user) leaveQuietly();
+    joinForm.show({ channel: wanted.channel });
+    return;
+  }
+  const checked = checkJoin(wanted.username, wanted.channel);
+  if (!checked.ok) {
+    if (user) leaveQuietly();
+    joinForm.show({ username: wanted.username, channel: wanted.channel }, checked.error);
+    return;
+  }
+  const same = user?.username === checked.join.username && client.channel === checked.join.channel;
+  if (!same || client.state.kind === "offline") enter(checked.join, record);
 }
+
+/** Leaves the chat view without touching the address (Back to the join form). */
+function leaveQuietly(): void {
+  keepUnsent();
+  client.close(1000, "left");
+  user = undefined;
+  chatSection.hidden = true;
+  whoami.hidden = true;
+  account.hidden = true;
+  switcher.hide();
+}
+
+start("replace");

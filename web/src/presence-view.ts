@@ -1,18 +1,26 @@
 import { element } from "./dom.ts";
 
-/** The "Online" panel: a count in its summary and one item per user, ours marked. */
+/**
+ * The "Online" panel: a count in its summary and one item per user (the server lists each user once, however many
+ * tabs they have open, PROTOCOL §3), ours marked. While the connection is down the list is marked as not current.
+ */
 export class PresenceView {
+  readonly #panel: HTMLElement;
   readonly #summary: HTMLElement;
   readonly #list: HTMLUListElement;
+  readonly #stale: HTMLElement;
+  #count = 0;
 
-  constructor(summary: HTMLElement, list: HTMLUListElement) {
+  constructor(panel: HTMLElement, summary: HTMLElement, list: HTMLUListElement, stale: HTMLElement) {
+    this.#panel = panel;
     this.#summary = summary;
     this.#list = list;
+    this.#stale = stale;
   }
 
-  /** Shows `users` (already unique and sorted); `me` gets a "(you)" mark. */
-  render(users: readonly string[], me: string | undefined): void {
-    this.#summary.textContent = `Online (${users.length})`;
+  /** Shows `users` (unique, sorted); `count` is everyone, when the server lists only the first ones. */
+  render(users: readonly string[], me: string | undefined, count = users.length): void {
+    this.#count = Math.max(count, users.length);
     this.#list.replaceChildren(
       ...users.map((user) => {
         const item = element("li", "presence-user", user);
@@ -24,5 +32,21 @@ export class PresenceView {
         return item;
       }),
     );
+    const hidden = this.#count - users.length;
+    if (hidden > 0) this.#list.append(element("li", "presence-more", `and ${hidden.toLocaleString()} more`));
+    this.#label();
+  }
+
+  /** Marks the list as not current (offline: people may have come and gone) or current again. */
+  setStale(stale: boolean): void {
+    if (stale) this.#panel.dataset.stale = "true";
+    else delete this.#panel.dataset.stale;
+    this.#stale.hidden = !stale;
+    this.#label();
+  }
+
+  #label(): void {
+    const stale = this.#panel.dataset.stale === "true";
+    this.#summary.textContent = stale ? `Last seen online (${this.#count})` : `Online (${this.#count})`;
   }
 }

@@ -26,16 +26,21 @@ export const countdownText = (at: number, now: number): string => ` in ${Math.ma
  */
 export class StatusView {
   readonly #node: HTMLElement;
+  readonly #retry: HTMLButtonElement;
   #ticker: ReturnType<typeof setInterval> | undefined;
 
-  constructor(node: HTMLElement) {
+  /** `retry` is the "Retry now" button, shown while a reconnect waits out its backoff. */
+  constructor(node: HTMLElement, retry: HTMLButtonElement, retryNow: () => void) {
     this.#node = node;
+    this.#retry = retry;
+    retry.addEventListener("click", () => retryNow());
   }
 
   /** Shows `state`. */
   render(state: ConnectionState): void {
     clearInterval(this.#ticker);
     this.#node.dataset.state = state.kind;
+    this.#retry.hidden = state.kind !== "reconnecting";
     const label = element("span", "status-label", statusLabel(state));
     if (state.kind !== "reconnecting") {
       this.#node.replaceChildren(label);
@@ -52,30 +57,41 @@ export class StatusView {
   }
 }
 
-/** How long a notice (an error frame, a refused draft) stays up. */
-const NOTICE_MS = 6_000;
+/** How long a notice without a cause stays up. */
+const NOTICE_MS = 8_000;
 
-/** The brief line above the composer for errors; `data-code` holds the error code when there is one. */
+/**
+ * The line above the composer for problems (`data-code` holds the server's error code when there is one). A notice
+ * with a `cause` stays until that cause is gone ({@link NoticeView.clear}); one without goes after a few seconds.
+ */
 export class NoticeView {
   readonly #node: HTMLElement;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #cause: string | undefined;
 
   constructor(node: HTMLElement) {
     this.#node = node;
   }
 
-  /** Shows `text` for a few seconds. */
-  show(text: string, code = ""): void {
+  /** Shows `text`; `cause` names what it is about, so that fixing it takes the notice down. */
+  show(text: string, options: { code?: string; cause?: string } = {}): void {
     clearTimeout(this.#timer);
     this.#node.textContent = text;
-    this.#node.dataset.code = code;
+    this.#node.dataset.code = options.code ?? "";
+    this.#cause = options.cause;
     this.#node.hidden = false;
-    this.#timer = setTimeout(() => this.hide(), NOTICE_MS);
+    if (options.cause === undefined) this.#timer = setTimeout(() => this.hide(), NOTICE_MS);
+  }
+
+  /** Takes the notice down if it is about `cause`. */
+  clear(cause: string): void {
+    if (this.#cause === cause) this.hide();
   }
 
   /** Takes the notice down. */
   hide(): void {
     clearTimeout(this.#timer);
+    this.#cause = undefined;
     this.#node.hidden = true;
     this.#node.textContent = "";
   }

@@ -1,0 +1,60 @@
+import type { ErrorCode } from "../../lambda/core/client-frames.ts";
+import { limits } from "../../lambda/core/limits.ts";
+import { codePoints, parseChannel, parseUsername, SERVER_NAME } from "../../lambda/core/names.ts";
+
+/** The username rule, shown under the field before it is broken. */
+export const USERNAME_RULE = `Up to ${limits.usernameMaxChars} characters. Use letters, digits, spaces, _ . or -`;
+/** The channel rule, shown under the field before it is broken. */
+export const CHANNEL_RULE = `Up to ${limits.channelMaxChars} characters. Use A–Z, a–z, digits, _ or -`;
+
+const USERNAME_CHAR = /^[\p{L}\p{M}\p{Nd} _.-]$/u;
+const CHANNEL_CHAR = /^[A-Za-z0-9_-]$/;
+
+/** The characters of `text` that `allowed` refuses, each once, quoted for a sentence. */
+function refused(text: string, allowed: RegExp): string {
+  const bad = [...new Set([...text].filter((char) => !allowed.test(char)))];
+  return bad.map((char) => (char.trim() === "" ? "that space" : `“${char}”`)).join(", ");
+}
+
+/**
+ * Why `input` is not a username, in a sentence, or `undefined` when it is one. The checks are the server's own
+ * (`parseUsername`); this only finds words for the one that failed.
+ */
+export function usernameProblem(input: string): string | undefined {
+  if (parseUsername(input).ok) return undefined;
+  const name = input.trim();
+  if (name === "") return "Enter a name to chat under.";
+  const length = codePoints(name);
+  if (length > limits.usernameMaxChars)
+    return `That name has ${length} characters; a name can have at most ${limits.usernameMaxChars}.`;
+  if (name === SERVER_NAME) return "That name is kept for the server's notices. Choose another.";
+  const bad = refused(name, USERNAME_CHAR);
+  return bad ? `A name cannot contain ${bad}. Use letters, digits, spaces, _ . or -` : "Choose another name.";
+}
+
+/** Why `input` is not a channel name, in a sentence, or `undefined` when it is one. */
+export function channelProblem(input: string): string | undefined {
+  if (parseChannel(input).ok) return undefined;
+  if (input === "") return "Enter a channel name.";
+  if (input.length > limits.channelMaxChars)
+    return `That channel name has ${input.length} characters; a channel name can have at most ${limits.channelMaxChars}.`;
+  const bad = refused(input, CHANNEL_CHAR);
+  return bad ? `A channel name cannot contain ${bad}. Use A–Z, a–z, digits, _ or -` : "Choose another channel name.";
+}
+
+/** What the server's refusal of one of our messages means for the person who wrote it (PROTOCOL §5). */
+export function refusalSentence(code: ErrorCode): string {
+  switch (code) {
+    case "rate_limited":
+      return "You are sending faster than the chat allows. Wait a few seconds, then send again.";
+    case "too_large":
+      return `That message is too long: a message can have at most ${limits.messageMaxChars.toLocaleString()} characters.`;
+    case "bad_request":
+    case "unknown_action":
+      return "The chat could not read that request. Reloading the page may help.";
+    case "forbidden":
+      return "You are not allowed to do that here.";
+    case "internal":
+      return "Something went wrong on the chat's side. Try again in a moment.";
+  }
+}
