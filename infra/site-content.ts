@@ -13,10 +13,12 @@ import { nagText } from "./nag.ts";
 /** The context key that changes the CDK bootstrap qualifier, and so the asset bucket's name. */
 const BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier";
 
-/** PROTOCOL.md §1: what `GET /config.json` answers. */
+/** docs/protocol.md §1: what `GET /config.json` answers. */
 export interface SiteConfig {
   readonly wsUrl: string;
   readonly sessionUrl: string;
+  /** How people sign in: guests pick a name (the only mode so far). */
+  readonly auth: { readonly mode: "guest" };
 }
 
 /** Properties of {@link SiteContent}. */

@@ -20,11 +20,14 @@ const CONTENT_TYPES: Record<string, string> = {
 const MAX_REQUEST_BYTES = 1024 * 1024;
 
 /** Where the page's config points: the WebSocket and the session endpoint, on the host the browser used. */
-export function siteConfig(request: IncomingMessage, fallbackHost: string): { wsUrl: string; sessionUrl: string } {
+export function siteConfig(
+  request: IncomingMessage,
+  fallbackHost: string,
+): { wsUrl: string; sessionUrl: string; auth: { mode: "guest" } } {
   const host = /^[A-Za-z0-9.[\]:-]+$/.test(request.headers.host ?? "")
     ? (request.headers.host as string)
     : fallbackHost;
-  return { wsUrl: `ws://${host}/ws`, sessionUrl: `http://${host}/session` };
+  return { wsUrl: `ws://${host}/ws`, sessionUrl: `http://${host}/session`, auth: { mode: "guest" } };
 }
 
 /** The headers the site stack's CloudFront policy sets, so the page is tested locally under the same rules. */

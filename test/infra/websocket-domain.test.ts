@@ -61,7 +61,7 @@ describe("a WebSocket custom domain", () => {
   });
 
   it("becomes the page's wsUrl, in config.json, the CSP and the stack's output", () => {
-    expect(JSON.parse(deployedConfig(plain)).wsUrl).toBe(`wss://${DOMAIN}`);
+    expect(JSON.parse(deployedConfig(plain))).toMatchObject({ wsUrl: `wss://${DOMAIN}`, auth: { mode: "guest" } });
     const policy = Object.values(plain.siteTemplate.findResources("AWS::CloudFront::ResponseHeadersPolicy"))[0];
     const csp = flatten(
       policy?.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy,

@@ -46,7 +46,7 @@ const windowsOf = (frames: ServerFrame[]) =>
 describe("session and config (PROTOCOL §1–2)", () => {
   it("serves config.json naming the local WebSocket and session URLs", async () => {
     const config = await (await fetch(`${stack.url}/config.json`)).json();
-    expect(config).toEqual({ wsUrl: stack.wsUrl, sessionUrl: stack.sessionUrl });
+    expect(config).toEqual({ wsUrl: stack.wsUrl, sessionUrl: stack.sessionUrl, auth: { mode: "guest" } });
   });
 
   it("answers a valid username with a token and its expiry", async () => {
