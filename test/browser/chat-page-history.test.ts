@@ -67,7 +67,7 @@ describe("the chat page's history and messages", () => {
     const topAfter = await reader
       .locator(`li[data-id="${firstId}"]`)
       .evaluate((node) => node.getBoundingClientRect().top);
-    expect(Math.abs(topAfter - topBefore)).toBeLessThanOrEqual(2);
+    expect(Math.abs(topAfter - (topBefore ?? Number.NaN))).toBeLessThanOrEqual(2);
     expect(await log.evaluate((node) => node.scrollTop)).toBeGreaterThan(0);
   });
 

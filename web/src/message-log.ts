@@ -212,7 +212,6 @@ export class MessageLog {
       if (dayKey(ts) === day) continue;
       day = dayKey(ts);
       const divider = element("li", "day-divider");
-      divider.setAttribute("role", "separator");
       divider.append(element("span", "day-divider-label", dayLabel(ts, now)));
       item.before(divider);
     }

@@ -1,0 +1,127 @@
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { confirmed, online, PageHarness, PHONE, presence, SCREENSHOTS, say } from "./page-harness.ts";
+
+// The page in headless Chromium against the local stack: its words, axe-core's checks and a keyboard-only run.
+const harness = new PageHarness();
+beforeAll(() => harness.start(), 60_000);
+afterAll(() => harness.stop());
+
+/** Presses Tab until `selector` has the focus (at most `max` times); fails if it never does. */
+async function tabTo(page: Page, selector: string, max = 40): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+const hint = (page: Page, field: "username" | "channel") => page.locator(`#join-${field}-hint`);
+
+describe("the chat page for people", () => {
+  it("shows each field's rule before it is broken, explains problems in sentences as typed, and never cuts a long channel name", async () => {
+    const page = await harness.open(undefined);
+    expect(await hint(page, "username").textContent()).toBe(
+      "Up to 32 characters. Use letters, digits, spaces, _ . or -",
+    );
+    expect(await hint(page, "channel").textContent()).toBe("Up to 64 characters. Use A–Z, a–z, digits, _ or -");
+
+    await page.locator("#join-username").fill("Lu<cy>");
+    expect(await hint(page, "username").textContent()).toBe(
+      "A name cannot contain “<”, “>”. Use letters, digits, spaces, _ . or -",
+    );
+    expect(await page.locator("#join-username").getAttribute("aria-invalid")).toBe("true");
+    await page.locator("#join-username").fill("Lucy");
+    expect(await hint(page, "username").textContent()).toBe(
+      "Up to 32 characters. Use letters, digits, spaces, _ . or -",
+    );
+    expect(await page.locator("#join-username").getAttribute("aria-invalid")).toBeNull();
+
+    const long = "c".repeat(70);
+    await page.locator("#join-channel").fill(long);
+    expect(await page.locator("#join-channel").inputValue()).toBe(long);
+    expect(await hint(page, "channel").textContent()).toBe(
+      "That channel name has 70 characters; a channel name can have at most 64.",
+    );
+    await page.locator("#join-submit").click();
+    expect(await page.locator("#join").isVisible()).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("join-channel");
+    await page.locator("#join-channel").fill("words");
+    expect(await hint(page, "channel").textContent()).toBe("Up to 64 characters. Use A–Z, a–z, digits, _ or -");
+    await page.locator("#join-submit").click();
+    await online(page);
+
+    // The header's channel field says the same, and the notice goes once the name is fixed.
+    await page.locator("#channel-input").fill(long);
+    const notice = page.locator("#notice");
+    await notice.waitFor();
+    expect(await notice.textContent()).toBe("That channel name has 70 characters; a channel name can have at most 64.");
+    await page.locator("#channel-input").fill("words-2");
+    await notice.waitFor({ state: "hidden" });
+
+    // A draft over the limit says so, and the notice goes once it is short enough.
+    await page.locator("#message-input").fill("x".repeat(4_001));
+    await notice.waitFor();
+    expect(await notice.textContent()).toBe("That message is too long: a message can have at most 4,000 characters.");
+    await page.locator("#message-input").press("Backspace");
+    await notice.waitFor({ state: "hidden" });
+  });
+
+  it("has no serious or critical axe-core violation on the join form and the chat view, light and dark", async () => {
+    for (const colorScheme of ["light", "dark"] as const) {
+      const join = await harness.open(undefined, undefined, { colorScheme });
+      expect(await harness.seriousViolations(join)).toEqual([]);
+      await join.locator("#join-username").fill("Lu<cy>");
+      await join.locator("#join-submit").click();
+      expect(await harness.seriousViolations(join)).toEqual([]);
+      await join.screenshot({ path: join_(`join-${colorScheme}.png`) });
+
+      const chat = await harness.open(`Axel-${colorScheme}`, "axe", { colorScheme });
+      await harness.open(`Ada-${colorScheme}`, "axe");
+      await say(chat, "see https://example.com for the rules");
+      await expect.poll(() => confirmed(chat)).toContain("see https://example.com for the rules");
+      expect(await harness.seriousViolations(chat)).toEqual([]);
+      await chat.screenshot({ path: join_(`desktop-${colorScheme}.png`) });
+    }
+  });
+
+  it("can be used with the keyboard alone: join, send, switch channel, read presence", async () => {
+    const page = await harness.open(undefined, undefined, { viewport: PHONE, colorScheme: "dark" });
+    // The join form focuses the username.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("join-username");
+    await page.keyboard.type("Keya");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("join-channel");
+    await page.keyboard.type("keys");
+    await page.keyboard.press("Enter");
+    await online(page);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("message-input");
+    await page.keyboard.type("typed without a mouse");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => confirmed(page)).toEqual(["typed without a mouse"]);
+
+    await tabTo(page, "#channel-input");
+    await page.keyboard.type("keys-2");
+    await page.keyboard.press("Enter");
+    await page.locator("#whoami", { hasText: "#keys-2" }).waitFor();
+    await online(page);
+    await expect.poll(() => presence(page)).toEqual(["Keya"]);
+
+    // On a phone the list is folded: its summary is reached by Tab and opened with Enter.
+    await tabTo(page, "#presence-summary");
+    await page.keyboard.press("Enter");
+    await page.locator("#presence-list").waitFor();
+    expect(await page.locator("#presence").ariaSnapshot()).toContain('list "People online"');
+    expect(await page.locator("#presence").ariaSnapshot()).toContain("listitem: Keya (you)");
+    await page.screenshot({ path: join_("phone-dark-keyboard.png") });
+  });
+
+  it("raised no page error, CSP violation or dialog", () => {
+    expect(harness.pageErrors).toEqual([]);
+  });
+});
+
+function join_(name: string): string {
+  return join(SCREENSHOTS, name);
+}
