@@ -72,8 +72,8 @@ describe("cdk synth", () => {
 
   it("makes bundles that plain Node.js loads, top-level await included, with no package installed", async () => {
     const bundles = chatFunctions().map(({ dir }) => join(dir, "index.mjs"));
-    // Loading runs each entry's cold start: the authorizer and session read the secret (here from the environment),
-    // the routes build their clients. Nothing is sent anywhere.
+    // Loading runs each entry's cold start: the routes build their clients; the authorizer and session read the
+    // secret only on first use. Nothing is sent anywhere.
     const script = `for (const b of ${JSON.stringify(bundles)}) {
       const m = await import(b);
       if (typeof m.handler !== "function") throw new Error(b + " exports no handler");
