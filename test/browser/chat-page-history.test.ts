@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { confirmed, online, PageHarness, SCREENSHOTS, say, texts } from "./page-harness.ts";
 
 // The page in headless Chromium against the local stack: history, navigation and what a message looks like.
 const harness = new PageHarness();
 beforeAll(() => harness.start(), 60_000);
+afterEach(() => harness.closePages());
 afterAll(() => harness.stop());
 
 const currentChannel = (page: Page) => page.evaluate(() => new URL(location.href).searchParams.get("channel"));

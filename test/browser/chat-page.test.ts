@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { roomInRateWindow } from "../integration/harness.ts";
 import {
   confirmed,
@@ -16,6 +16,7 @@ import {
 // The page in headless Chromium against the local stack: chatting, sending, presence and the connection.
 const harness = new PageHarness();
 beforeAll(() => harness.start(), 60_000);
+afterEach(() => harness.closePages());
 afterAll(() => harness.stop());
 
 describe("the chat page", () => {

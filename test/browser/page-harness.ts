@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { type Browser, type BrowserContextOptions, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from "playwright-core";
 import { expect } from "vitest";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
@@ -47,6 +47,7 @@ export class PageHarness {
   #browser: Browser | undefined;
   #webDir = "";
   #axe: Promise<string> | undefined;
+  readonly #contexts = new Set<BrowserContext>();
 
   /** Builds the page, starts the stack and the browser. */
   async start(): Promise<void> {
@@ -58,6 +59,13 @@ export class PageHarness {
       args: CHROMIUM_ARGS,
     });
     await mkdir(SCREENSHOTS, { recursive: true });
+  }
+
+  /** Closes the pages the last test opened, so the browser does not carry them through the file. */
+  async closePages(): Promise<void> {
+    const contexts = [...this.#contexts];
+    this.#contexts.clear();
+    await Promise.all(contexts.map((context) => context.close()));
   }
 
   async stop(): Promise<void> {
@@ -84,6 +92,7 @@ export class PageHarness {
     const context =
       options.sameContextAs?.context() ??
       (await this.browser.newContext({ viewport: options.viewport ?? DESKTOP, colorScheme: options.colorScheme }));
+    this.#contexts.add(context);
     const page = await context.newPage();
     const who = username ?? "(join form)";
     page.on("pageerror", (error) => this.pageErrors.push(`${who}: ${error.message}`));

@@ -12,10 +12,11 @@ import { readOptions } from "./options.ts";
 import { Outbox } from "./outbox.ts";
 import { applyPresence, normalisePresence, presenceChange } from "./presence.ts";
 import { PresenceView } from "./presence-view.ts";
+import { Screens } from "./screens.ts";
 import { SessionTokens } from "./session.ts";
 import { NoticeView, StatusView } from "./status-view.ts";
 import { UnreadTitle } from "./unread-title.ts";
-import { refusalSentence } from "./wording.ts";
+import { refusalSentence, sessionRefusalSentence } from "./wording.ts";
 
 declare global {
   interface Window {
@@ -35,9 +36,6 @@ const presenceView = new PresenceView(
   byId("presence-list", HTMLUListElement),
   byId("presence-stale", HTMLElement),
 );
-const chatSection = byId("chat", HTMLElement);
-const whoami = byId("whoami", HTMLElement);
-const account = byId("account", HTMLElement);
 const title = new UnreadTitle();
 // Wide screens show the list beside the log; on a phone it sits folded under the log.
 byId("presence", HTMLDetailsElement).open = matchMedia("(min-width: 48rem)").matches;
@@ -146,6 +144,14 @@ const switcher = new ChannelSwitcher(byId("channel-form", HTMLFormElement), byId
   problem: (problem) => (problem ? notice.show(problem, { cause: "channel-name" }) : notice.clear("channel-name")),
 });
 
+const screens = new Screens({
+  chat: byId("chat", HTMLElement),
+  whoami: byId("whoami", HTMLElement),
+  account: byId("account", HTMLElement),
+  switcher,
+  joinForm,
+});
+
 /** Messages still on their way when we leave a channel go back into its draft, so none is lost. */
 function keepUnsent(): void {
   const unsent = outbox.takeAll();
@@ -161,12 +167,7 @@ function enter(join: JoinRequest, record: "push" | "replace" | "none"): void {
   // Until the session endpoint answers, the typed name (already trimmed) stands for ours.
   if (user?.username !== join.username) me = join.username;
   user = join;
-  joinForm.hide();
-  chatSection.hidden = false;
-  whoami.hidden = false;
-  account.hidden = false;
-  whoami.textContent = `#${join.channel} as ${join.username}`;
-  switcher.show(join.channel);
+  screens.showChat(join);
   notice.hide();
   log.clear();
   pager.reset();
@@ -181,23 +182,22 @@ function enter(join: JoinRequest, record: "push" | "replace" | "none"): void {
   composer.focus();
 }
 
-/** Back to the join form: to leave, or to come back under another name (`keepName` prefills it). */
-function leave(keepName: boolean): void {
+/**
+ * Closes the chat and shows the join form: to leave, to come back under another name (`keepName` prefills it), or
+ * because the address asks for it (Back; `record` false leaves the address alone).
+ */
+function leave(keepName: boolean, record = true, prefill: Partial<JoinRequest> = {}, error?: string): void {
   keepUnsent();
   client.close(1000, "left");
   tokens?.dispose();
   tokens = undefined;
-  const channel = user?.channel;
-  const username = keepName ? user?.username : "";
+  const channel = prefill.channel ?? user?.channel;
+  const username = prefill.username ?? (keepName ? user?.username : "");
   user = undefined;
-  chatSection.hidden = true;
-  whoami.hidden = true;
-  account.hidden = true;
-  switcher.hide();
   notice.hide();
   title.base = "Channel chat";
-  history.pushState(null, "", chatUrl(location.href, { channel }));
-  joinForm.show({ username, channel });
+  if (record) history.pushState(null, "", chatUrl(location.href, { channel }));
+  screens.showJoin({ username, channel }, error);
 }
 
 byId("leave-button", HTMLButtonElement).addEventListener("click", () => leave(false));
@@ -221,11 +221,7 @@ client.addEventListener("statechange", (event) => {
   if (state.kind === "offline" && state.reason !== undefined) {
     // The session endpoint refused the name: only another name can help.
     keepUnsent();
-    chatSection.hidden = true;
-    whoami.hidden = true;
-    account.hidden = true;
-    switcher.hide();
-    joinForm.show(user ?? {}, state.reason);
+    screens.showJoin(user ?? {}, user && sessionRefusalSentence(user.username));
   }
 });
 
@@ -293,30 +289,15 @@ client.addEventListener("message", (event) => {
 /** Opens what the address says: the chat for `?username=…&channel=…`, else the join form. */
 function start(record: "replace" | "none"): void {
   const wanted = readLocation(location.search);
-  if (wanted.username === undefined) {
-    if (user) leaveQuietly();
-    joinForm.show({ channel: wanted.channel });
-    return;
-  }
-  const checked = checkJoin(wanted.username, wanted.channel);
-  if (!checked.ok) {
-    if (user) leaveQuietly();
-    joinForm.show({ username: wanted.username, channel: wanted.channel }, checked.error);
+  const checked = wanted.username === undefined ? undefined : checkJoin(wanted.username, wanted.channel);
+  if (!checked?.ok) {
+    const prefill = { username: wanted.username, channel: wanted.channel };
+    if (user) leave(false, false, prefill, checked?.error);
+    else screens.showJoin(prefill, checked?.error);
     return;
   }
   const same = user?.username === checked.join.username && client.channel === checked.join.channel;
   if (!same || client.state.kind === "offline") enter(checked.join, record);
-}
-
-/** Leaves the chat view without touching the address (Back to the join form). */
-function leaveQuietly(): void {
-  keepUnsent();
-  client.close(1000, "left");
-  user = undefined;
-  chatSection.hidden = true;
-  whoami.hidden = true;
-  account.hidden = true;
-  switcher.hide();
 }
 
 start("replace");

@@ -58,3 +58,7 @@ export function refusalSentence(code: ErrorCode): string {
       return "Something went wrong on the chat's side. Try again in a moment.";
   }
 }
+
+/** Why the session endpoint refused `username`, in a sentence (the page checks the same rules first, so rarely). */
+export const sessionRefusalSentence = (username: string): string =>
+  usernameProblem(username) ?? `The chat did not accept the name “${username}”. Try another.`;
