@@ -102,6 +102,7 @@ describe("the chat page", () => {
     await failed.waitFor();
     expect(await failed.locator(".msg-text").textContent()).toBe("refused while typing");
     expect(await flood.locator("#message-input").inputValue()).toBe("typing on");
+    await flood.screenshot({ path: join(SCREENSHOTS, "desktop-failed.png") });
 
     // Next rate window: Retry sends it, and it is shown once.
     await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() % 10_000) + 50));
@@ -177,6 +178,8 @@ describe("the chat page", () => {
       .evaluate((item) => getComputedStyle(item, "::before").backgroundColor);
     expect(dot).toBe("rgba(0, 0, 0, 0)");
     await olive.screenshot({ path: join(SCREENSHOTS, "desktop-offline.png") });
+    await olive.setViewportSize(PHONE);
+    await olive.screenshot({ path: join(SCREENSHOTS, "phone-offline.png") });
     const retry = olive.getByRole("button", { name: "Retry now" });
     await retry.click();
     await online(olive);

@@ -16,7 +16,7 @@ import { Screens } from "./screens.ts";
 import { SessionTokens } from "./session.ts";
 import { NoticeView, StatusView } from "./status-view.ts";
 import { UnreadTitle } from "./unread-title.ts";
-import { refusalSentence, sessionRefusalSentence } from "./wording.ts";
+import { refusalSentence, refusedMessageSentence, sessionRefusalSentence } from "./wording.ts";
 
 declare global {
   interface Window {
@@ -217,7 +217,8 @@ client.addEventListener("close", () => outbox.disconnected());
 client.addEventListener("statechange", (event) => {
   const state = (event as CustomEvent<ConnectionState>).detail;
   status.render(state);
-  presenceView.setStale(state.kind !== "online");
+  // Not current while the connection is down; a first connect to a channel has no list yet to mark.
+  presenceView.setStale(state.kind !== "online" && (state.kind !== "connecting" || presence.length > 0));
   if (state.kind === "offline" && state.reason !== undefined) {
     // The session endpoint refused the name: only another name can help.
     keepUnsent();
@@ -268,9 +269,9 @@ client.addEventListener("message", (event) => {
         if (composer.empty && outbox.entries.length === 1) {
           outbox.discard(refused);
           composer.restore(refused.text);
-          notice.show(`${refusalSentence(frame.code)} Your message is back in the box.`, { code: frame.code });
+          notice.show(refusedMessageSentence(frame.code, "back"), { code: frame.code });
         } else {
-          notice.show(`${refusalSentence(frame.code)} Press Retry on the message to send it again.`, {
+          notice.show(refusedMessageSentence(frame.code, "kept"), {
             code: frame.code,
             cause: "refused",
           });

@@ -93,10 +93,13 @@ export class Outbox {
     this.pump();
   }
 
-  /** Empties the outbox (leaving the channel), handing back the texts not confirmed. */
+  /**
+   * Empties the outbox (leaving the channel), handing back the texts not sent. The one on the wire is not among them:
+   * it has almost surely arrived, and handing it back could post it twice.
+   */
   takeAll(): string[] {
     clearTimeout(this.#timer);
-    const texts = this.#entries.map((entry) => entry.text);
+    const texts = this.#entries.filter((entry) => entry.state !== "sending").map((entry) => entry.text);
     for (const entry of this.#entries) this.#hooks.drop(entry);
     this.#entries = [];
     return texts;

@@ -42,11 +42,11 @@ export function channelProblem(input: string): string | undefined {
   return bad ? `A channel name cannot contain ${bad}. Use A–Z, a–z, digits, _ or -` : "Choose another channel name.";
 }
 
-/** What the server's refusal of one of our messages means for the person who wrote it (PROTOCOL §5). */
+/** What the server's refusal (an error frame's code, PROTOCOL §5) means for the person who wrote it. */
 export function refusalSentence(code: ErrorCode): string {
   switch (code) {
     case "rate_limited":
-      return "You are sending faster than the chat allows. Wait a few seconds, then send again.";
+      return "You are sending faster than the chat allows.";
     case "too_large":
       return `That message is too long: a message can have at most ${limits.messageMaxChars.toLocaleString()} characters.`;
     case "bad_request":
@@ -55,10 +55,18 @@ export function refusalSentence(code: ErrorCode): string {
     case "forbidden":
       return "You are not allowed to do that here.";
     case "internal":
-      return "Something went wrong on the chat's side. Try again in a moment.";
+      return "Something went wrong on the chat's side.";
   }
 }
 
 /** Why the session endpoint refused `username`, in a sentence (the page checks the same rules first, so rarely). */
 export const sessionRefusalSentence = (username: string): string =>
   usernameProblem(username) ?? `The chat did not accept the name “${username}”. Try another.`;
+
+/** The refusal of one of our messages and what to do: it is `"back"` in the box, or `"kept"` in the log with Retry. */
+export function refusedMessageSentence(code: ErrorCode, where: "back" | "kept"): string {
+  const wait = code === "rate_limited" || code === "internal";
+  if (where === "back")
+    return `${refusalSentence(code)} Your message is back in the box${wait ? ": send it again in a few seconds." : "."}`;
+  return `${refusalSentence(code)} ${wait ? "In a few seconds, press" : "Press"} Retry on the message to send it again, or Discard it.`;
+}
