@@ -102,7 +102,10 @@ const log = new MessageLog(
       notice.clear("refused");
       outbox.retry();
     },
-    discard: (entry) => outbox.discard(entry),
+    discard: (entry) => {
+      outbox.discard(entry);
+      if (!outbox.entries.some((item) => item.state === "failed")) notice.clear("refused");
+    },
   },
 );
 

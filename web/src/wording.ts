@@ -2,10 +2,14 @@ import type { ErrorCode } from "../../lambda/core/client-frames.ts";
 import { limits } from "../../lambda/core/limits.ts";
 import { codePoints, parseChannel, parseUsername, SERVER_NAME } from "../../lambda/core/names.ts";
 
+// The symbols are joined by no-break spaces so that "_ . or -" never breaks across lines.
+const NAME_CHARS = "letters, digits, spaces, _\u00a0.\u00a0or\u00a0-";
+const CHANNEL_CHARS = "A–Z, a–z, digits, _\u00a0or\u00a0-";
+
 /** The username rule, shown under the field before it is broken. */
-export const USERNAME_RULE = `Up to ${limits.usernameMaxChars} characters. Use letters, digits, spaces, _ . or -`;
+export const USERNAME_RULE = `Up to ${limits.usernameMaxChars} characters. Use ${NAME_CHARS}`;
 /** The channel rule, shown under the field before it is broken. */
-export const CHANNEL_RULE = `Up to ${limits.channelMaxChars} characters. Use A–Z, a–z, digits, _ or -`;
+export const CHANNEL_RULE = `Up to ${limits.channelMaxChars} characters. Use ${CHANNEL_CHARS}`;
 
 const USERNAME_CHAR = /^[\p{L}\p{M}\p{Nd} _.-]$/u;
 const CHANNEL_CHAR = /^[A-Za-z0-9_-]$/;
@@ -29,7 +33,7 @@ export function usernameProblem(input: string): string | undefined {
     return `That name has ${length} characters; a name can have at most ${limits.usernameMaxChars}.`;
   if (name === SERVER_NAME) return "That name is kept for the server's notices. Choose another.";
   const bad = refused(name, USERNAME_CHAR);
-  return bad ? `A name cannot contain ${bad}. Use letters, digits, spaces, _ . or -` : "Choose another name.";
+  return bad ? `A name cannot contain ${bad}. Use ${NAME_CHARS}` : "Choose another name.";
 }
 
 /** Why `input` is not a channel name, in a sentence, or `undefined` when it is one. */
@@ -39,7 +43,7 @@ export function channelProblem(input: string): string | undefined {
   if (input.length > limits.channelMaxChars)
     return `That channel name has ${input.length} characters; a channel name can have at most ${limits.channelMaxChars}.`;
   const bad = refused(input, CHANNEL_CHAR);
-  return bad ? `A channel name cannot contain ${bad}. Use A–Z, a–z, digits, _ or -` : "Choose another channel name.";
+  return bad ? `A channel name cannot contain ${bad}. Use ${CHANNEL_CHARS}` : "Choose another channel name.";
 }
 
 /** What the server's refusal (an error frame's code, PROTOCOL §5) means for the person who wrote it. */
