@@ -1,7 +1,7 @@
 import { ChannelSwitcher } from "./channel-switcher.ts";
-import { ChatClient, type ConnectionState, socketTarget } from "./chat-client.ts";
+import type { ChatClient, ConnectionState } from "./chat-client.ts";
 import { Composer } from "./composer.ts";
-import { type ChatConfig, loadConfig } from "./config.ts";
+import { createConnection } from "./connection.ts";
 import { byId } from "./dom.ts";
 import { parseServerFrame } from "./frames.ts";
 import { HistoryPager } from "./history-pager.ts";
@@ -13,7 +13,6 @@ import { Outbox } from "./outbox.ts";
 import { applyPresence, normalisePresence, presenceChange } from "./presence.ts";
 import { PresenceView } from "./presence-view.ts";
 import { Screens } from "./screens.ts";
-import { SessionTokens } from "./session.ts";
 import { NoticeView, StatusView } from "./status-view.ts";
 import { UnreadTitle } from "./unread-title.ts";
 import { refusalSentence, refusedMessageSentence, sessionRefusalSentence } from "./wording.ts";
@@ -40,37 +39,17 @@ const title = new UnreadTitle();
 // Wide screens show the list beside the log; on a phone it sits folded under the log.
 byId("presence", HTMLDetailsElement).open = matchMedia("(min-width: 48rem)").matches;
 
-/** Config is fetched once it succeeds; a failed fetch is tried again on the next connect. */
-let config: Promise<ChatConfig> | undefined;
-const loadConfigOnce = (): Promise<ChatConfig> => {
-  config ??= loadConfig().catch((error: unknown) => {
-    config = undefined;
-    throw error;
-  });
-  return config;
-};
-
 let user: JoinRequest | undefined;
-let tokens: SessionTokens | undefined;
 /** Our name as the session endpoint normalised it; messages from it are ours. */
 let me: string | undefined;
 let presence: string[] = [];
 let presenceCount = 0;
 const isOwn = (from: string): boolean => from === me;
 
-const client = new ChatClient({
-  pingMs: options.pingMs,
-  backoff: { baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs },
-  locate: async (channel, renewToken) => {
-    const { wsUrl, sessionUrl } = await loadConfigOnce();
-    const username = user?.username ?? "";
-    if (tokens?.username !== username || tokens.sessionUrl !== sessionUrl) {
-      tokens?.dispose();
-      tokens = new SessionTokens(sessionUrl, username);
-    }
-    const session = await tokens.session(renewToken);
-    me = session.username;
-    return socketTarget(wsUrl, channel, session.token);
+const { client, forgetSession } = createConnection(options, {
+  username: () => user?.username ?? "",
+  named: (username) => {
+    me = username;
   },
 });
 window.wschat = client;
@@ -192,8 +171,7 @@ function enter(join: JoinRequest, record: "push" | "replace" | "none"): void {
 function leave(keepName: boolean, record = true, prefill: Partial<JoinRequest> = {}, error?: string): void {
   keepUnsent();
   client.close(1000, "left");
-  tokens?.dispose();
-  tokens = undefined;
+  forgetSession();
   const channel = prefill.channel ?? user?.channel;
   const username = prefill.username ?? (keepName ? user?.username : "");
   user = undefined;
