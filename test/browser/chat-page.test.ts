@@ -102,6 +102,7 @@ describe("the chat page", () => {
     await failed.waitFor();
     expect(await failed.locator(".msg-text").textContent()).toBe("refused while typing");
     expect(await flood.locator("#message-input").inputValue()).toBe("typing on");
+    expect(await harness.seriousViolations(flood)).toEqual([]);
     await flood.screenshot({ path: join(SCREENSHOTS, "desktop-failed.png") });
 
     // Next rate window: Retry sends it, and it is shown once.
@@ -177,6 +178,7 @@ describe("the chat page", () => {
       .first()
       .evaluate((item) => getComputedStyle(item, "::before").backgroundColor);
     expect(dot).toBe("rgba(0, 0, 0, 0)");
+    expect(await harness.seriousViolations(olive)).toEqual([]);
     await olive.screenshot({ path: join(SCREENSHOTS, "desktop-offline.png") });
     await olive.setViewportSize(PHONE);
     await olive.screenshot({ path: join(SCREENSHOTS, "phone-offline.png") });

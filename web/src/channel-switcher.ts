@@ -1,5 +1,5 @@
 import { parseChannel } from "../../lambda/core/names.ts";
-import { channelProblem } from "./wording.ts";
+import { CHANNEL_RULE, channelProblem } from "./wording.ts";
 
 /** What the switcher needs from the page. */
 export interface SwitcherHooks {
@@ -18,9 +18,11 @@ export class ChannelSwitcher {
   readonly #form: HTMLFormElement;
   readonly #input: HTMLInputElement;
 
-  constructor(form: HTMLFormElement, input: HTMLInputElement, hooks: SwitcherHooks) {
+  /** `rule` is read out with the field (it has no room to show the rule under it, as the join form does). */
+  constructor(form: HTMLFormElement, input: HTMLInputElement, rule: HTMLElement, hooks: SwitcherHooks) {
     this.#form = form;
     this.#input = input;
+    rule.textContent = CHANNEL_RULE;
     const check = (): string | undefined => {
       const problem = channelProblem(input.value.trim());
       if (problem) input.setAttribute("aria-invalid", "true");

@@ -120,11 +120,16 @@ const joinForm = new JoinForm(
   (join) => enter(join, "push"),
 );
 
-const switcher = new ChannelSwitcher(byId("channel-form", HTMLFormElement), byId("channel-input", HTMLInputElement), {
-  current: () => (client.state.kind === "offline" ? undefined : client.channel),
-  switchTo: (channel) => user && enter({ ...user, channel }, "push"),
-  problem: (problem) => (problem ? notice.show(problem, { cause: "channel-name" }) : notice.clear("channel-name")),
-});
+const switcher = new ChannelSwitcher(
+  byId("channel-form", HTMLFormElement),
+  byId("channel-input", HTMLInputElement),
+  byId("channel-rule", HTMLElement),
+  {
+    current: () => (client.state.kind === "offline" ? undefined : client.channel),
+    switchTo: (channel) => user && enter({ ...user, channel }, "push"),
+    problem: (problem) => (problem ? notice.show(problem, { cause: "channel-name" }) : notice.clear("channel-name")),
+  },
+);
 
 const screens = new Screens({
   chat: byId("chat", HTMLElement),
@@ -250,7 +255,7 @@ client.addEventListener("message", (event) => {
         if (composer.empty && outbox.entries.length === 1) {
           outbox.discard(refused);
           composer.restore(refused.text);
-          notice.show(refusedMessageSentence(frame.code, "back"), { code: frame.code });
+          notice.show(refusedMessageSentence(frame.code, "back"), { code: frame.code, cause: "refused" });
         } else {
           notice.show(refusedMessageSentence(frame.code, "kept"), {
             code: frame.code,
