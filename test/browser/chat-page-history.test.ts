@@ -72,16 +72,23 @@ describe("the chat page's history and messages", () => {
     expect(await log.evaluate((node) => node.scrollTop)).toBeGreaterThan(0);
   });
 
-  it("fills a gap longer than one history page with `after` pages once reconnected", async () => {
+  it("fills a gap longer than one history page with `after` pages once reconnected, then sends what was written offline", async () => {
     const gap = await harness.open("Gapper", "gap", { backoff: "long" });
     await say(gap, "before the gap");
     await expect.poll(() => confirmed(gap)).toEqual(["before the gap"]);
     await harness.drop("Gapper", "gap");
     await gap.locator('#connection-status[data-state="reconnecting"]').waitFor();
     const missed = await harness.seed("gap", "missed", 70);
+    // Written while offline: it waits in the log, and goes once the gap is filled, after what was said meanwhile.
+    await say(gap, "written offline");
+    await gap.locator('#messages > li.msg-outgoing[data-state="queued"]', { hasText: "written offline" }).waitFor();
+    expect(await gap.locator("#message-input").inputValue()).toBe("");
     await gap.getByRole("button", { name: "Retry now" }).click();
     await online(gap);
-    await expect.poll(() => confirmed(gap), { timeout: 10_000 }).toEqual(["before the gap", ...missed]);
+    await expect
+      .poll(() => confirmed(gap), { timeout: 10_000 })
+      .toEqual(["before the gap", ...missed, "written offline"]);
+    expect(await gap.locator("#messages > li.msg-outgoing").count()).toBe(0);
   });
 
   it("turns http(s) URLs into links that open safely, and nothing else into a link", async () => {
