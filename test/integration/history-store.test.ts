@@ -12,7 +12,7 @@ import { NOW } from "../fixtures.ts";
 // The history store against dynalite: conditional writes and key ranges as DynamoDB evaluates them, with a fixed
 // clock, so window edges fall where the test puts them.
 
-const names = { connections: "h-connections", history: "h-history" };
+const names = { connections: "h-connections", history: "h-history", presence: "h-presence" };
 let dynamo: LocalDynamo;
 let doc: ReturnType<typeof documentClient>;
 beforeAll(async () => {
