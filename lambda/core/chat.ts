@@ -144,8 +144,11 @@ async function reply(deps: ChatDeps, who: Participant, frame: ServerFrame): Prom
   const data = encodeFrame(frame);
   if (data.byteLength > limits.serverFrameMaxBytes) throw new ReplyTooLargeError(frame.type, data.byteLength);
   const outcome = await deps.poster.post(who.connectionId, data);
-  if (outcome.status === "gone") await deps.connections.remove(who.connectionId);
-  else if (outcome.status === "failed" && isPayloadTooLarge(outcome.error)) {
+  if (outcome.status === "gone") {
+    // Gone is gone, as in a broadcast: the connection leaves the presence too, or its user stays listed until TTL.
+    await deps.connections.remove(who.connectionId);
+    await depart(deps, who.channel, who);
+  } else if (outcome.status === "failed" && isPayloadTooLarge(outcome.error)) {
     throw new ReplyTooLargeError(frame.type, data.byteLength, { cause: outcome.error });
   } else if (outcome.status === "failed") {
     (deps.logger ?? silentLogger).warn("reply to sender failed", {
