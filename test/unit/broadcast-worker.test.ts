@@ -226,6 +226,7 @@ describe("broadcast worker's endpoint", () => {
   };
   const env = (endpoint?: string) => ({
     CONNECTIONS_TABLE: "connections",
+    PRESENCE_TABLE: "presence",
     ...(endpoint ? { CHAT_MANAGEMENT_ENDPOINT: endpoint } : {}),
   });
   const aws = { region: "eu-west-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } };
