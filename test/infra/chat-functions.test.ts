@@ -4,7 +4,7 @@ import type { ChatFunctionName } from "../../infra/chat-functions.ts";
 import type { ChatStack } from "../../infra/chat-stack.ts";
 import { limits } from "../../lambda/core/limits.ts";
 import { connectionsTable, historyTable, presenceTable } from "../../lambda/core/tables.ts";
-import { ChatTemplate } from "./chat-template.ts";
+import { ChatTemplate, type StackFunctionName } from "./chat-template.ts";
 import { flatten, type SynthesizedChatApp, synthChatApp } from "./infra-fixture.ts";
 
 let synth: SynthesizedChatApp;
@@ -117,7 +117,7 @@ describe("the functions", () => {
   });
 
   it("get the table names and the secret's ARN from the stack", () => {
-    const env = (name: ChatFunctionName) =>
+    const env = (name: StackFunctionName) =>
       template.findResources("AWS::Lambda::Function")[q.fnId(name)]?.Properties.Environment.Variables;
     const secretArn = { Ref: q.logicalId(chat.node.findChild("TokenSecret").node.findChild("Secret")) };
     for (const name of ROUTES) {
