@@ -123,12 +123,14 @@ export class PresenceStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: "#channel = :channel AND #user > :countKey",
-          FilterExpression: "#expiresAt > :now",
+          // An emptied item (its last connection departed, the delete not done yet or lost) is nobody.
+          FilterExpression: "#expiresAt > :now AND attribute_exists(#connections)",
           ProjectionExpression: "#user",
           ExpressionAttributeNames: {
             "#channel": partitionKey.name,
             "#user": sortKey.name,
             "#expiresAt": ttlAttribute,
+            "#connections": "connections",
           },
           ExpressionAttributeValues: { ":channel": channel, ":countKey": countKey, ":now": nowSeconds },
           Limit: max - users.length,
