@@ -33,6 +33,9 @@ const entryEnv = {
   AWS_REGION: "us-east-1",
   CONNECTIONS_TABLE: "chat-connections",
   HISTORY_TABLE: "chat-history",
+  PRESENCE_TABLE: "chat-presence",
+  // As the stack sets it for every function that posts (infra/chat-stack.ts); the worker requires it.
+  CHAT_MANAGEMENT_ENDPOINT: "https://abcdef1234.execute-api.us-east-1.amazonaws.com/chat",
   CHAT_TOKEN_SECRET: "a-benchmark-secret-that-is-long-enough-for-hs256",
   POWERTOOLS_SERVICE_NAME: "chat",
   POWERTOOLS_LOG_LEVEL: "INFO",
@@ -98,20 +101,20 @@ export const handler = (table) => Promise.all([
 ]);
 `;
 
-/** The floor above: {@link sdkFloorSource} bundled as the entries are. */
-export async function measureSdkFloor(target: string): Promise<{ what: string; minifiedBytes: number }> {
-  const dir = await mkdtemp(join(tmpdir(), "chat-bench-floor-"));
-  try {
-    const outfile = join(dir, "index.mjs");
-    const { entryPoints: _, ...options } = buildOptions("", outfile, target);
-    await build({ ...options, stdin: { contents: sdkFloorSource, resolveDir: root, loader: "js" } });
-    return {
-      what: "the DynamoDB Document client alone (Put, Query, BatchWrite, Delete)",
-      minifiedBytes: (await readFile(outfile)).byteLength,
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** The floor: what any function using DynamoDB carries, its size and its module's initialisation beside the entries'. */
+export interface BundleFloorResult {
+  what: string;
+  minifiedBytes: number;
+  /** Median of fresh processes, timed round-robin with the entries' own (see {@link measureBundles}). */
+  initMsMedian: number;
+  error?: string;
+}
+
+/** Bundles {@link sdkFloorSource} as the entries are bundled, to `outfile`; its minified size. */
+async function buildSdkFloor(target: string, outfile: string): Promise<number> {
+  const { entryPoints: _, ...options } = buildOptions("", outfile, target);
+  await build({ ...options, stdin: { contents: sdkFloorSource, resolveDir: root, loader: "js" } });
+  return (await readFile(outfile)).byteLength;
 }
 
 const runNode = promisify(execFile);
@@ -128,14 +131,33 @@ async function initMs(file: string, sourceMaps: boolean): Promise<number> {
   return Number(stdout);
 }
 
+/** Every entry's bundle, and the floor measured in the same rounds. */
+export interface BundlesResult {
+  bundles: Record<string, BundleResult>;
+  floor: BundleFloorResult;
+}
+
 /**
  * Bundles every `lambda/entry/*.ts` as infra/chat-function.ts has CDK do it (esbuild, ESM, minified, source map, the
- * AWS SDK bundled, module fields first, the require shim), then loads each bundle in `processes` fresh Node processes,
- * round-robin across the entries so a burst of machine noise does not land on one entry.
+ * AWS SDK bundled, module fields first, the require shim), and the floor ({@link sdkFloorSource}) alike, then loads
+ * each bundle in `processes` fresh Node processes, round-robin across the entries and the floor so a burst of machine
+ * noise does not land on one of them, and each entry's init can be judged as a ratio of the floor's.
  */
-export async function measureBundles(target: string, processes = 10): Promise<Record<string, BundleResult>> {
+export async function measureBundles(target: string, processes = 10): Promise<BundlesResult> {
   const dir = await mkdtemp(join(tmpdir(), "chat-bench-bundles-"));
   try {
+    const floorFile = join(dir, "floor", "index.mjs");
+    const floor: BundleFloorResult = {
+      what: "the DynamoDB Document client alone (Put, Query, BatchWrite, Delete)",
+      minifiedBytes: 0,
+      initMsMedian: Number.NaN,
+    };
+    const floorInits: number[] = [];
+    try {
+      floor.minifiedBytes = await buildSdkFloor(target, floorFile);
+    } catch (error) {
+      floor.error = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    }
     const entries = (await readdir(entryDir))
       .filter((file) => file.endsWith(".ts"))
       .map((file) => basename(file, ".ts"));
@@ -177,6 +199,13 @@ export async function measureBundles(target: string, processes = 10): Promise<Re
     }
     const times = new Map(built.map((name) => [name, { maps: [] as number[], plain: [] as number[] }]));
     for (let run = 0; run < processes; run++) {
+      if (!floor.error) {
+        try {
+          floorInits.push(await initMs(floorFile, false));
+        } catch (error) {
+          floor.error = `load failed: ${error instanceof Error ? error.message.split("\n")[0] : error}`;
+        }
+      }
       for (const name of built) {
         const file = join(dir, name, "index.mjs");
         const bucket = times.get(name);
@@ -196,7 +225,8 @@ export async function measureBundles(target: string, processes = 10): Promise<Re
       result.initMsMedian = median(plain);
       result.initMsSourceMapsMedian = median(maps);
     }
-    return results;
+    floor.initMsMedian = median(floorInits);
+    return { bundles: results, floor };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

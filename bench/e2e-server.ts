@@ -6,6 +6,7 @@ import { WebSocketServer } from "ws";
 import { silentLogger } from "../lambda/core/logger.ts";
 import { startLocalStack } from "../local/local-stack.ts";
 import { exitWithParent } from "./child.ts";
+import { E2E_SECRET } from "./e2e-secret.ts";
 
 /** What an end-to-end server says when it is ready. */
 export interface E2eServerReady {
@@ -15,9 +16,6 @@ export interface E2eServerReady {
   /** Ours only: the session endpoint handing out tokens. */
   sessionUrl?: string;
 }
-
-/** The secret of the benchmark's local stack (never used anywhere else). */
-export const E2E_SECRET = "a-benchmark-secret-that-is-long-enough-for-hs256";
 
 /**
  * The chat's whole local stack, as `npm start` runs it: the API Gateway emulator and dynalite in this thread, the

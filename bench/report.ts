@@ -1,8 +1,9 @@
-import type { BundleResult } from "./bundles.ts";
+import type { BundleFloorResult, BundleResult } from "./bundles.ts";
 import type { ChannelCost } from "./cost.ts";
 import type { E2eResult } from "./e2e.ts";
 import type { FanoutResult } from "./fanout.ts";
 import type { MachineInfo } from "./machine.ts";
+import type { PresenceResult } from "./presence.ts";
 import type { ReadCostResult } from "./read-cost.ts";
 import type { ShardedResult } from "./sharded.ts";
 
@@ -13,11 +14,13 @@ export interface BenchResults {
   readCost: ReadCostResult | null;
   fanout: FanoutResult | null;
   bundles: Record<string, BundleResult> | null;
-  /** The smallest bundle any function using DynamoDB can have with the SDK bundled (bench/bundles.ts). */
-  bundleFloor: { what: string; minifiedBytes: number } | null;
+  /** The smallest bundle any function using DynamoDB can have with the SDK bundled, and its init (bench/bundles.ts). */
+  bundleFloor: BundleFloorResult | null;
   e2e: (E2eResult & { oursP50Ms: number; oursP99Ms: number; socketIoP99Ms: number; rawWsP99Ms: number }) | null;
   /** The product's sharded fan-out (bench/sharded.ts). */
   sharded: ShardedResult | null;
+  /** Presence by user at scale (bench/presence.ts). */
+  presence: PresenceResult | null;
   cost: Record<string, ChannelCost> | null;
   costAssumptions: unknown;
   errors: Record<string, string>;
@@ -66,21 +69,24 @@ function rows(r: BenchResults): Row[] {
       }
     }
   }
+  const floorInit = r.bundleFloor?.initMsMedian ?? Number.NaN;
   for (const [name, b] of Object.entries(r.bundles ?? {})) {
     out.push([
       `bundle ${name}: minified / zipped / init (median)`,
       b.error ? `error: ${b.error}` : `${kib(b.minifiedBytes)} / ${kib(b.zippedBytes)} / ${n(b.initMsMedian, 1)} ms`,
       `${kib(b.minifiedBytesDefaultCredentials)} with the SDK's default credential chain; ${n(b.initMsSourceMapsMedian, 1)} ms with source maps`,
-      "—",
+      `init ${n(b.initMsMedian / floorInit, 2)}× the floor's`,
       "≤ 200 KiB, ≤ 50 ms",
       verdict(!b.error && b.minifiedBytes <= 200 * 1024 && b.initMsMedian <= 50),
     ]);
   }
   if (r.bundleFloor) {
     out.push([
-      `bundle floor: ${r.bundleFloor.what}, bundled the same way`,
-      kib(r.bundleFloor.minifiedBytes),
-      "—",
+      `bundle floor: ${r.bundleFloor.what}, bundled the same way: minified / init (median)`,
+      r.bundleFloor.error
+        ? `error: ${r.bundleFloor.error}`
+        : `${kib(r.bundleFloor.minifiedBytes)} / ${n(r.bundleFloor.initMsMedian, 1)} ms`,
+      "timed in the same rounds as the bundles above",
       "—",
       "what any function using DynamoDB carries",
       "—",
@@ -112,6 +118,7 @@ function rows(r: BenchResults): Row[] {
       verdict(share >= 0.8 && r.sharded.failed === 0 && r.sharded.delivered === r.sharded.recipients),
     ]);
   }
+  out.push(...presenceRows(r.presence));
   for (const [size, c] of Object.entries(r.cost ?? {})) {
     out.push([
       `cost per million deliveries, channel of ${n(Number(size))}`,
@@ -122,6 +129,45 @@ function rows(r: BenchResults): Row[] {
       Number(size) >= 10 ? verdict(c.overheadShare <= 0.15) : "—",
     ]);
   }
+  return out;
+}
+
+function presenceRows(p: PresenceResult | null): Row[] {
+  if (!p) return [];
+  const out: Row[] = [];
+  for (const [size, joinPosts] of Object.entries(p.postsPerJoin)) {
+    const leavePosts = p.postsPerLeave[size] ?? Number.NaN;
+    const reference = p.perMemberReference[size] ?? Number.NaN;
+    const beyond = Number(size) > p.limit;
+    out.push([
+      `presence: posts per join / leave, channel of ${n(Number(size))} users (limit ${p.limit})`,
+      `${n(joinPosts)} / ${n(leavePosts)}`,
+      `${n(reference)} / ${n(reference)} per member (N − 1, before presence by user)`,
+      reference > 0 ? `${n(Math.max(joinPosts, leavePosts) / reference, 2)} of per-member` : "—",
+      beyond ? "≤ 1 beyond the limit" : "— (within the limit: every other member told)",
+      beyond ? verdict(joinPosts <= 1 && leavePosts <= 1) : "—",
+    ]);
+  }
+  const tabs = Object.entries(p.postsPerSecondTab);
+  if (tabs.length > 0) {
+    out.push([
+      "presence: posts for a user's second tab opening and closing",
+      tabs.map(([size, posts]) => `${n(posts)} at ${n(Number(size))}`).join(", "),
+      "one notice per connection before",
+      "—",
+      "no notice without a transition",
+      `${verdict(tabs.every(([, posts]) => posts === 0))} (info)`,
+    ]);
+  }
+  const j = p.join;
+  out.push([
+    `presence: ${n(j.clients)} clients join one channel, ${j.concurrency} handshakes in flight, first handshake → idle`,
+    `${n(j.ours.seconds, 1)} s (${n(j.ours.framesReceived)} notice frames, ${n(j.ours.failed)} failed)`,
+    `raw ws ${n(j.rawWs.seconds, 2)} s; 67 s before presence by user`,
+    `${n(j.ours.seconds / j.rawWs.seconds, 1)}× raw ws`,
+    "≤ 10 s",
+    verdict(j.ours.seconds <= 10 && j.ours.failed === 0),
+  ]);
   return out;
 }
 

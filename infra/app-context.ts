@@ -18,6 +18,8 @@ export const contextKeys = {
   apiGatewayAccount: "apiGatewayAccount",
   /** Powertools log level of the functions. Default: "INFO". */
   logLevel: "logLevel",
+  /** The largest channel, in users, with join and leave notices. Default: 100. */
+  presenceLimit: "presenceLimit",
   /** The built page's folder, relative to the working directory. Default: dist/web. */
   siteAssetsDir: "siteAssetsDir",
   /** A host name of your own for the WebSocket API, e.g. chat.example.com; needs wsCertificateArn. Default: none. */
@@ -88,6 +90,12 @@ export function chatAppPropsFromContext(node: Node, environment: AppEnvironment 
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as ChatLogLevel)) {
     throw new Error(`context ${contextKeys.logLevel} must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
+  const presenceLimit = text(node, contextKeys.presenceLimit);
+  if (presenceLimit !== undefined && !/^[1-9][0-9]{0,5}$/.test(presenceLimit)) {
+    throw new Error(
+      `context ${contextKeys.presenceLimit} must be a whole number from 1 to 999999, got "${presenceLimit}"`,
+    );
+  }
   const assets = text(node, contextKeys.siteAssetsDir);
   const webSocketDomain = webSocketDomainFromContext(node, environment.region || undefined);
   return {
@@ -96,6 +104,7 @@ export function chatAppPropsFromContext(node: Node, environment: AppEnvironment 
       historyRemovalPolicy: flag(node, contextKeys.retainHistory, true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       manageApiGatewayAccount: flag(node, contextKeys.apiGatewayAccount, true),
       logLevel: logLevel as ChatLogLevel | undefined,
+      ...(presenceLimit ? { presenceLimit: Number(presenceLimit) } : {}),
       ...(webSocketDomain ? { webSocketDomain } : {}),
     },
     site: { siteAssetsDir: assets ? resolve(assets) : undefined },

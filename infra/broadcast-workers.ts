@@ -70,7 +70,11 @@ export class BroadcastWorkers extends Construct {
       description: "Chat broadcast worker: delivers one segment of a large channel",
       // The queue too: members a worker had no time left for go back on it as a segment of their own, so SQS never
       // delivers again (and duplicates) a segment that was partly posted.
-      environment: { CONNECTIONS_TABLE: props.tables.connections.tableName, SEGMENT_QUEUE_URL: this.queue.queueUrl },
+      environment: {
+        CONNECTIONS_TABLE: props.tables.connections.tableName,
+        PRESENCE_TABLE: props.tables.presence.tableName,
+        SEGMENT_QUEUE_URL: this.queue.queueUrl,
+      },
       // Posting is network-bound, and Lambda's network bandwidth and CPU grow with memory.
       memorySize: 1024,
       timeout: WORKER_TIMEOUT,
@@ -78,6 +82,8 @@ export class BroadcastWorkers extends Construct {
       logRetention: props.logRetention,
     }).fn;
     this.queue.grantSendMessages(worker);
+    // Members a segment finds gone leave the channel's presence.
+    props.tables.presence.grantReadWriteData(worker);
     worker.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency }),
     );

@@ -17,6 +17,8 @@ export interface ChatFunctionsProps {
   readonly tokenSecret: ISecret;
   /** Session token lifetime, passed as `CHAT_TOKEN_TTL`. Default: `limits.tokenTtlSeconds` (1 hour). */
   readonly tokenTtl?: Duration;
+  /** The largest channel, in users, with join and leave notices (`CHAT_PRESENCE_LIMIT`). Default: 100. */
+  readonly presenceLimit?: number;
   /** Powertools log level of every function. Default: "INFO". */
   readonly logLevel?: ChatLogLevel;
   /** How long function logs are kept. Default: one month. */
@@ -59,6 +61,8 @@ export class ChatFunctions extends Construct {
     const tableEnv = {
       CONNECTIONS_TABLE: tables.connections.tableName,
       HISTORY_TABLE: tables.history.tableName,
+      PRESENCE_TABLE: tables.presence.tableName,
+      ...(props.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(props.presenceLimit) } : {}),
       ...(props.segmentQueue ? { SEGMENT_QUEUE_URL: props.segmentQueue.queueUrl } : {}),
     };
     // The WebSocket routes answer within API Gateway's 29-second integration timeout or not at all; a broadcast
@@ -111,6 +115,8 @@ export class ChatFunctions extends Construct {
           "table's only one, so the wildcard reaches no other table.",
       );
     }
+    // Every route changes presence: connect arrives, disconnect departs, and all three depart members found gone.
+    for (const fn of [this.connect, this.message, this.disconnect]) tables.presence.grantReadWriteData(fn);
     // Any route may fan out to a large channel: connect and disconnect announce, message broadcasts.
     if (props.segmentQueue)
       for (const fn of [this.connect, this.message, this.disconnect]) props.segmentQueue.grantSendMessages(fn);

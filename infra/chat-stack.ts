@@ -24,6 +24,11 @@ export interface ChatStackProps extends StackProps {
   readonly historyRemovalPolicy?: RemovalPolicy;
   /** Session token lifetime. Default: 1 hour (`limits.tokenTtlSeconds`). */
   readonly tokenTtl?: Duration;
+  /**
+   * The largest channel, in users, whose members get "connected"/"disconnected" notices; beyond it none go out, since
+   * notices to every member cost about N²/3,600 posts per second. Default: 100 (`limits.presenceNoticeLimit`).
+   */
+  readonly presenceLimit?: number;
   /** Powertools log level of the functions. Default: "INFO". */
   readonly logLevel?: ChatLogLevel;
   /** How long function and access logs are kept. Default: one month. */
@@ -98,6 +103,7 @@ export class ChatStack extends Stack {
       tokenSecret,
       segmentQueue: this.broadcastWorkers.queue,
       tokenTtl: props.tokenTtl,
+      presenceLimit: props.presenceLimit,
       logLevel: props.logLevel,
       logRetention: props.logRetention,
     });

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from "aws-cdk-lib";
 import { type Attribute, AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { connectionsTable, historyTable, type KeyAttribute } from "../lambda/core/tables.ts";
+import { connectionsTable, historyTable, type KeyAttribute, presenceTable } from "../lambda/core/tables.ts";
 
 /** Properties of {@link ChatTables}. */
 export interface ChatTablesProps {
@@ -28,6 +28,8 @@ export class ChatTables extends Construct {
   readonly connections: Table;
   /** channel + sk → the channel's recent messages. */
   readonly history: Table;
+  /** channel + user → that user's connections in the channel, and each channel's count of present users. */
+  readonly presence: Table;
 
   constructor(scope: Construct, id: string, props: ChatTablesProps = {}) {
     super(scope, id);
@@ -54,6 +56,16 @@ export class ChatTables extends Construct {
       timeToLiveAttribute: historyTable.ttlAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.historyRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    this.presence = new Table(this, "Presence", {
+      partitionKey: attribute(presenceTable.partitionKey),
+      sortKey: attribute(presenceTable.sortKey),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: presenceTable.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Like the connections it counts, presence means nothing without the API.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
   }
 }

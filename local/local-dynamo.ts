@@ -10,7 +10,7 @@ import {
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { connectionsTable, historyTable, type KeyAttribute } from "../lambda/core/tables.ts";
+import { connectionsTable, historyTable, type KeyAttribute, presenceTable } from "../lambda/core/tables.ts";
 import { withDynamoFaults } from "./dynamo-faults.ts";
 import type { Faults } from "./faults.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
@@ -19,6 +19,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 export interface LocalTableNames {
   readonly connections: string;
   readonly history: string;
+  readonly presence: string;
 }
 
 const attribute = (key: KeyAttribute) => ({ AttributeName: key.name, AttributeType: key.type });
@@ -50,6 +51,15 @@ export function createTableInputs(names: LocalTableNames): CreateTableCommandInp
       KeySchema: [
         { AttributeName: historyTable.partitionKey.name, KeyType: "HASH" },
         { AttributeName: historyTable.sortKey.name, KeyType: "RANGE" },
+      ],
+    },
+    {
+      TableName: names.presence,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [attribute(presenceTable.partitionKey), attribute(presenceTable.sortKey)],
+      KeySchema: [
+        { AttributeName: presenceTable.partitionKey.name, KeyType: "HASH" },
+        { AttributeName: presenceTable.sortKey.name, KeyType: "RANGE" },
       ],
     },
   ];
@@ -125,6 +135,7 @@ export async function createTables(
     for (const [tableName, ttlAttribute] of [
       [names.connections, connectionsTable.ttlAttribute],
       [names.history, historyTable.ttlAttribute],
+      [names.presence, presenceTable.ttlAttribute],
     ] as const) {
       await waitUntilActive(client, tableName);
       if (options.ttl ?? true) await enableTtl(client, tableName, ttlAttribute);

@@ -28,6 +28,8 @@ export interface LocalStackOptions {
   readonly tokenSecret?: string;
   /** Token lifetime in seconds (`CHAT_TOKEN_TTL`). Default: 1 hour. */
   readonly tokenTtlSeconds?: number;
+  /** The largest channel, in users, with join and leave notices (`CHAT_PRESENCE_LIMIT`). Default: 100. */
+  readonly presenceLimit?: number;
   /** Folder keeping the data across restarts (`CHAT_DATA_DIR`). Default: in memory. */
   readonly dataDir?: string;
   /** Folder of the built page. Default: none (only the APIs are served). */
@@ -47,7 +49,8 @@ export interface LocalStackOptions {
    * not check signatures (DynamoDB Local, dynalite): requests reach the store signed for the proxy's host. Default: false.
    */
   readonly dynamoFaultProxy?: boolean;
-  /** The tables' names, e.g. for several stacks on one store. Default: `chat-connections` and `chat-history`. */
+  /** The tables' names, e.g. for several stacks on one store. Default: `chat-connections`, `chat-history`, `chat-presence`. */
+
   readonly tables?: LocalTableNames;
   /** Broadcast workers running at once for large channels' segments. Default: 4. */
   readonly broadcastWorkers?: number;
@@ -87,7 +90,7 @@ export interface LocalStack {
 }
 
 const STAGE = "local";
-const TABLES: LocalTableNames = { connections: "chat-connections", history: "chat-history" };
+const TABLES: LocalTableNames = { connections: "chat-connections", history: "chat-history", presence: "chat-presence" };
 
 /** A store at `endpoint` with the chat's tables, behind a fault-injecting proxy when `faults` are given. */
 async function externalDynamo(endpoint: string, tables: LocalTableNames, faults?: Faults): Promise<LocalDynamo> {
@@ -154,6 +157,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const env = {
     CONNECTIONS_TABLE: tables.connections,
     HISTORY_TABLE: tables.history,
+    PRESENCE_TABLE: tables.presence,
+    ...(options.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(options.presenceLimit) } : {}),
     CHAT_MANAGEMENT_ENDPOINT: managementEndpoint,
     CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
   };

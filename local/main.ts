@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     host: env.HOST || "127.0.0.1",
     tokenSecret: env.CHAT_TOKEN_SECRET || undefined,
     tokenTtlSeconds: positiveIntEnv("CHAT_TOKEN_TTL"),
+    presenceLimit: positiveIntEnv("CHAT_PRESENCE_LIMIT"),
     dataDir: env.CHAT_DATA_DIR ? resolve(env.CHAT_DATA_DIR) : undefined,
     dynamoEndpoint,
     webDir: outdir,

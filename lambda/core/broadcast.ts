@@ -36,6 +36,11 @@ export interface BroadcastDeps {
   readonly now?: () => number;
   /** Waits between retry rounds. Default: a real timer. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Told about the members found gone (410) once their records are removed, so they leave the channel's presence as
+   * a `$disconnect` would have made them; a failure there is logged and never fails the broadcast.
+   */
+  readonly onGone?: (channel: string, members: Member[]) => Promise<void>;
 }
 
 /** Options of one broadcast. */
@@ -121,7 +126,7 @@ export async function deliverWithin(
 ): Promise<Delivery> {
   const logger = deps.logger ?? silentLogger;
   const { budget } = options;
-  const gone: string[] = [];
+  const gone: Member[] = [];
   const unsent: Member[] = [];
   const failures = new PostFailures();
   let retry: Member[] = [];
@@ -149,7 +154,7 @@ export async function deliverWithin(
         if (outcome.status === "delivered") result.delivered++;
         else if (outcome.status === "gone") {
           if (member.connectedAt !== undefined && member.connectedAt > joiningSince) result.connecting++;
-          else gone.push(member.connectionId);
+          else gone.push(member);
         } else if (!lastRound && isRetryable(outcome.error)) retry.push(member);
         else {
           result.failed++;
@@ -182,9 +187,10 @@ export async function deliverWithin(
   result.gone = gone.length;
   if (gone.length > 0) {
     // Every post has been made: a failure to clean up must not turn the broadcast into an error.
-    const left = await deps.connections.removeMany(gone).catch((error: unknown) => {
+    const goneIds = gone.map((member) => member.connectionId);
+    const left = await deps.connections.removeMany(goneIds).catch((error: unknown) => {
       logger.warn("removing stale connections failed", { channel, count: gone.length, error });
-      return gone;
+      return goneIds;
     });
     result.notRemoved = left.length;
     if (left.length > 0) {
@@ -192,6 +198,13 @@ export async function deliverWithin(
         channel,
         count: left.length,
         connectionIds: left.slice(0, FAILURE_SAMPLE_IDS),
+      });
+    }
+    const notRemoved = new Set(left);
+    const removed = gone.filter((member) => !notRemoved.has(member.connectionId));
+    if (removed.length > 0 && deps.onGone) {
+      await deps.onGone(channel, removed).catch((error: unknown) => {
+        logger.warn("presence of stale connections not updated", { channel, count: removed.length, error });
       });
     }
   }

@@ -6,8 +6,8 @@ import { encodeFrame, HistoryPageBudget } from "./frame-size.ts";
 import type { HistoryStore } from "./history-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
-import { compareCodePoints } from "./names.ts";
 import type { Poster } from "./poster.ts";
+import type { PresenceStore } from "./presence-store.ts";
 import { isPayloadTooLarge, ReplyTooLargeError } from "./reply-size.ts";
 import {
   errorFrame,
@@ -25,6 +25,10 @@ export interface ChatDeps {
   readonly connections: ConnectionStore;
   /** The channels' messages, which also count each connection's rate. */
   readonly history: HistoryStore;
+  /** Who is present in each channel, by user, and how many. */
+  readonly presence: PresenceStore;
+  /** The largest channel, in users, whose members get join and leave notices. Default: `limits.presenceNoticeLimit`. */
+  readonly presenceLimit?: number;
   readonly poster: Poster;
   readonly logger?: CoreLogger;
   /** Epoch milliseconds. Default: `Date.now`. */
@@ -64,7 +68,8 @@ async function timedFanOut(
   options: { exclude?: string; pages?: AsyncIterable<Member[]> } = {},
 ): Promise<BroadcastResult> {
   const started = performance.now();
-  const result = await fanOut(deps, channel, frame, { ...options, concurrency: deps.concurrency });
+  const onGone = (gone: string, members: Member[]) => departAll(deps, gone, members);
+  const result = await fanOut({ ...deps, onGone }, channel, frame, { ...options, concurrency: deps.concurrency });
   deps.onBroadcast?.(channel, result, performance.now() - started);
   return result;
 }
@@ -76,23 +81,58 @@ const connectionRecord = (who: Participant, connectedAt: number): ConnectionReco
   expiresAt: Math.floor(connectedAt / 1000) + limits.connectionTtlSeconds,
 });
 
-function announce(deps: ChatDeps, who: Participant, message: string): Promise<BroadcastResult> {
+const noticesUpTo = (deps: ChatDeps) => deps.presenceLimit ?? limits.presenceNoticeLimit;
+
+/** Tells every other member of a channel of at most `presenceLimit` users that someone came or went. */
+async function announce(
+  deps: ChatDeps,
+  who: Pick<Participant, "connectionId" | "channel">,
+  message: string,
+  users: number,
+): Promise<BroadcastResult | undefined> {
+  if (users > noticesUpTo(deps)) return undefined;
   return timedFanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), {
     exclude: who.connectionId,
   });
 }
 
-/** The seed's onOpen: stores the connection and tells every *other* member "Lucy connected". */
+const NO_BROADCAST: BroadcastResult = { delivered: 0, gone: 0, connecting: 0, failed: 0, notRemoved: 0 };
+
+/**
+ * The seed's onOpen: stores the connection and, when it is the user's first in the channel (PROTOCOL v2 §3), tells
+ * every *other* member "Lucy connected" — in channels of at most `presenceLimit` users.
+ */
 export async function join(deps: ChatDeps, who: Participant): Promise<BroadcastResult> {
-  await deps.connections.put(connectionRecord(who, clock(deps)));
+  const record = connectionRecord(who, clock(deps));
+  await deps.connections.put(record);
+  const arrival = await deps.presence.arrive(who.channel, who.username, who.connectionId, record.expiresAt);
+  if (!arrival.first) return NO_BROADCAST;
   // Never post to the joining connection here: until $connect returns, API Gateway answers 410 for it.
-  return announce(deps, who, `${who.username} connected`);
+  return (await announce(deps, who, `${who.username} connected`, arrival.count)) ?? NO_BROADCAST;
 }
 
-/** The seed's onClose: removes the connection and tells the others "Lucy disconnected". */
+/** A connection leaves its channel's presence; the user's last one tells the others "Lucy disconnected". */
+async function depart(deps: ChatDeps, channel: string, member: Pick<Member, "connectionId" | "username">) {
+  const departure = await deps.presence.depart(channel, member.username, member.connectionId);
+  if (!departure.last) return undefined;
+  // The channel had one more user before this departure: that is the size that decides on a notice.
+  return announce(
+    deps,
+    { connectionId: member.connectionId, channel },
+    `${member.username} disconnected`,
+    departure.count + 1,
+  );
+}
+
+/** Members a broadcast found gone (410) and removed leave as their `$disconnect` would have made them. */
+async function departAll(deps: ChatDeps, channel: string, members: Member[]): Promise<void> {
+  for (const member of members) await depart(deps, channel, member);
+}
+
+/** The seed's onClose: removes the connection and, when it was the user's last in the channel, tells the others. */
 export async function leave(deps: ChatDeps, who: Participant): Promise<BroadcastResult> {
   await deps.connections.remove(who.connectionId);
-  return announce(deps, who, `${who.username} disconnected`);
+  return (await depart(deps, who.channel, who)) ?? NO_BROADCAST;
 }
 
 /**
@@ -104,8 +144,11 @@ async function reply(deps: ChatDeps, who: Participant, frame: ServerFrame): Prom
   const data = encodeFrame(frame);
   if (data.byteLength > limits.serverFrameMaxBytes) throw new ReplyTooLargeError(frame.type, data.byteLength);
   const outcome = await deps.poster.post(who.connectionId, data);
-  if (outcome.status === "gone") await deps.connections.remove(who.connectionId);
-  else if (outcome.status === "failed" && isPayloadTooLarge(outcome.error)) {
+  if (outcome.status === "gone") {
+    // Gone is gone, as in a broadcast: the connection leaves the presence too, or its user stays listed until TTL.
+    await deps.connections.remove(who.connectionId);
+    await depart(deps, who.channel, who);
+  } else if (outcome.status === "failed" && isPayloadTooLarge(outcome.error)) {
     throw new ReplyTooLargeError(frame.type, data.byteLength, { cause: outcome.error });
   } else if (outcome.status === "failed") {
     (deps.logger ?? silentLogger).warn("reply to sender failed", {
@@ -128,29 +171,18 @@ async function* resumed(first: IteratorResult<Member[]>, rest: AsyncIterator<Mem
 }
 
 /**
- * The members of the sender's channel, the sender always among them: when the index did not list it (its record
- * was removed by a stale-removal while it lives, or it connected so recently that the index lags), it is stored again
- * if missing and added at the end. Not counting against the rate, it needs no record to send; the record is for
- * the next broadcasts.
+ * The members of the sender's channel, the sender always among them: when the index does not list it (it connected
+ * so recently that the index lags, or its `$disconnect` is removing it right now), it gets its own message all the
+ * same. Its record is never stored again here: a frame racing its connection's `$disconnect` must not bring back a
+ * user who left, with a fresh TTL (a ghost). The sender is past its `$connect`, so a 410 from it means gone.
  */
-async function* withSender(deps: ChatDeps, who: Participant, now: number, pages: AsyncIterable<Member[]>) {
+async function* withSender(who: Participant, pages: AsyncIterable<Member[]>): AsyncGenerator<Member[]> {
   let listed = false;
   for await (const page of pages) {
     listed ||= page.some((member) => member.connectionId === who.connectionId);
     yield page;
   }
-  if (listed) return;
-  const logger = deps.logger ?? silentLogger;
-  try {
-    if (await deps.connections.restore(connectionRecord(who, now))) {
-      logger.warn("sender was not stored; stored it again", { connectionId: who.connectionId });
-    }
-  } catch (error) {
-    // The message is stored and on its way: a failed restore must not fail it. The next message tries again.
-    logger.warn("sender was not stored and storing it again failed", { connectionId: who.connectionId, error });
-  }
-  // No `connectedAt`: the sender is past its $connect, so a 410 from it means gone, and its record goes again.
-  yield [{ connectionId: who.connectionId, username: who.username }];
+  if (!listed) yield [{ connectionId: who.connectionId, username: who.username }];
 }
 
 /**
@@ -180,22 +212,18 @@ async function sendMessage(deps: ChatDeps, who: Participant, text: string): Prom
       message: `at most ${limits.rateMaxMessages} messages per ${limits.rateWindowMs / 1000} seconds`,
     });
   }
-  const members = withSender(deps, who, timestamp, resumed(first, pages));
+  const members = withSender(who, resumed(first, pages));
   const result = await timedFanOut(deps, who.channel, frame, { pages: members });
   return { kind: "broadcast", messageId: frame.id, result };
 }
 
 /**
- * The answer to `who`: the channel's users, unique, sorted by code point, the first `limits.presenceListMax` listed
- * and `count` all of them. Only the names are kept while the index is read, not its records.
+ * The answer to `who`: the channel's users, unique, sorted by code point, the first `limits.presenceListMax` listed,
+ * and `count` all of them, from the presence items and the channel's kept count: never a read of the whole channel.
  */
 async function presence(deps: ChatDeps, channel: string): Promise<ServerFrame> {
-  const users = new Set<string>();
-  for await (const page of deps.connections.memberPages(channel)) {
-    for (const member of page) users.add(member.username);
-  }
-  const listed = [...users].sort(compareCodePoints).slice(0, limits.presenceListMax);
-  return presenceFrame(channel, listed, users.size);
+  const { users, count } = await deps.presence.list(channel, limits.presenceListMax);
+  return presenceFrame(channel, users, count);
 }
 
 /** The answer to `history`: one page that fits a frame (PROTOCOL §4). */

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -60,27 +59,6 @@ export class ConnectionStore {
   /** Stores a new connection. */
   async put(record: ConnectionRecord): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: record }));
-  }
-
-  /**
-   * Stores a connection unless it is stored already, never overwriting what is there (its `connectedAt`, its TTL).
-   * True when it was missing and is stored now.
-   */
-  async restore(record: ConnectionRecord): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: record,
-          ConditionExpression: "attribute_not_exists(#id)",
-          ExpressionAttributeNames: { "#id": partitionKey.name },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
   }
 
   /** Deletes a connection and returns what was stored, if anything was. */

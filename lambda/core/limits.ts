@@ -32,6 +32,12 @@ export const limits = {
   historyReadMaxItems: 1_000,
   /** Users listed in a presence answer, at most; `count` gives them all. */
   presenceListMax: 100,
+  /**
+   * Default of the largest channel (in users) whose members get "connected"/"disconnected" notices. Every connection
+   * lives at most 2 hours, so notices to every member cost about N²/3,600 posts per second: at 6,000 members that is
+   * the account's whole default management API quota. Beyond this size no notices go out (`CHAT_PRESENCE_LIMIT`).
+   */
+  presenceNoticeLimit: 100,
   /** How long a history message is kept. */
   historyTtlSeconds: 24 * 3_600,
   /** API Gateway cuts every connection at 2 hours; the record outlives that a little so a missed $disconnect is cleaned. */

@@ -17,10 +17,14 @@ const codePoints = (text: string): number => {
 const USERNAME_PATTERN = /^[\p{L}\p{M}\p{Nd} _.-]+$/u;
 const CHANNEL_PATTERN = /^[A-Za-z0-9_-]+$/;
 
-/** A username as the protocol accepts it: trimmed, then 1–32 code points of the allowed characters. */
+/**
+ * A username as the protocol accepts it: trimmed, in Unicode NFC, then 1–32 code points of the allowed characters.
+ * NFC makes "Zoë" typed with a combining diaeresis and with a precomposed ë the same user everywhere names compare.
+ */
 export const usernameSchema = v.pipe(
   v.string("username must be a string"),
   v.trim(),
+  v.transform((name) => name.normalize("NFC")),
   v.check((name) => name.length > 0, "username must not be empty"),
   v.check(
     (name) => codePoints(name) <= limits.usernameMaxChars,
@@ -46,7 +50,7 @@ function check(schema: typeof usernameSchema | typeof channelSchema, input: unkn
   return result.success ? { ok: true, value: result.output } : { ok: false, error: result.issues[0].message };
 }
 
-/** Validates and trims a username. */
+/** Validates a username, trimmed and in NFC. */
 export const parseUsername = (input: unknown): NameResult => check(usernameSchema, input);
 
 /** Validates a channel name; an absent one (`undefined`) is the default channel, an empty one is refused. */

@@ -41,3 +41,17 @@ export const historyTable = {
   sortKey: { name: "sk", type: "S" },
   ttlAttribute: "expiresAt",
 } as const satisfies { partitionKey: KeyAttribute; sortKey: KeyAttribute; ttlAttribute: string };
+
+/**
+ * Presence: who is in a channel, by user. One item per present user (`user` = the NFC name) holding the set of that
+ * user's connections in the channel, and one item per channel (`user` = {@link presenceTable.countKey}, which no
+ * username can be: `#` is not allowed in names) holding how many users are present. A user's item changes atomically,
+ * so its first connection arriving and its last leaving are each seen by exactly one caller.
+ */
+export const presenceTable = {
+  partitionKey: { name: "channel", type: "S" },
+  sortKey: { name: "user", type: "S" },
+  /** The sort key of a channel's occupancy count; below every username in the key order. */
+  countKey: "#count",
+  ttlAttribute: "expiresAt",
+} as const satisfies { partitionKey: KeyAttribute; sortKey: KeyAttribute; countKey: string; ttlAttribute: string };

@@ -1,6 +1,8 @@
 import * as v from "valibot";
 import type { BroadcastDeps, BroadcastResult } from "../core/broadcast.ts";
+import type { Member } from "../core/connection-store.ts";
 import type { CoreLogger } from "../core/logger.ts";
+import type { PresenceStore } from "../core/presence-store.ts";
 import { deliverSegment, type SegmentJob, type SegmentQueue, segmentJobSchema } from "../core/sharded-fanout.ts";
 import { sqsSafeJson } from "../core/sqs-body.ts";
 import { type InvocationClock, invocationBudget, POST_MIN_WINDOW_MS, type TimeBudget } from "../core/time-budget.ts";
@@ -33,6 +35,11 @@ export interface SqsBatchResponse {
 export interface BroadcastWorkerDeps extends BroadcastDeps {
   readonly logger: CoreLogger;
   /**
+   * The channels' presence: members a segment finds gone (410) leave it, as their `$disconnect` would have made them.
+   * Segments only exist for channels far larger than any with join and leave notices, so none are sent here.
+   */
+  readonly presence?: Pick<PresenceStore, "depart">;
+  /**
    * Where the members a segment's invocation ran out of time for are queued again (the segment queue itself).
    * Without it such a segment is left to SQS to deliver again, which is safe only when none of it was posted.
    */
@@ -40,6 +47,13 @@ export interface BroadcastWorkerDeps extends BroadcastDeps {
   readonly onBroadcast?: (channel: string, result: BroadcastResult, durationMs: number) => void;
   readonly flushMetrics?: () => void;
 }
+
+/** Members found gone leave their channel's presence, one after the other (no notices: see `presence`). */
+const departed =
+  (deps: BroadcastWorkerDeps) =>
+  async (channel: string, members: Member[]): Promise<void> => {
+    for (const member of members) await deps.presence?.depart(channel, member.username, member.connectionId);
+  };
 
 /**
  * The broadcast worker: each SQS record is one segment of a large channel's membership, posted to through the
@@ -77,7 +91,7 @@ export function createBroadcastWorkerHandler(deps: BroadcastWorkerDeps) {
     const job = segment.output;
     const { messageId } = record;
     const started = performance.now();
-    const { result, unsent, posts } = await deliverSegment(deps, job, budget);
+    const { result, unsent, posts } = await deliverSegment({ ...deps, onGone: departed(deps) }, job, budget);
     deps.onBroadcast?.(job.channel, result, performance.now() - started);
     deps.logger.info("segment delivered", { messageId, channel: job.channel, ...result });
     if (unsent.length === 0) return "done";

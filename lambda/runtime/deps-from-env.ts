@@ -2,12 +2,13 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { ConnectionStore } from "../core/connection-store.ts";
 import { HistoryStore } from "../core/history-store.ts";
 import type { CoreLogger } from "../core/logger.ts";
+import { PresenceStore } from "../core/presence-store.ts";
 import type { SegmentQueue } from "../core/sharded-fanout.ts";
 import type { BroadcastWorkerDeps } from "../handlers/broadcast-worker.ts";
 import type { WebSocketHandlerDeps } from "../handlers/websocket-deps.ts";
 import { type AwsClientOptions, clientSettings, documentClient, posterCache } from "./aws-clients.ts";
 import { chatMetrics } from "./chat-metrics.ts";
-import { ConfigurationError, requireEnv } from "./environment.ts";
+import { ConfigurationError, positiveIntEnv, requireEnv } from "./environment.ts";
 import { newLogger } from "./function-logger.ts";
 import { sqsSegmentQueue } from "./sqs-segment-queue.ts";
 
@@ -34,14 +35,17 @@ function segmentQueueFromEnv(env: Env, options: WiringOptions): ((endpoint: stri
 }
 
 /**
- * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, and optionally
- * `SEGMENT_QUEUE_URL` (sharded fan-out for large channels). Posts go to `CHAT_MANAGEMENT_ENDPOINT` when it is set,
+ * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, `PRESENCE_TABLE`, and
+ * optionally `CHAT_PRESENCE_LIMIT` (the largest channel with join and leave notices) and `SEGMENT_QUEUE_URL` (sharded
+ * fan-out for large channels). Posts go to `CHAT_MANAGEMENT_ENDPOINT` when it is set,
  * else to the API's execute-api endpoint in `AWS_REGION` (see `managementEndpointOf`), whatever domain the client
  * used. The local stack calls it too, with its own environment and options, so both run the same wiring.
  */
 export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOptions = {}): WebSocketHandlerDeps {
   const connectionsTable = requireEnv("CONNECTIONS_TABLE", env);
   const historyTable = requireEnv("HISTORY_TABLE", env);
+  const presenceTable = requireEnv("PRESENCE_TABLE", env);
+  const presenceLimit = positiveIntEnv("CHAT_PRESENCE_LIMIT", env);
   const aws = options.aws ?? {};
   const doc = documentClient(aws);
   const segmentQueueFor = segmentQueueFromEnv(env, options);
@@ -50,6 +54,8 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   return {
     connections: new ConnectionStore(doc, connectionsTable),
     history: new HistoryStore(doc, historyTable),
+    presence: new PresenceStore(doc, presenceTable),
+    ...(presenceLimit ? { presenceLimit } : {}),
     posterFor: posterCache(undefined, { ...aws, region }),
     ...(managementEndpoint ? { managementEndpoint } : {}),
     region,
@@ -60,7 +66,8 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
 }
 
 /**
- * The broadcast worker's dependencies from the environment: `CONNECTIONS_TABLE` and `CHAT_MANAGEMENT_ENDPOINT` (the
+ * The broadcast worker's dependencies from the environment: `CONNECTIONS_TABLE`, `PRESENCE_TABLE` (members found
+ * gone leave the channel's presence) and `CHAT_MANAGEMENT_ENDPOINT` (the
  * API's execute-api endpoint: a segment never says where to post), and `SEGMENT_QUEUE_URL` (where the members an
  * invocation had no time for are queued again).
  */
@@ -68,8 +75,10 @@ export function broadcastWorkerDepsFromEnv(env: Env = process.env, options: Wiri
   const aws = options.aws ?? {};
   const endpoint = requireEnv("CHAT_MANAGEMENT_ENDPOINT", env);
   const segmentQueue = segmentQueueFromEnv(env, options)?.(endpoint);
+  const doc = documentClient(aws);
   return {
-    connections: new ConnectionStore(documentClient(aws), requireEnv("CONNECTIONS_TABLE", env)),
+    connections: new ConnectionStore(doc, requireEnv("CONNECTIONS_TABLE", env)),
+    presence: new PresenceStore(doc, requireEnv("PRESENCE_TABLE", env)),
     poster: posterCache(undefined, { ...aws, region: requireRegion(aws, env) })(endpoint),
     ...(segmentQueue ? { segmentQueue } : {}),
     logger: options.logger ?? newLogger(),

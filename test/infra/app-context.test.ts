@@ -44,10 +44,21 @@ describe("the app's context", () => {
     expect(props.site?.siteAssetsDir).toMatch(/\/build\/page$/);
   });
 
+  it("reads the presence limit as a whole number, from a string as the CLI gives it", () => {
+    expect(propsFrom({ presenceLimit: "250" }).chat?.presenceLimit).toBe(250);
+    expect(propsFrom({ presenceLimit: 1 }).chat?.presenceLimit).toBe(1);
+    expect(propsFrom({}).chat).not.toHaveProperty("presenceLimit");
+  });
+
   it.each([
     [{ retainHistory: "no" }, /retainHistory must be "true" or "false"/],
     [{ logLevel: "LOUD" }, /logLevel must be one of/],
     [{ siteOrigin: { url: "x" } }, /siteOrigin must be a string/],
+    [{ presenceLimit: "0" }, /presenceLimit must be a whole number from 1 to 999999, got "0"/],
+    [{ presenceLimit: "-5" }, /presenceLimit must be a whole number/],
+    [{ presenceLimit: "1.5" }, /presenceLimit must be a whole number/],
+    [{ presenceLimit: "100 users" }, /presenceLimit must be a whole number/],
+    [{ presenceLimit: "1000000" }, /presenceLimit must be a whole number/],
   ])("refuses %j", (context, error) => {
     expect(() => propsFrom(context)).toThrow(error);
   });

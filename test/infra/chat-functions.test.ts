@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatFunctionName } from "../../infra/chat-functions.ts";
 import type { ChatStack } from "../../infra/chat-stack.ts";
 import { limits } from "../../lambda/core/limits.ts";
-import { connectionsTable, historyTable } from "../../lambda/core/tables.ts";
-import { ChatTemplate } from "./chat-template.ts";
+import { connectionsTable, historyTable, presenceTable } from "../../lambda/core/tables.ts";
+import { ChatTemplate, type StackFunctionName } from "./chat-template.ts";
 import { flatten, type SynthesizedChatApp, synthChatApp } from "./infra-fixture.ts";
 
 let synth: SynthesizedChatApp;
@@ -56,9 +56,28 @@ describe("the tables", () => {
     });
   });
 
-  it("destroy the connections with the stack but keep the history by default", () => {
+  it("key the presence table by channel and user, with TTL and point-in-time recovery, and no index", () => {
+    const table = template.findResources("AWS::DynamoDB::Table")[q.logicalId(chat.tables.presence)];
+    expect(table?.Properties).toEqual({
+      KeySchema: [
+        { AttributeName: presenceTable.partitionKey.name, KeyType: "HASH" },
+        { AttributeName: presenceTable.sortKey.name, KeyType: "RANGE" },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: presenceTable.partitionKey.name, AttributeType: "S" },
+        { AttributeName: presenceTable.sortKey.name, AttributeType: "S" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: presenceTable.ttlAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it("destroy the connections and the presence with the stack but keep the history by default", () => {
     const tables = template.findResources("AWS::DynamoDB::Table");
+    expect(Object.keys(tables)).toHaveLength(3);
     expect(tables[q.logicalId(chat.tables.connections)]?.DeletionPolicy).toBe("Delete");
+    expect(tables[q.logicalId(chat.tables.presence)]?.DeletionPolicy).toBe("Delete");
     expect(tables[q.logicalId(chat.tables.history)]?.DeletionPolicy).toBe("Retain");
   });
 });
@@ -98,16 +117,24 @@ describe("the functions", () => {
   });
 
   it("get the table names and the secret's ARN from the stack", () => {
-    const env = (name: ChatFunctionName) =>
+    const env = (name: StackFunctionName) =>
       template.findResources("AWS::Lambda::Function")[q.fnId(name)]?.Properties.Environment.Variables;
     const secretArn = { Ref: q.logicalId(chat.node.findChild("TokenSecret").node.findChild("Secret")) };
     for (const name of ROUTES) {
       expect(env(name)).toMatchObject({
         CONNECTIONS_TABLE: { Ref: q.logicalId(chat.tables.connections) },
         HISTORY_TABLE: { Ref: q.logicalId(chat.tables.history) },
+        PRESENCE_TABLE: { Ref: q.logicalId(chat.tables.presence) },
       });
       expect(env(name)).not.toHaveProperty("CHAT_TOKEN_SECRET_ARN");
+      // Unset, the handlers use the default presence limit (limits.presenceNoticeLimit).
+      expect(env(name)).not.toHaveProperty("CHAT_PRESENCE_LIMIT");
     }
+    expect(env("broadcast-worker")).toMatchObject({
+      CONNECTIONS_TABLE: { Ref: q.logicalId(chat.tables.connections) },
+      PRESENCE_TABLE: { Ref: q.logicalId(chat.tables.presence) },
+    });
+    for (const name of ["authorizer", "session"] as const) expect(env(name)).not.toHaveProperty("PRESENCE_TABLE");
     expect(env("authorizer")).toMatchObject({ CHAT_TOKEN_SECRET_ARN: secretArn });
     expect(env("session")).toMatchObject({
       CHAT_TOKEN_SECRET_ARN: secretArn,
@@ -154,6 +181,13 @@ describe("the permissions", () => {
       q.grantsOf("dynamodb:PutItem", `{${q.logicalId(table)}.Arn}`).roles;
     expect(writers(chat.tables.connections)).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
     expect(writers(chat.tables.history)).toEqual(q.rolesOf("message"));
+  });
+
+  it("let the WebSocket routes and the broadcast worker change presence, and no other function read it", () => {
+    const presence = `{${q.logicalId(chat.tables.presence)}.Arn}`;
+    for (const action of ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"]) {
+      expect(q.grantsOf(action, presence).roles, action).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
+    }
   });
 
   it("let the WebSocket routes send segments, and the worker hand on what it had no time for, with the queue's URL", () => {

@@ -217,12 +217,13 @@ describe("the outputs", () => {
 });
 
 describe("with options", () => {
-  it("limits CORS to the site, may leave the account alone and may destroy the history", () => {
+  it("limits CORS to the site, may leave the account alone, may destroy the history and sets the presence limit", () => {
     const custom = synthChatApp({
       chat: {
         allowedOrigins: ["https://d111111abcdef8.cloudfront.net"],
         manageApiGatewayAccount: false,
         historyRemovalPolicy: RemovalPolicy.DESTROY,
+        presenceLimit: 250,
       },
     });
     try {
@@ -231,7 +232,12 @@ describe("with options", () => {
       });
       custom.chatTemplate.resourceCountIs("AWS::ApiGateway::Account", 0);
       const tables = Object.values(custom.chatTemplate.findResources("AWS::DynamoDB::Table"));
-      expect(tables.map((t) => t.DeletionPolicy)).toEqual(["Delete", "Delete"]);
+      expect(tables.map((t) => t.DeletionPolicy)).toEqual(["Delete", "Delete", "Delete"]);
+      const functions = custom.chatTemplate.findResources("AWS::Lambda::Function");
+      const customQ = new ChatTemplate(custom.chatTemplate, custom.chat);
+      for (const name of ["connect", "message", "disconnect"] as const) {
+        expect(functions[customQ.fnId(name)]?.Properties.Environment.Variables.CHAT_PRESENCE_LIMIT, name).toBe("250");
+      }
     } finally {
       custom.cleanup();
     }

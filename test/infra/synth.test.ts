@@ -85,6 +85,7 @@ describe("cdk synth", () => {
         AWS_REGION: "eu-west-1",
         CONNECTIONS_TABLE: "connections",
         HISTORY_TABLE: "history",
+        PRESENCE_TABLE: "presence",
         CHAT_MANAGEMENT_ENDPOINT: "https://abc123.execute-api.eu-west-1.amazonaws.com/prod",
         CHAT_TOKEN_SECRET: "a-test-secret-that-is-long-enough-for-hs256",
       },

@@ -27,7 +27,7 @@ function tablesOnSharedStore(dataDir?: string): LocalTableNames {
   const prefix = dataDir
     ? `d${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`
     : `t${randomBytes(6).toString("hex")}`;
-  return { connections: `${prefix}-connections`, history: `${prefix}-history` };
+  return { connections: `${prefix}-connections`, history: `${prefix}-history`, presence: `${prefix}-presence` };
 }
 
 /** Where a test's store is: nothing to add for dynalite (embedded), the run's DynamoDB Local otherwise. */
@@ -72,7 +72,11 @@ export async function startTestDynamo(
   if (testStore === "dynalite") return { ...(await startLocalDynamo(names)), names };
   const endpoint = inject("dynamoLocalEndpoint");
   const prefix = `t${randomBytes(6).toString("hex")}`;
-  const own = { connections: `${prefix}-${names.connections}`, history: `${prefix}-${names.history}` };
+  const own = {
+    connections: `${prefix}-${names.connections}`,
+    history: `${prefix}-${names.history}`,
+    presence: `${prefix}-${names.presence}`,
+  };
   await createTables(endpoint, own, options);
   return { endpoint, names: own, close: async () => {} };
 }

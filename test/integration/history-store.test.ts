@@ -10,11 +10,11 @@ import type { LocalDynamo } from "../../local/local-dynamo.ts";
 import { NOW } from "../fixtures.ts";
 import { startTestDynamo } from "./harness.ts";
 
-// The history store against each local store (dynalite, DynamoDB Local): conditional writes and key ranges as DynamoDB evaluates them, with a fixed
-// clock, so window edges fall where the test puts them. The clock is in the past, so TTL stays off: DynamoDB Local
+// The history store against each local store (dynalite, DynamoDB Local): conditional writes and key ranges as
+// DynamoDB evaluates them, with a fixed clock, so window edges fall where the test puts them. The clock is in the past, so TTL stays off: DynamoDB Local
 // would delete the items as soon as they are written.
 
-let names = { connections: "h-connections", history: "h-history" };
+let names = { connections: "h-connections", history: "h-history", presence: "h-presence" };
 let dynamo: LocalDynamo;
 let doc: ReturnType<typeof documentClient>;
 beforeAll(async () => {

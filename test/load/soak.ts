@@ -121,7 +121,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     tokenSecret: SECRET,
     logger,
     dynamoEndpoint: options.dynamoEndpoint ?? store?.endpoint,
-    tables: { connections: `${prefix}-connections`, history: `${prefix}-history` },
+    tables: { connections: `${prefix}-connections`, history: `${prefix}-history`, presence: `${prefix}-presence` },
   }).catch((error: unknown) => {
     store?.process.kill();
     throw error;

@@ -208,6 +208,49 @@ describe("broadcast worker within its invocation's time", () => {
   });
 });
 
+describe("broadcast worker and presence", () => {
+  it("makes the members it finds gone (410) leave the channel's presence once removed, and posts no notice", async () => {
+    const posts: string[] = [];
+    const departed: [string, string, string][] = [];
+    const handler = createBroadcastWorkerHandler({
+      // c2 could not be removed: it stays a member, so it stays present.
+      connections: { ...noStore, removeMany: async (ids: string[]) => ids.filter((id) => id === "c2") },
+      poster: {
+        post: async (connectionId: string): Promise<PostOutcome> => {
+          posts.push(connectionId);
+          return connectionId === "c0" ? { status: "delivered" } : { status: "gone" };
+        },
+      },
+      presence: {
+        depart: async (channel, user, connectionId) => {
+          departed.push([channel, user, connectionId]);
+          return { last: true, count: 0 };
+        },
+      },
+      logger: recordingLogger(),
+    });
+    const response = await handler({ Records: [{ messageId: "m1", body: queuedSegment(segment(3)) }] });
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(departed).toEqual([["huge", "u1", "c1"]]);
+    expect(posts.sort()).toEqual(["c0", "c1", "c2"]);
+  });
+
+  it("logs a failed departure and still delivers the segment", async () => {
+    const logger = recordingLogger();
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster: { post: async (): Promise<PostOutcome> => ({ status: "gone" }) },
+      presence: { depart: async () => Promise.reject(new Error("throttled")) },
+      logger,
+    });
+    const response = await handler({ Records: [{ messageId: "m1", body: queuedSegment(segment(2)) }] });
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "presence of stale connections not updated" }),
+    );
+  });
+});
+
 describe("broadcast worker's endpoint", () => {
   const servers: Server[] = [];
   afterEach(async () => {
@@ -226,6 +269,7 @@ describe("broadcast worker's endpoint", () => {
   };
   const env = (endpoint?: string) => ({
     CONNECTIONS_TABLE: "connections",
+    PRESENCE_TABLE: "presence",
     ...(endpoint ? { CHAT_MANAGEMENT_ENDPOINT: endpoint } : {}),
   });
   const aws = { region: "eu-west-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } };

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -29,27 +28,6 @@ describe("connection store", () => {
     const record = { ...lucy, connectedAt: NOW, expiresAt: NOW / 1000 + 7800 };
     await store().put(record);
     expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: CONNECTIONS_TABLE, Item: record });
-  });
-
-  it("restores a missing connection, never overwriting a stored one", async () => {
-    ddb
-      .on(PutCommand)
-      .resolvesOnce({})
-      .rejects(new ConditionalCheckFailedException({ message: "x", $metadata: {} }));
-    const record = { ...lucy, connectedAt: NOW, expiresAt: NOW / 1000 + 7800 };
-    await expect(store().restore(record)).resolves.toBe(true);
-    await expect(store().restore(record)).resolves.toBe(false);
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      TableName: CONNECTIONS_TABLE,
-      Item: record,
-      ConditionExpression: "attribute_not_exists(#id)",
-      ExpressionAttributeNames: { "#id": "connectionId" },
-    });
-  });
-
-  it("passes a failure to restore on", async () => {
-    ddb.on(PutCommand).rejects(new Error("throttled"));
-    await expect(store().restore({ ...lucy, connectedAt: NOW, expiresAt: 1 })).rejects.toThrow("throttled");
   });
 
   it("removes a connection and returns what was stored", async () => {

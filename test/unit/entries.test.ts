@@ -30,6 +30,7 @@ describe("Lambda entries", () => {
   it("build the WebSocket handlers from the environment", async () => {
     vi.stubEnv("CONNECTIONS_TABLE", "connections");
     vi.stubEnv("HISTORY_TABLE", "history");
+    vi.stubEnv("PRESENCE_TABLE", "presence");
     for (const entry of [
       import("../../lambda/entry/connect.ts"),
       import("../../lambda/entry/message.ts"),

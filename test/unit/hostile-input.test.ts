@@ -1,5 +1,5 @@
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { base64url, SignJWT } from "jose";
@@ -14,6 +14,7 @@ import {
   HISTORY_TABLE,
   lucy,
   NOW,
+  PRESENCE_TABLE,
   recordingLogger,
   SECRET,
   testChatDeps,
@@ -118,6 +119,8 @@ describe("hostile frames at $default", () => {
           .resolves({ Items: [lucy, bob].map(({ connectionId, username }) => ({ connectionId, username })) });
         ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [] });
         ddb.on(PutCommand).resolves({});
+        ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: [{ user: "Bob" }, { user: "Lucy" }] });
+        ddb.on(GetCommand, { TableName: PRESENCE_TABLE }).resolves({ Item: { count: 2 } });
         api.on(PostToConnectionCommand).resolves({});
         const chat = testChatDeps();
         const handler = createMessageHandler({ ...chat, region: "eu-west-1", posterFor: () => chat.poster });

@@ -1,5 +1,5 @@
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Participant } from "../../lambda/core/chat.ts";
@@ -47,6 +47,8 @@ beforeEach(() => {
   ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [] });
   ddb.on(PutCommand).resolves({});
   ddb.on(DeleteCommand).resolves({});
+  // Presence: every arrival is a first one and every departure a last one, so each route posts.
+  ddb.on(UpdateCommand).resolves({});
   api.on(PostToConnectionCommand).resolves({});
 });
 afterEach(() => {
@@ -90,7 +92,7 @@ describe("the management API endpoint behind a custom domain", () => {
   });
 
   it("comes from the environment's AWS_REGION and CHAT_MANAGEMENT_ENDPOINT in the functions' wiring", () => {
-    const env = { CONNECTIONS_TABLE: "c", HISTORY_TABLE: "h", AWS_REGION: "eu-west-2" };
+    const env = { CONNECTIONS_TABLE: "c", HISTORY_TABLE: "h", PRESENCE_TABLE: "p", AWS_REGION: "eu-west-2" };
     const options = { metrics: false, aws: { credentials: { accessKeyId: "x", secretAccessKey: "y" } } };
     const deployed = webSocketDepsFromEnv(env, options);
     expect(managementEndpointOf(customDomainEvent("$default", lucy), deployed)).toBe(EXECUTE_API);

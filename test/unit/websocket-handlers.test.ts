@@ -8,8 +8,10 @@ import {
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -27,6 +29,7 @@ import {
   HISTORY_TABLE,
   lucy,
   NOW,
+  PRESENCE_TABLE,
   testChatDeps,
   webSocketEvent,
 } from "../fixtures.ts";
@@ -34,6 +37,18 @@ import {
 const ddb = mockClient(DynamoDBDocumentClient);
 const api = mockClient(ApiGatewayManagementApiClient);
 const carol = { connectionId: "CarolConnI0=", username: "Carol", channel: "support" };
+const countKey = { channel: "support", user: "#count" };
+const userKey = (user: string) => ({ channel: "support", user });
+/** A presence update's answer when `others` of the user's connections are (still) in the channel. */
+const stillThere = (...others: string[]) => ({
+  Attributes: { connections: new Set(others), expiresAt: NOW / 1000 + 60 },
+});
+/** The updates of presence items, as [user, update expression]. */
+const presenceUpdates = () =>
+  ddb
+    .commandCalls(UpdateCommand)
+    .filter((call) => call.args[0].input.TableName === PRESENCE_TABLE)
+    .map((call) => [call.args[0].input.Key?.user, call.args[0].input.UpdateExpression]);
 
 let deps: WebSocketHandlerDeps & { logger: ReturnType<typeof testChatDeps>["logger"] };
 const endpoints: string[] = [];
@@ -53,6 +68,11 @@ beforeEach(() => {
   ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).resolves({ Items: [] });
   ddb.on(PutCommand).resolves({});
   ddb.on(DeleteCommand).resolves({});
+  // Presence: each arrival is the user's first and each departure their last, in a channel of three users.
+  ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE }).resolves({});
+  ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Attributes: { count: 3 } });
+  ddb.on(GetCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Item: { count: 3 } });
+  ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: [] });
   api.on(PostToConnectionCommand).resolves({});
 });
 afterEach(() => {
@@ -82,9 +102,40 @@ describe("$connect", () => {
       TableName: CONNECTIONS_TABLE,
       Item: { ...lucy, connectedAt: NOW, expiresAt: NOW / 1000 + 7800 },
     });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: PRESENCE_TABLE,
+      Key: userKey("Lucy"),
+      ExpressionAttributeValues: { ":connection": new Set([lucy.connectionId]), ":expiresAt": NOW / 1000 + 7800 },
+    });
     const system = { type: "system", from: "<server>", message: "Lucy connected", channel: "support", timestamp: NOW };
     expect(sent()).toEqual({ [bob.connectionId]: [system], [carol.connectionId]: [system] });
     expect(endpoints).toEqual(["https://abc.execute-api.eu-west-1.amazonaws.com/prod"]);
+  });
+
+  it("stores the connection and announces nothing when the user is already present on another connection", async () => {
+    ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: userKey("Lucy") }).resolves(stillThere("LucyTab2"));
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: CONNECTIONS_TABLE,
+      Item: expect.objectContaining(lucy),
+    });
+    expect(presenceUpdates()).toEqual([["Lucy", expect.stringContaining("ADD")]]);
+    expect(ddb).not.toHaveReceivedCommandWith(QueryCommand, { IndexName: "byChannel" });
+    expect(sent()).toEqual({});
+  });
+
+  it("announces nothing when the channel has more users than the presence limit, and counts the arrival", async () => {
+    deps = { ...deps, presenceLimit: 2 };
+    await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: countKey, ExpressionAttributeValues: { ":delta": 1 } });
+    expect(ddb).not.toHaveReceivedCommandWith(QueryCommand, { IndexName: "byChannel" });
+    expect(sent()).toEqual({});
+  });
+
+  it("announces an arrival in a channel exactly at the presence limit", async () => {
+    deps = { ...deps, presenceLimit: 3 };
+    await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
+    expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, carol.connectionId]);
   });
 
   it("echoes chat.v1 when the client offered its token as a subprotocol", async () => {
@@ -116,6 +167,44 @@ describe("$disconnect", () => {
     expect(sent()[bob.connectionId]).toEqual([
       expect.objectContaining({ type: "system", message: "Lucy disconnected" }),
     ]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: PRESENCE_TABLE,
+      Key: userKey("Lucy"),
+      ExpressionAttributeValues: { ":connection": new Set([lucy.connectionId]), ":id": lucy.connectionId },
+    });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: countKey,
+      ExpressionAttributeValues: { ":delta": -1 },
+    });
+  });
+
+  it("deletes the connection and announces nothing while another connection of the user stays", async () => {
+    ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: userKey("Lucy") }).resolves(stillThere("LucyTab2"));
+    await createDisconnectHandler(deps)(webSocketEvent("$disconnect", lucy));
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: lucy.connectionId } });
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { Key: countKey });
+    expect(sent()).toEqual({});
+  });
+
+  it("announces nothing when the connection had already left the presence (found gone by a broadcast)", async () => {
+    ddb
+      .on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: userKey("Lucy") })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    await expect(createDisconnectHandler(deps)(webSocketEvent("$disconnect", lucy))).resolves.toEqual({
+      statusCode: 200,
+    });
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { Key: countKey });
+    expect(sent()).toEqual({});
+  });
+
+  it("announces nothing when the channel had more users than the presence limit", async () => {
+    deps = { ...deps, presenceLimit: 3 };
+    await createDisconnectHandler(deps)(webSocketEvent("$disconnect", lucy));
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: countKey,
+      ExpressionAttributeValues: { ":delta": -1 },
+    });
+    expect(sent()).toEqual({});
   });
 });
 
@@ -174,7 +263,29 @@ describe("$default", () => {
       .flatMap((call) => call.args[0].input.RequestItems?.[CONNECTIONS_TABLE] ?? [])
       .map((request) => request.DeleteRequest?.Key?.connectionId);
     expect(deleted).toEqual([bob.connectionId]);
-    expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+    expect(ddb).not.toHaveReceivedCommandWith(DeleteCommand, { TableName: CONNECTIONS_TABLE });
+  });
+
+  it("makes a Gone member leave the presence, with its notice to the others when it was the user's last connection", async () => {
+    api.on(PostToConnectionCommand, { ConnectionId: bob.connectionId }).rejects(goneError());
+    ddb.on(BatchWriteCommand).resolves({});
+    await send("hi");
+    expect(presenceUpdates()).toEqual([
+      ["Bob", expect.stringContaining("DELETE")],
+      ["#count", expect.any(String)],
+    ]);
+    const notice = expect.objectContaining({ type: "system", message: "Bob disconnected" });
+    expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ message: "hi" }), notice]);
+    expect(sent()[carol.connectionId]).toEqual([expect.objectContaining({ message: "hi" }), notice]);
+  });
+
+  it("makes a Gone member leave the presence silently while the user has another connection", async () => {
+    api.on(PostToConnectionCommand, { ConnectionId: bob.connectionId }).rejects(goneError());
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: userKey("Bob") }).resolves(stillThere("BobTab2"));
+    await send("hi");
+    expect(presenceUpdates()).toEqual([["Bob", expect.stringContaining("DELETE")]]);
+    expect(sent()[carol.connectionId]).toEqual([expect.objectContaining({ message: "hi" })]);
   });
 
   it.each([
@@ -244,62 +355,32 @@ describe("$default", () => {
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
   });
 
-  it("stores the sender again when the index does not list it, and still sends it its message", async () => {
+  it("does not store the sender again when the index does not list it (no ghost), and still sends it its message", async () => {
+    // The sender's $disconnect may be removing it right now: storing it again would bring back a user who left.
     ddb
       .on(QueryCommand, { IndexName: "byChannel" })
       .resolves({ Items: [bob, carol].map(({ connectionId, username }) => ({ connectionId, username })) });
     await send("still here");
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      TableName: CONNECTIONS_TABLE,
-      Item: { ...lucy, connectedAt: NOW, expiresAt: NOW / 1000 + 7800 },
-      ConditionExpression: "attribute_not_exists(#id)",
-    });
-    expect(deps.logger.lines).toContainEqual(
-      expect.objectContaining({ message: "sender was not stored; stored it again" }),
-    );
+    expect(ddb).not.toHaveReceivedCommandWith(PutCommand, { TableName: CONNECTIONS_TABLE });
+    expect(presenceUpdates()).toEqual([]);
     for (const who of [lucy, bob, carol]) {
       expect(sent()[who.connectionId]).toEqual([expect.objectContaining({ message: "still here" })]);
     }
   });
 
-  it("still delivers a stored message when storing the missing sender again fails", async () => {
-    ddb
-      .on(QueryCommand, { IndexName: "byChannel" })
-      .resolves({ Items: [{ connectionId: bob.connectionId, username: bob.username }] });
-    ddb.on(PutCommand, { TableName: CONNECTIONS_TABLE }).rejects(new Error("throttled"));
-    await send("stored anyway");
-    expect(deps.logger.lines).toContainEqual(
-      expect.objectContaining({ level: "warn", message: "sender was not stored and storing it again failed" }),
-    );
-    expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ message: "stored anyway" })]);
-    expect(sent()[bob.connectionId]).toEqual([expect.objectContaining({ message: "stored anyway" })]);
-  });
-
-  it("leaves the sender's record alone when the index merely lags behind it", async () => {
-    ddb
-      .on(QueryCommand, { IndexName: "byChannel" })
-      .resolves({ Items: [{ connectionId: bob.connectionId, username: bob.username }] });
-    ddb
-      .on(PutCommand, { TableName: CONNECTIONS_TABLE })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    await send("just joined");
-    expect(deps.logger.lines).not.toContainEqual(expect.objectContaining({ level: "warn" }));
-    expect(sent()[lucy.connectionId]).toEqual([expect.objectContaining({ message: "just joined" })]);
-    expect(sent()[bob.connectionId]).toEqual([expect.objectContaining({ message: "just joined" })]);
-  });
-
-  it("removes a sender it stored again when that sender answers 410", async () => {
+  it("removes a sender the index did not list when that sender answers 410, and it leaves the presence", async () => {
     ddb.on(QueryCommand, { IndexName: "byChannel" }).resolves({ Items: [] });
     ddb.on(BatchWriteCommand).resolves({});
     api.on(PostToConnectionCommand, { ConnectionId: lucy.connectionId }).rejects(goneError());
     await send("anyone?");
-    const calls = ddb.calls().map((call) => call.args[0].input as { TableName?: string; RequestItems?: object });
-    expect(calls.findIndex((input) => input.TableName === CONNECTIONS_TABLE)).toBeLessThan(
-      calls.findIndex((input) => input.RequestItems !== undefined),
-    );
+    expect(ddb).not.toHaveReceivedCommandWith(PutCommand, { TableName: CONNECTIONS_TABLE });
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
       RequestItems: { [CONNECTIONS_TABLE]: [{ DeleteRequest: { Key: { connectionId: lucy.connectionId } } }] },
     });
+    expect(presenceUpdates()).toEqual([
+      ["Lucy", expect.stringContaining("DELETE")],
+      ["#count", expect.any(String)],
+    ]);
   });
 
   it("answers ping with pong", async () => {
@@ -307,35 +388,37 @@ describe("$default", () => {
     expect(sent()).toEqual({ [lucy.connectionId]: [{ type: "pong", timestamp: NOW }] });
   });
 
-  it("answers who with unique users sorted by code point, and their count", async () => {
-    ddb.on(QueryCommand, { IndexName: "byChannel" }).resolves({
-      Items: [
-        { connectionId: "1", username: "Lucy" },
-        { connectionId: "2", username: "Bob" },
-        { connectionId: "3", username: "Lucy" },
-        { connectionId: "4", username: "Ångström" },
-      ],
-    });
+  it("answers who from the presence table in its key order (code points) with the kept count, reading no index", async () => {
+    ddb
+      .on(QueryCommand, { TableName: PRESENCE_TABLE })
+      .resolves({ Items: [{ user: "Bob" }, { user: "Lucy" }, { user: "Ångström" }] });
     await send('{"action":"who"}');
     expect(sent()).toEqual({
       [lucy.connectionId]: [{ type: "presence", channel: "support", users: ["Bob", "Lucy", "Ångström"], count: 3 }],
     });
+    expect(ddb).not.toHaveReceivedCommandWith(QueryCommand, { TableName: CONNECTIONS_TABLE });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: PRESENCE_TABLE,
+      ExpressionAttributeValues: expect.objectContaining({ ":channel": "support" }),
+    });
   });
 
-  it("lists the first 100 users of a large channel across index pages, and counts them all", async () => {
-    // 250 users of 32 four-byte letters, each on two connections, over three index pages.
+  it("lists the first 100 users of a large channel across presence pages, and counts them all", async () => {
+    // 250 users of 32 four-byte letters; the filter (expired items) leaves pages short, so the reads go on.
     const name = (i: number) =>
       `${String.fromCodePoint(0x1d400 + (i % 26))}${"𝐀".repeat(28)}${String(i).padStart(3, "0")}`;
-    const members = Array.from({ length: 500 }, (_, i) => ({ connectionId: `c${i}`, username: name(i % 250) }));
+    const users = Array.from({ length: 250 }, (_, i) => name(i)).sort(compareCodePoints);
+    const items = users.map((user) => ({ user }));
     ddb
-      .on(QueryCommand, { IndexName: "byChannel" })
-      .resolvesOnce({ Items: members.slice(0, 200), LastEvaluatedKey: { connectionId: "c199" } })
-      .resolvesOnce({ Items: members.slice(200, 400), LastEvaluatedKey: { connectionId: "c399" } })
-      .resolvesOnce({ Items: members.slice(400) });
+      .on(QueryCommand, { TableName: PRESENCE_TABLE })
+      .resolvesOnce({ Items: items.slice(0, 60), LastEvaluatedKey: { channel: "support", user: users[60] } })
+      .resolvesOnce({ Items: items.slice(60, 100), LastEvaluatedKey: { channel: "support", user: users[100] } })
+      .resolvesOnce({ Items: items.slice(100) });
+    ddb.on(GetCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Item: { count: 250 } });
     await send('{"action":"who"}');
-    const expected = [...new Set(members.map((member) => member.username))].sort(compareCodePoints).slice(0, 100);
     const [frame] = sent()[lucy.connectionId] ?? [];
-    expect(frame).toEqual({ type: "presence", channel: "support", users: expected, count: 250 });
+    expect(frame).toEqual({ type: "presence", channel: "support", users: users.slice(0, 100), count: 250 });
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
     const data = api.commandCalls(PostToConnectionCommand)[0]?.args[0].input.Data as Uint8Array;
     expect(data.byteLength).toBeLessThanOrEqual(128 * 1024);
   });
@@ -399,10 +482,8 @@ describe("$default", () => {
   });
 
   it("never posts a reply over 128 KiB: the sender gets an internal error instead", async () => {
-    // A record that breaks the name rules (written by something else) makes a presence list too large to post.
-    ddb
-      .on(QueryCommand, { IndexName: "byChannel" })
-      .resolves({ Items: [{ connectionId: "1", username: "x".repeat(140_000) }] });
+    // An item that breaks the name rules (written by something else) makes a presence list too large to post.
+    ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: [{ user: "x".repeat(140_000) }] });
     await expect(send('{"action":"who"}')).resolves.toEqual({ statusCode: 500 });
     expect(sent()).toEqual({
       [lucy.connectionId]: [{ type: "error", code: "internal", message: expect.stringContaining("req-1") }],
@@ -438,10 +519,16 @@ describe("$default", () => {
     expect(deps.logger.lines).toContainEqual(expect.objectContaining({ level: "error", message: "frame failed" }));
   });
 
-  it("removes the sender when its own reply answers 410", async () => {
+  it("removes the sender when its own reply answers 410, and it leaves the presence with its notice", async () => {
     api.on(PostToConnectionCommand, { ConnectionId: lucy.connectionId }).rejects(goneError());
     await send('{"action":"ping"}');
     expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: lucy.connectionId } });
+    expect(presenceUpdates()).toEqual([
+      ["Lucy", expect.stringContaining("DELETE")],
+      ["#count", expect.any(String)],
+    ]);
+    const notice = expect.objectContaining({ type: "system", message: "Lucy disconnected" });
+    expect(sent()).toMatchObject({ [bob.connectionId]: [notice], [carol.connectionId]: [notice] });
   });
 
   it("refuses an event without authorizer context", async () => {
