@@ -37,7 +37,9 @@ export interface PresenceStoreOptions {
  * transitions, so `who` answers a count for any size without reading the channel's members.
  *
  * A connection whose `$disconnect` never ran stays in its user's set until a broadcast finds it gone (410) and it
- * departs then; the user's item expires with the connection's TTL at the latest, and reads skip expired items.
+ * departs then; the user's item expires with the connection's TTL at the latest, and reads skip expired items. Such
+ * a user stays in the count until then, or until they arrive again (an expired item's arrival is not counted twice);
+ * a user whose item DynamoDB's TTL deletes first stays in it for good, so the count can only run high, never low.
  */
 export class PresenceStore {
   private readonly now: () => number;

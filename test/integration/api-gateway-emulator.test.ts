@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PresenceStore } from "../../lambda/core/presence-store.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { connect, eventually, startTestStack, storedConnections } from "./harness.ts";
@@ -118,14 +119,25 @@ describe("management API, through the real SDK", () => {
   });
 });
 
-/** Stores a member record directly, as one left behind by a missed `$disconnect`; its TTL `ttlSeconds` from now. */
-const storeMember = (connectionId: string, channel: string, username: string, ttlSeconds: number) =>
-  stack.documentClient.send(
+/**
+ * Stores a member directly, record and presence, as one left behind by a missed `$disconnect`; its TTL `ttlSeconds`
+ * from now.
+ */
+async function storeMember(connectionId: string, channel: string, username: string, ttlSeconds: number) {
+  const expiresAt = Math.floor(Date.now() / 1000) + ttlSeconds;
+  await stack.documentClient.send(
     new PutCommand({
       TableName: stack.tables.connections,
-      Item: { connectionId, channel, username, connectedAt: 0, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds },
+      Item: { connectionId, channel, username, connectedAt: 0, expiresAt },
     }),
   );
+  await new PresenceStore(stack.documentClient, stack.tables.presence).arrive(
+    channel,
+    username,
+    connectionId,
+    expiresAt,
+  );
+}
 
 describe("stale connections", () => {
   it("removes a member whose $disconnect never ran after the next broadcast, and drops it from presence", async () => {
