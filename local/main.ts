@@ -4,11 +4,6 @@ import { buildWeb } from "../web/build.ts";
 import { consoleLogger, logLevel } from "./local-logger.ts";
 import { startLocalStack } from "./local-stack.ts";
 
-/**
- * `npm start`: builds the page, starts the whole chat locally and prints where to open it.
- * PORT, CHAT_TOKEN_SECRET, CHAT_TOKEN_TTL and CHAT_DATA_DIR as in the protocol; CHAT_LOG_LEVEL (debug … silent);
- * CHAT_DYNAMODB_ENDPOINT: a DynamoDB-compatible store to use (e.g. DynamoDB Local) instead of the embedded dynalite.
- */
 /** CHAT_DYNAMODB_ENDPOINT, checked: an http(s) URL, and not together with CHAT_DATA_DIR (dynalite's folder). */
 function dynamoEndpointFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const value = env.CHAT_DYNAMODB_ENDPOINT;
@@ -28,6 +23,11 @@ function dynamoEndpointFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   return value;
 }
 
+/**
+ * `npm start`: builds the page, starts the whole chat locally and prints where to open it.
+ * PORT, CHAT_TOKEN_SECRET, CHAT_TOKEN_TTL and CHAT_DATA_DIR as in the protocol; CHAT_LOG_LEVEL (debug … silent);
+ * CHAT_DYNAMODB_ENDPOINT: a DynamoDB-compatible store to use (e.g. DynamoDB Local) instead of the embedded dynalite.
+ */
 async function main(): Promise<void> {
   const env = process.env;
   // The SDK's versions are pinned in the lock file, so its notice about future releases needing Node 22 is noise here.
