@@ -11,7 +11,7 @@ import { exitWithParent } from "./child.ts";
 const results = new Map<string, { delivered: number; failed: number }>();
 const handler = createBroadcastWorkerHandler({
   connections: { memberPages: async function* () {}, removeMany: async () => [] },
-  poster: posterCache(undefined, {
+  poster: posterCache({
     region: "us-east-1",
     credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
   })(process.argv[2] ?? ""),

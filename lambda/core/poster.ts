@@ -5,6 +5,7 @@ import { request as httpsRequest } from "node:https";
 import { type ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import { Sha256 } from "@smithy/core/checksum";
 import { createScope, getSigningKey } from "@smithy/signature-v4";
+import { type AwsCredentials, awsErrorType } from "./aws-http.ts";
 import { jitteredDelay, sleep } from "./backoff.ts";
 import { limits } from "./limits.ts";
 import {
@@ -48,13 +49,6 @@ export function managementApiPoster(client: ApiGatewayManagementApiClient): Post
   };
 }
 
-/** AWS credentials as SigV4 needs them. */
-export interface PosterCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
-
 /** Options of {@link signedHttpPoster}. */
 export interface SignedHttpPosterOptions {
   /**
@@ -68,7 +62,7 @@ export interface SignedHttpPosterOptions {
    * Where each post's credentials come from: asked before every signature, so credentials that a provider refreshes
    * are used as they change (as an SDK client's provider is).
    */
-  readonly credentials: () => Promise<PosterCredentials>;
+  readonly credentials: () => Promise<AwsCredentials>;
   /** A keep-alive agent for the endpoint's protocol, with at least as many sockets as posts in flight. */
   readonly agent: Agent;
   /** Attempts per post when it fails for a passing reason (429, 5xx, no answer). Default: `limits.postMaxAttempts`. */
@@ -107,31 +101,21 @@ function payloadHash(data: Uint8Array): string {
   return hash;
 }
 
-/** API Gateway's error type: the `x-amzn-errortype` header (up to a `:`), else the JSON body's `__type` or `code`. */
-function errorType(response: IncomingMessage, body: string): string {
-  const header = response.headers["x-amzn-errortype"];
-  if (typeof header === "string" && header) return header.split(":")[0] ?? header;
-  try {
-    const parsed = JSON.parse(body) as { __type?: unknown; code?: unknown };
-    const type = typeof parsed.__type === "string" ? parsed.__type : parsed.code;
-    if (typeof type === "string" && type) return type.split("#").pop() ?? type;
-  } catch {
-    // not JSON: fall through
-  }
-  return "Unknown";
-}
-
 /** What a refused post answered, as a failed outcome in the SDK's error shape (a 410 is never one: it is gone). */
-function refused(response: IncomingMessage, status: number, body: string): PostOutcome {
-  let message = body.slice(0, 200);
+function refused(response: IncomingMessage, status: number, text: string): PostOutcome {
+  let body: unknown;
   try {
-    message = String((JSON.parse(body) as { message?: unknown }).message ?? "");
+    body = JSON.parse(text);
   } catch {
-    // keep the raw text
+    // not JSON: no type or message in it
   }
+  // A JSON answer's message, else the raw text.
+  const message =
+    body !== undefined && body !== null ? String((body as { message?: unknown }).message ?? "") : text.slice(0, 200);
   const requestId = response.headers["x-amzn-requestid"];
   const id = typeof requestId === "string" ? requestId : undefined;
-  return { status: "failed", error: new PostToConnectionError(errorType(response, body), status, message, id) };
+  const type = awsErrorType(response.headers, body);
+  return { status: "failed", error: new PostToConnectionError(type, status, message, id) };
 }
 
 /** The least time worth another attempt of a post given a `timeoutMs`; with less, the post returns its failure. */
@@ -170,7 +154,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   // The last signing key, by what it is derived from. The SDK's own cache is keyed by an HMAC of the credentials,
   // which would cost one more HMAC per post; a day's posts with the same credentials all share one key.
   let lastKey: { of: string; key: Uint8Array } | undefined;
-  const signingKey = async (credentials: PosterCredentials, shortDate: string): Promise<Uint8Array> => {
+  const signingKey = async (credentials: AwsCredentials, shortDate: string): Promise<Uint8Array> => {
     const of = `${shortDate}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}\n${credentials.sessionToken ?? ""}`;
     if (lastKey?.of !== of) {
       lastKey = { of, key: await getSigningKey(Sha256, credentials, shortDate, region, SIGNING_SERVICE) };

@@ -3,8 +3,9 @@ import { Agent as HttpsAgent } from "node:https";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { AwsCredentials } from "../core/aws-http.ts";
 import { limits } from "../core/limits.ts";
-import { type Poster, type PosterCredentials, signedHttpPoster } from "../core/poster.ts";
+import { type Poster, signedHttpPoster } from "../core/poster.ts";
 
 /**
  * Settings shared by the clients. In Lambda all are left out (region and credentials come from the environment); the
@@ -48,21 +49,29 @@ export const posterAgentOptions = { keepAlive: true, maxSockets: limits.broadcas
  * Posters by management API endpoint, each with its agent, reused across warm invocations: the lean
  * {@link signedHttpPoster}, signing with the Region and credentials the SDK clients get (in Lambda: the environment).
  */
-export function posterCache(override?: string, options: AwsClientOptions = {}): (endpoint: string) => Poster {
+export function posterCache(options?: AwsClientOptions): (endpoint: string) => Poster;
+/**
+ * @deprecated The endpoint override is gone: call `posterCache(options)`. This form stays only until
+ * deps-from-env.ts, which still passes `undefined` first, is changed.
+ */
+export function posterCache(noOverride: undefined, options: AwsClientOptions): (endpoint: string) => Poster;
+export function posterCache(first: AwsClientOptions = {}, second?: AwsClientOptions): (endpoint: string) => Poster {
+  const options = second ?? first;
   const posters = new Map<string, Poster>();
   const region = options.region ?? process.env.AWS_REGION;
   // Checked at cold start, not at the first post: a function without a Region cannot post at all.
   if (!region) throw new Error("No AWS Region to sign posts for: set AWS_REGION");
   const given = options.credentials;
-  const credentials = given ? async (): Promise<PosterCredentials> => given : defaultProvider();
+  const credentials = given ? async (): Promise<AwsCredentials> => given : defaultProvider();
   return (endpoint) => {
-    const url = override ?? endpoint;
-    let poster = posters.get(url);
+    let poster = posters.get(endpoint);
     if (!poster) {
       const agent =
-        new URL(url).protocol === "https:" ? new HttpsAgent(posterAgentOptions) : new HttpAgent(posterAgentOptions);
-      poster = signedHttpPoster({ endpoint: url, region, credentials, agent });
-      posters.set(url, poster);
+        new URL(endpoint).protocol === "https:"
+          ? new HttpsAgent(posterAgentOptions)
+          : new HttpAgent(posterAgentOptions);
+      poster = signedHttpPoster({ endpoint, region, credentials, agent });
+      posters.set(endpoint, poster);
     }
     return poster;
   };

@@ -3,22 +3,16 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { Sha256 } from "@smithy/core/checksum";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { type AwsCredentials, awsErrorType } from "../core/aws-http.ts";
 import { type SecretSource, SecretSourceError } from "../core/token-secret.ts";
 import { ConfigurationError } from "./environment.ts";
-
-/** AWS credentials as SigV4 needs them. */
-export interface SigningCredentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
 
 /** Options of {@link secretsManagerSource}. */
 export interface SecretsManagerSourceOptions {
   /** The Region whose Secrets Manager is asked, and that the signature's scope names. */
   readonly region: string;
   /** Asked before each read, so credentials a provider refreshes are used as they change. */
-  readonly credentials: () => Promise<SigningCredentials>;
+  readonly credentials: () => Promise<AwsCredentials>;
   /** Default: {@link secretsManagerEndpoint} of the Region. */
   readonly endpoint?: string;
   /** Default: Node's global agent. */
@@ -67,14 +61,6 @@ const RETRYABLE_NETWORK_CODES = new Set([
 export const secretsManagerEndpoint = (region: string): string =>
   `https://secretsmanager.${region}.${region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com"}`;
 
-/** The service's error type: the `x-amzn-errortype` header (up to a `:`), else the JSON body's `__type` or `code`. */
-function errorType(response: IncomingMessage, body: Record<string, unknown>): string {
-  const header = response.headers["x-amzn-errortype"];
-  if (typeof header === "string" && header) return header.split(":")[0] ?? header;
-  const type = typeof body.__type === "string" ? body.__type : body.code;
-  return typeof type === "string" && type ? (type.split("#").pop() ?? type) : "Unknown";
-}
-
 const parseJson = (text: string): Record<string, unknown> => {
   try {
     const parsed: unknown = JSON.parse(text);
@@ -89,7 +75,7 @@ function answer(response: IncomingMessage, text: string, arn: string): string {
   const status = response.statusCode ?? 0;
   const body = parseJson(text);
   if (status === 200) return typeof body.SecretString === "string" ? body.SecretString : "";
-  const type = errorType(response, body);
+  const type = awsErrorType(response.headers, body);
   const message = String(body.Message ?? body.message ?? text.slice(0, 200));
   throw new SecretSourceError(`Secrets Manager answered ${status} ${type} for ${arn}: ${message}`, {
     code: type,
@@ -207,7 +193,7 @@ export function secretsManagerSource(options: SecretsManagerSourceOptions): Secr
  */
 export function credentialsFromEnv(
   env: Record<string, string | undefined> = process.env,
-): () => Promise<SigningCredentials> {
+): () => Promise<AwsCredentials> {
   return async () => {
     const accessKeyId = env.AWS_ACCESS_KEY_ID;
     const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;

@@ -3,8 +3,14 @@ import { Agent, createServer, type IncomingMessage, type Server, type ServerResp
 import type { AddressInfo } from "node:net";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isRetryable } from "../../lambda/core/broadcast.ts";
-import { managementApiPoster, type PostOutcome, PostTimeoutError, signedHttpPoster } from "../../lambda/core/poster.ts";
+import { awsErrorType } from "../../lambda/core/aws-http.ts";
+import {
+  isRetryable,
+  managementApiPoster,
+  type PostOutcome,
+  PostTimeoutError,
+  signedHttpPoster,
+} from "../../lambda/core/poster.ts";
 import { posterCache } from "../../lambda/runtime/aws-clients.ts";
 import { managementClient } from "../../lambda/runtime/management-client.ts";
 
@@ -207,6 +213,19 @@ describe("signedHttpPoster", () => {
     expect(received).toHaveLength(1);
   });
 
+  it("fails a refused post with the type and message of a JSON body when no header names the type", async () => {
+    const body = JSON.stringify({ __type: "com.amazonaws.apigateway#ForbiddenException", message: "not yours" });
+    answers.push((response) => response.writeHead(403, { "content-length": Buffer.byteLength(body) }).end(body));
+    const error = errorOf(await lean().post(CONNECTION_ID, data));
+    expect(error).toMatchObject({ name: "ForbiddenException", message: "not yours" });
+  });
+
+  it("fails a refused post whose body is not JSON as Unknown, with the raw text as its message", async () => {
+    answers.push((response) => response.writeHead(403, { "content-length": 9 }).end("Forbidden"));
+    const error = errorOf(await lean().post(CONNECTION_ID, data));
+    expect(error).toMatchObject({ name: "Unknown", message: "Forbidden", $metadata: { httpStatusCode: 403 } });
+  });
+
   it("fails a post that gets no answer (network error) as retryable", async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
@@ -222,6 +241,22 @@ describe("signedHttpPoster", () => {
     const outcome = await poster.post(CONNECTION_ID, data);
     expect(outcome.status).toBe("failed");
     expect(isRetryable(errorOf(outcome))).toBe(true);
+  });
+});
+
+describe("awsErrorType (the poster's and the Secrets Manager source's rule)", () => {
+  it.each<[string, Record<string, string>, unknown, string]>([
+    ["the header, up to a colon", { "x-amzn-errortype": "GoneException:http://internal" }, {}, "GoneException"],
+    ["the header before the body", { "x-amzn-errortype": "Throttled" }, { __type: "Other" }, "Throttled"],
+    ["the body's __type, after its namespace", {}, { __type: "com.amazonaws.x#LimitExceeded" }, "LimitExceeded"],
+    ["the body's code when there is no __type", {}, { code: "AccessDenied" }, "AccessDenied"],
+    ["__type before code", {}, { __type: "A", code: "B" }, "A"],
+    ["Unknown for an empty header and a body without a type", { "x-amzn-errortype": "" }, {}, "Unknown"],
+    ["Unknown for a body that is not an object", {}, "ThrottlingException", "Unknown"],
+    ["Unknown for no body", {}, undefined, "Unknown"],
+    ["Unknown for a JSON null", {}, null, "Unknown"],
+  ])("reads %s", (_, headers, body, type) => {
+    expect(awsErrorType(headers, body)).toBe(type);
   });
 });
 
@@ -294,7 +329,7 @@ describe("managementClient", () => {
 
 describe("posterCache", () => {
   it("builds one lean poster per endpoint that delivers, signed with the given Region and credentials", async () => {
-    const posterFor = posterCache(undefined, { region: REGION, credentials: CREDENTIALS });
+    const posterFor = posterCache({ region: REGION, credentials: CREDENTIALS });
     expect(posterFor(endpoint)).toBe(posterFor(endpoint));
     expect(await posterFor(endpoint).post(CONNECTION_ID, data)).toEqual({ status: "delivered" });
     const request = received[0] as Received;
@@ -306,18 +341,10 @@ describe("posterCache", () => {
     const saved = process.env.AWS_REGION;
     delete process.env.AWS_REGION;
     try {
-      expect(() => posterCache(undefined, { credentials: CREDENTIALS })).toThrow(/AWS_REGION/);
+      expect(() => posterCache({ credentials: CREDENTIALS })).toThrow(/AWS_REGION/);
     } finally {
       if (saved !== undefined) process.env.AWS_REGION = saved;
     }
-  });
-
-  it("posts to the override endpoint whatever endpoint the event names", async () => {
-    const posterFor = posterCache(endpoint, { region: REGION, credentials: CREDENTIALS });
-    expect(await posterFor("https://abc.execute-api.eu-west-1.amazonaws.com/prod").post(CONNECTION_ID, data)).toEqual({
-      status: "delivered",
-    });
-    expect(received[0]?.url).toBe("/prod/@connections/L0SM9cOFvHcCIhw%3D");
   });
 
   it("fails a credentials provider that throws as a retryable failed post, not a crash", async () => {
