@@ -3,10 +3,12 @@ import { type DynamoDBDocumentClient, PutCommand, QueryCommand, type QueryComman
 import type { HistoryCursor, HistoryPosition } from "./client-frames.ts";
 import type { PageBudget } from "./frame-size.ts";
 import { MAX_SLOTS, slotKey, slotOf, slotPrefix, windowKey, windowOf } from "./history-keys.ts";
-import { type HistoryItem, type ItemPage, WindowReader } from "./history-windows.ts";
+import { type HistoryItem, HistoryReadLimitError, type ItemPage, WindowReader } from "./history-windows.ts";
 import { limits } from "./limits.ts";
 import type { MessageFrame } from "./server-frames.ts";
 import { historyTable } from "./tables.ts";
+
+export { HistoryReadLimitError } from "./history-windows.ts";
 
 /** Options of a {@link HistoryStore}. */
 export interface HistoryStoreOptions {
@@ -18,6 +20,10 @@ export interface HistoryStoreOptions {
   readonly maxMessages?: number;
   /** Length of a rate window. Default: `limits.rateWindowMs` (10 s). */
   readonly windowMs?: number;
+  /** Items one `page` may read. Default: `limits.historyRequestMaxItems` (2,000). */
+  readonly readMaxItems?: number;
+  /** Queries one `page` may make. Default: `limits.historyRequestMaxQueries` (8). */
+  readonly readMaxQueries?: number;
 }
 
 /** What {@link HistoryStore.appendWithinRate} did: stored the message, or found the sender's window full. */
@@ -58,6 +64,7 @@ export class HistoryStore {
   private readonly now: () => number;
   private readonly maxMessages: number;
   private readonly windowMs: number;
+  private readonly readCap: { maxItems: number; maxQueries: number };
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -68,6 +75,12 @@ export class HistoryStore {
     this.now = options.now ?? Date.now;
     this.maxMessages = options.maxMessages ?? limits.rateMaxMessages;
     this.windowMs = options.windowMs ?? limits.rateWindowMs;
+    this.readCap = {
+      maxItems: options.readMaxItems ?? limits.historyRequestMaxItems,
+      maxQueries: options.readMaxQueries ?? limits.historyRequestMaxQueries,
+    };
+    if (!positiveInteger(this.readCap.maxItems)) throw new RangeError(`readMaxItems must be a positive integer`);
+    if (!positiveInteger(this.readCap.maxQueries)) throw new RangeError(`readMaxQueries must be a positive integer`);
     if (!positiveInteger(this.ttlSeconds)) throw new RangeError(`ttlSeconds must be a positive integer`);
     if (!positiveInteger(this.windowMs)) throw new RangeError(`windowMs must be a positive integer`);
     if (!positiveInteger(this.maxMessages) || this.maxMessages > MAX_SLOTS) {
@@ -141,6 +154,11 @@ export class HistoryStore {
    * plus one window ahead for a writer whose clock runs early. Since keys order senders within a window, each window
    * the page reaches is read whole (`history-windows.ts`) and sorted by time; past the page's windows only what tells
    * `more` is read (one item, or none when a window's leftovers already do). Never a scan, never the whole day.
+   *
+   * Reads are capped per request (`readMaxItems`, `readMaxQueries`). A window that would take the page past the cap
+   * cannot be put in time order, so the page ends before it when it already holds messages and an item read from that
+   * window lies beyond them (then `more` is still exact); otherwise the page is refused with
+   * {@link HistoryReadLimitError}. Nothing is ever skipped or repeated: a flooded window is refused, never cut.
    */
   async page(channel: string, position: HistoryPosition, budget: PageBudget): Promise<HistoryPage> {
     const { before, after } = position;
@@ -163,12 +181,12 @@ export class HistoryStore {
                 KeyConditionExpression: "#channel = :channel AND #sk BETWEEN :low AND :high",
                 // Window keys are shorter than, and so sort before, every key of their window.
                 ExpressionAttributeValues: { ":low": windowKey(oldest), ":high": windowKey(newest + 1) },
-                Limit: limit,
               }
             : {
                 KeyConditionExpression: "#channel = :channel AND begins_with(#sk, :window)",
                 ExpressionAttributeValues: { ":window": `${window}#` },
               }),
+          Limit: limit,
           ScanIndexForward: forward,
           ExclusiveStartKey: startKey,
         }),
@@ -176,21 +194,29 @@ export class HistoryStore {
       forward,
       // A page, one more to tell `more` and where the page's last window ends, and the cursor's own item read again.
       limits.historySize + (cursor ? 2 : 1),
+      this.readCap,
     );
     const beyond = (message: MessageFrame) =>
       !cursor || (forward ? compareMessages(message, cursor) > 0 : compareMessages(message, cursor) < 0);
     const order = forward ? compareMessages : (a: MessageFrame, b: MessageFrame) => compareMessages(b, a);
     const taken: MessageFrame[] = [];
     const done = (more: boolean): HistoryPage => ({ messages: forward ? taken : taken.reverse(), more });
-    for (let items = await reader.next(); items; items = await reader.next()) {
-      const candidates = items.map(toFrame).filter(beyond).sort(order);
-      for (const message of candidates) {
-        if (budget.full || !budget.admit(message)) return done(true);
-        taken.push(message);
+    try {
+      for (let items = await reader.next(); items; items = await reader.next()) {
+        const candidates = items.map(toFrame).filter(beyond).sort(order);
+        for (const message of candidates) {
+          if (budget.full || !budget.admit(message)) return done(true);
+          taken.push(message);
+        }
+        if (budget.full) return done(await reader.any());
       }
-      if (budget.full) return done(await reader.any());
+      return done(false);
+    } catch (error) {
+      // Cut before the window the cap stopped in: exact when the page holds messages and one beyond them was read.
+      const beyondPage = () => reader.buffered.some((item) => beyond(toFrame(item)));
+      if (error instanceof HistoryReadLimitError && taken.length > 0 && beyondPage()) return done(true);
+      throw error;
     }
-    return done(false);
   }
 
   /** One query page of the channel's unexpired items matching `input`'s key condition. */

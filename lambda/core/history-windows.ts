@@ -2,6 +2,27 @@ import { windowPartOf } from "./history-keys.ts";
 import { limits } from "./limits.ts";
 import { historyTable } from "./tables.ts";
 
+/**
+ * A page of history would read more than a request may (`limits.historyRequestMaxItems` items or
+ * `limits.historyRequestMaxQueries` queries): some rate window holds more messages than that, and keys order them by
+ * sender, not time, so no exact page can be cut from it without reading it whole (see {@link WindowReader}).
+ */
+export class HistoryReadLimitError extends Error {
+  constructor(
+    readonly maxItems: number,
+    readonly maxQueries: number,
+  ) {
+    super(`a history page would read more than ${maxItems} items or ${maxQueries} queries`);
+    this.name = "HistoryReadLimitError";
+  }
+}
+
+/** What one request may read: at most `maxItems` items (the sum of the queries' `Limit`s) in `maxQueries` queries. */
+export interface ReadCap {
+  readonly maxItems: number;
+  readonly maxQueries: number;
+}
+
 /** A history item as DynamoDB returns it. */
 export type HistoryItem = Record<string, unknown>;
 
@@ -9,13 +30,15 @@ export type HistoryItem = Record<string, unknown>;
 export interface ItemPage {
   Items?: HistoryItem[];
   LastEvaluatedKey?: HistoryItem;
+  /** Items the query evaluated, before the TTL filter. */
+  ScannedCount?: number;
 }
 
 /**
- * Reads one query page from `startKey` on, in the reader's direction: of the whole key range, at most `limit` items;
- * or, given `window`, of that window's keys only, with no limit but DynamoDB's 1 MB.
+ * Reads one query page from `startKey` on, in the reader's direction, at most `limit` items: of the whole key range,
+ * or, given `window`, of that window's keys only. DynamoDB also ends a page at 1 MB read.
  */
-export type ReadPage = (read: { limit?: number; window?: string; startKey?: HistoryItem }) => Promise<ItemPage>;
+export type ReadPage = (read: { limit: number; window?: string; startKey?: HistoryItem }) => Promise<ItemPage>;
 
 const sortKey = historyTable.sortKey.name;
 const sortKeyOf = (item: HistoryItem): string => String(item[sortKey]);
@@ -27,7 +50,11 @@ const sortKeyOf = (item: HistoryItem): string => String(item[sortKey]);
  *
  * The first query reads `firstLimit` items (a page and a little more); a window that query stopped inside is then
  * read to its end with a query of that window's keys alone, and the range goes on from the window's edge with twice
- * the items, up to `limits.historyReadMaxItems`. So a page reads its own windows and one item more, whatever they hold.
+ * the items, up to `limits.historyReadMaxItems`. So a page reads its own windows and one item more.
+ *
+ * Every query counts against the request's {@link ReadCap}: each `Limit` is at most the items left, and a read the cap
+ * does not allow throws {@link HistoryReadLimitError} instead. A window of a flooded channel (20 items per sender, up
+ * to 4,000 characters each) is thus never read whole past the cap: 2,000 senders would be 40,000 items, ~160 MB.
  */
 export class WindowReader {
   /** Items read and not yet handed out, in key order. */
@@ -38,14 +65,25 @@ export class WindowReader {
   /** The window the last range query stopped inside, until that window is read to its end. */
   private openWindow: string | undefined;
   private limit: number;
+  /** Items and queries the cap still allows. */
+  private itemsLeft: number;
+  private queriesLeft: number;
 
   constructor(
     private readonly read: ReadPage,
     private readonly channel: string,
     private readonly forward: boolean,
     firstLimit: number,
+    private readonly cap: ReadCap,
   ) {
     this.limit = Math.min(firstLimit, limits.historyReadMaxItems);
+    this.itemsLeft = cap.maxItems;
+    this.queriesLeft = cap.maxQueries;
+  }
+
+  /** Items read and not yet handed out, in key order (those of a window the cap stopped inside, say). */
+  get buffered(): readonly HistoryItem[] {
+    return this.buffer;
   }
 
   /** The items of the next window, all of them, in key order; undefined once the range is read. */
@@ -84,8 +122,19 @@ export class WindowReader {
     return this.buffer.splice(0, end);
   }
 
+  /** One query of at most `limit` items, within the cap, or {@link HistoryReadLimitError}. */
+  private async capped(read: { limit: number; window?: string; startKey?: HistoryItem }): Promise<ItemPage> {
+    const limit = Math.min(read.limit, this.itemsLeft);
+    if (limit < 1 || this.queriesLeft < 1) throw new HistoryReadLimitError(this.cap.maxItems, this.cap.maxQueries);
+    this.queriesLeft--;
+    const page = await this.read({ ...read, limit });
+    // What it evaluated, never more than `limit`: a query DynamoDB ended at 1 MB leaves the rest of the cap to the next.
+    this.itemsLeft -= Math.min(limit, page.ScannedCount ?? page.Items?.length ?? 0);
+    return page;
+  }
+
   private async readRange(limit: number): Promise<void> {
-    const page = await this.read({ limit, startKey: this.startKey });
+    const page = await this.capped({ limit, startKey: this.startKey });
     this.started = true;
     this.buffer.push(...(page.Items ?? []));
     this.startKey = page.LastEvaluatedKey;
@@ -94,14 +143,16 @@ export class WindowReader {
     this.limit = Math.min(this.limit * 2, limits.historyReadMaxItems);
   }
 
-  /** Reads the rest of `window`, then points the range read past the window's edge. */
+  /**
+   * Reads the rest of `window`, as much of it as the cap allows in one query, then points the range read past the
+   * window's edge. Progress is kept as it goes, so a window the cap stops inside leaves what was read in the buffer.
+   */
   private async finishWindow(window: string): Promise<void> {
-    let startKey = this.startKey;
     do {
-      const page = await this.read({ window, startKey });
+      const page = await this.capped({ limit: this.itemsLeft, window, startKey: this.startKey });
       this.buffer.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+      this.startKey = page.LastEvaluatedKey;
+    } while (this.startKey);
     // Window keys are `${window}#…`: the bare window sorts before all of them, `${window}$` after all of them.
     this.startKey = {
       [historyTable.partitionKey.name]: this.channel,

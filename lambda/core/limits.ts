@@ -30,6 +30,14 @@ export const limits = {
   historyCursorIdMaxChars: 128,
   /** Items per query of a history page: the first reads a page and a little more, each further one twice as many, up to this. */
   historyReadMaxItems: 1_000,
+  /**
+   * Items one history request may read, summed over its queries' `Limit`s: a page reads its rate windows whole (keys
+   * order a window by sender), so this admits 50 windows of 20 messages twice over, and a window of 100 senders at
+   * full rate. A page that would read more is refused rather than cut inexactly (`history-windows.ts`).
+   */
+  historyRequestMaxItems: 2_000,
+  /** Queries one history request may make; DynamoDB reads at most 1 MB per query, so at most 8 MB per request. */
+  historyRequestMaxQueries: 8,
   /** Users listed in a presence answer, at most; `count` gives them all. */
   presenceListMax: 100,
   /**
@@ -68,6 +76,23 @@ export const limits = {
   shardThreshold: 2_000,
   /** Members per segment; one segment's job (ids and join times) stays far below SQS's 256 KiB message limit. */
   segmentSize: 500,
+  /**
+   * Receives of a segment before SQS moves it to the dead-letter queue. AWS advises at least 5 for a Lambda event
+   * source, so throttled or briefly failing invocations do not send messages there (AWS doc "Using Lambda with Amazon
+   * SQS"). The deployed queue and the local one both use it.
+   */
+  segmentMaxReceives: 5,
+  /** The broadcast worker function's timeout, deployed and local: 500 posts take well under a second, retries included. */
+  segmentWorkerTimeoutSeconds: 60,
+  /**
+   * Times a segment's remainder may be queued again as a new message after its invocation ran out of time. A new
+   * message starts at receive count 0, so without a bound a segment that never fits would circle until the queue's
+   * retention ends, never reaching the dead-letter queue; past it the record is returned to SQS instead, and
+   * `segmentMaxReceives` applies.
+   */
+  segmentMaxHops: 5,
+  /** Departures from presence a broadcast worker makes at once for members it found gone (2–3 DynamoDB calls each). */
+  workerDepartConcurrency: 16,
   /** SQS takes at most 10 messages and 256 KiB per SendMessageBatch. */
   segmentBatchMessages: 10,
   segmentBatchBytes: 250 * 1024,

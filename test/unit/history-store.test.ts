@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-d
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { HistoryPageBudget } from "../../lambda/core/frame-size.ts";
-import { HistoryStore } from "../../lambda/core/history-store.ts";
+import { compareMessages, HistoryReadLimitError, HistoryStore } from "../../lambda/core/history-store.ts";
 import type { MessageFrame } from "../../lambda/core/server-frames.ts";
 import { HISTORY_TABLE, NOW, testDocumentClient } from "../fixtures.ts";
 
@@ -187,8 +187,9 @@ describe("history store: the newest page", () => {
         ExclusiveStartKey: { channel: "support", sk: startKey },
         ScanIndexForward: false,
       });
-      expect(ddb.commandCalls(QueryCommand)[nth - 1]?.args[0].input.Limit).toBeUndefined();
     }
+    // A window is read to its end with all the items the request's cap has left (2,000 less those read).
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toEqual([51, 1_998, 1_997]);
   });
 
   it.each([
@@ -254,7 +255,7 @@ describe("history store: the newest page", () => {
       .resolvesOnce({ Items: [], LastEvaluatedKey: { channel: "support", sk: item("gone", NOW - 10_000).sk } })
       .resolvesOnce({ Items: [] });
     await expect(store().page("support", {}, upTo(2))).resolves.toMatchObject({ more: false });
-    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toEqual([51, undefined, 1, 2]);
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toEqual([51, 1_998, 1, 2]);
   });
 
   it("says more when the next message does not fit the frame's bytes", async () => {
@@ -333,5 +334,103 @@ describe("history store: pages before and after a message", () => {
       RangeError,
     );
     expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+  });
+});
+
+describe("history store: reads per request are capped", () => {
+  type Item = ReturnType<typeof item>;
+  const MB = 1024 * 1024;
+  /** Answers the history's queries from `items` as DynamoDB does: key order, `Limit`, 1 MB read per query. */
+  function table(items: Item[]) {
+    const sorted = items.toSorted((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+    let bytesRead = 0;
+    ddb.on(QueryCommand).callsFake((input) => {
+      const values = input.ExpressionAttributeValues;
+      const inRange = (sk: string) =>
+        values[":window"] !== undefined
+          ? sk.startsWith(values[":window"])
+          : sk >= values[":low"] && sk <= values[":high"];
+      const start = input.ExclusiveStartKey?.sk as string | undefined;
+      const ordered = (input.ScanIndexForward ? sorted : sorted.toReversed()).filter(
+        (entry) =>
+          inRange(entry.sk) && (start === undefined || (input.ScanIndexForward ? entry.sk > start : entry.sk < start)),
+      );
+      const page: Item[] = [];
+      let bytes = 0;
+      for (const entry of ordered) {
+        if (page.length === (input.Limit ?? Number.POSITIVE_INFINITY) || bytes >= MB) break;
+        page.push(entry);
+        bytes += Buffer.byteLength(JSON.stringify(entry));
+      }
+      bytesRead += bytes;
+      const last = page.at(-1);
+      const more = last !== undefined && ordered.length > page.length;
+      return {
+        Items: page,
+        ScannedCount: page.length,
+        ...(more ? { LastEvaluatedKey: { channel: "support", sk: last.sk } } : {}),
+      };
+    });
+    const limits = () => ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit ?? Number.NaN);
+    return {
+      /** Items returned, the sum of the queries' `Limit`s, queries and bytes read since the table was made. */
+      reads: () => ({
+        items: ddb
+          .commandCalls(QueryCommand)
+          .reduce((sum, call) => sum + (call.returnValue as unknown as { Items: [] }).Items.length, 0),
+        limits: limits().reduce((sum, limit) => sum + limit, 0),
+        queries: limits().length,
+        bytes: bytesRead,
+      }),
+    };
+  }
+  /** `senders` connections sending 20 messages each in NOW's window, of `chars` characters each. */
+  const crowd = (senders: number, chars = 10) =>
+    Array.from({ length: senders * 20 }, (_, i) => ({
+      ...item(`w${i}`, NOW + ((i * 7_919) % 10_000), `c${Math.floor(i / 20)}`, i % 20),
+      message: "x".repeat(chars),
+    }));
+
+  it("refuses a page whose window holds 5,000 items after reading at most 2,000 of them in at most 8 queries", async () => {
+    const { reads } = table(crowd(250));
+    await expect(store().page("support", {}, upTo(50))).rejects.toThrow(HistoryReadLimitError);
+    const read = reads();
+    expect(read.limits).toBeLessThanOrEqual(2_000);
+    expect(read.items).toBeLessThanOrEqual(2_000);
+    expect(read.items).toBeGreaterThan(1_000); // it did try: the cap, not an accident, stopped it
+    expect(read.queries).toBeLessThanOrEqual(8);
+  });
+
+  it("bounds the bytes too: 8 queries of at most 1 MB when the crowd's messages are 4,000 characters", async () => {
+    const { reads } = table(crowd(250, 4_000));
+    await expect(store().page("support", {}, upTo(50))).rejects.toThrow(HistoryReadLimitError);
+    const read = reads();
+    expect(read.queries).toBe(8);
+    expect(read.bytes).toBeLessThanOrEqual(8 * (1024 * 1024 + 5_000));
+  });
+
+  it("ends a page before a crowded window, saying more, and refuses the page beyond", async () => {
+    const quiet = Array.from({ length: 10 }, (_, i) => item(`q${i}`, NOW + 10_000 + i, `c${i}`));
+    const { reads } = table([...crowd(250), ...quiet]);
+    const page = await store().page("support", {}, upTo(50));
+    expect(page).toEqual({ messages: quiet.map(({ id, timestamp }) => frame(id, timestamp)), more: true });
+    expect(reads().limits).toBeLessThanOrEqual(2_000);
+    const before = { timestamp: NOW + 10_000, id: "q0" };
+    await expect(store().page("support", { before }, upTo(50))).rejects.toThrow(HistoryReadLimitError);
+    expect(reads().limits).toBeLessThanOrEqual(4_000);
+  });
+
+  it("pages a window under the cap exactly, by time, and honours a smaller cap from the options", async () => {
+    const items = crowd(60); // 1,200 items, all in one window
+    const byTime = items
+      .map(({ id, timestamp, message }) => ({ ...frame(id, timestamp), message }))
+      .sort(compareMessages);
+    table(items);
+    await expect(store().page("support", {}, upTo(50))).resolves.toEqual({ messages: byTime.slice(-50), more: true });
+    await expect(store({ readMaxItems: 1_000 }).page("support", {}, upTo(50))).rejects.toThrow(HistoryReadLimitError);
+  });
+
+  it.each([[{ readMaxItems: 0 }], [{ readMaxQueries: 1.5 }]])("refuses the read cap %j", (options) => {
+    expect(() => store(options)).toThrow(RangeError);
   });
 });
