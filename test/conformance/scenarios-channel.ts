@@ -55,6 +55,7 @@ export const joinAndLeave: Scenario = {
     receivedNone(bob, (frame) => frame.type === "system", "a notice of its own join (or of earlier members)");
     await bob.close();
     await lucy.next(isSystem(`${bobName} disconnected`), `"${bobName} disconnected"`);
+    await roundTrip(lucy);
     receivedNone(
       lucy,
       (frame) => frame.type === "system" && frame.message.startsWith(lucyName),
@@ -88,7 +89,7 @@ export const broadcast: Scenario = {
     const aside = unique("elsewhere");
     carol.send({ action: "send", message: aside });
     await carol.next(isMessage(aside), aside);
-    await Promise.all([roundTrip(lucy), roundTrip(bob)]);
+    await Promise.all([roundTrip(lucy), roundTrip(bob), roundTrip(carol)]);
     receivedNone(carol, (frame) => "channel" in frame && frame.channel !== other, "frames of another channel");
     for (const socket of [lucy, bob]) {
       receivedNone(socket, (frame) => "channel" in frame && frame.channel !== room, "frames of another channel");

@@ -31,7 +31,8 @@ export const errorCodes: Scenario = {
     const longest = "y".repeat(4_000);
     lucy.send({ action: "send", message: longest });
     await watcher.next((frame) => frame.type === "message" && frame.message === longest, "the 4,000-character message");
-    await roundTrip(lucy);
+    // The pong proves that everything sent to the watcher before it has arrived.
+    await roundTrip(watcher);
     receivedNone(watcher, (frame) => frame.type === "error", "errors meant for another member");
     receivedNone(watcher, (frame) => frame.type === "message" && frame.message !== longest, "a refused message");
   },
@@ -62,6 +63,7 @@ async function closedWith(
   equal(closed.code, code, `the close code after ${what}`);
   const left = `${sender.label} disconnected`;
   await watcher.next((frame) => frame.type === "system" && frame.message === left, `"${left}"`);
+  await roundTrip(watcher);
   receivedNone(watcher, (frame) => frame.type === "message", `a message from ${what}`);
   watcher.send({ action: "history" });
   const history = await watcher.nextOfType("history");

@@ -12,6 +12,7 @@ import { loadConfig } from "../conformance/load-config.ts";
 import { formatResult } from "../conformance/report.ts";
 import { runScenario } from "../conformance/scenario.ts";
 import { scenarios } from "../conformance/scenarios.ts";
+import { firstPage } from "../conformance/scenarios-history.ts";
 import { SECRET } from "../fixtures.ts";
 import { startTestStack } from "./harness.ts";
 
@@ -82,6 +83,32 @@ describe("the conformance client", () => {
     if (!opened.ok) throw new Error(`refused: ${opened.status}`);
     const frames = await opened.socket.collect((frame) => frame.type === "pong", 200, "a pong");
     expect(frames.map((frame) => (frame.type === "pong" ? frame.timestamp : -1))).toEqual([...Array(200).keys()]);
+    await opened.socket.close();
+  });
+
+  it("asks for the newest history page again until it holds the newest message (history lags on AWS)", async () => {
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    servers.push(server);
+    const frame = (id: string) => ({ type: "message", id, from: "Lucy", message: id, channel: "room", timestamp: 1 });
+    // Like an eventually consistent query: the first two answers do not have the newest message yet.
+    const views = [[frame("a")], [frame("a")], [frame("a"), frame("b")]];
+    const asked: unknown[] = [];
+    server.on("connection", (socket) =>
+      socket.on("message", (data) => {
+        asked.push(JSON.parse(String(data)));
+        const messages = views[Math.min(asked.length, views.length) - 1];
+        socket.send(JSON.stringify({ type: "history", channel: "room", messages, more: false }));
+      }),
+    );
+    await new Promise((resolve) => server.once("listening", resolve));
+    const opened = await handshake(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, undefined, "r", 5_000);
+    if (!opened.ok) throw new Error(`refused: ${opened.status}`);
+    const page = await firstPage(opened.socket, "room", "b", 30_000);
+    expect(page).toEqual({ messages: [frame("a"), frame("b")], more: false });
+    expect(asked).toEqual([{ action: "history" }, { action: "history" }, { action: "history" }]);
+    // Bounded: a history that never shows the message gives its last page back, for the scenario to fail on.
+    const stale = await firstPage(opened.socket, "room", "c", 500);
+    expect(stale.messages.map((message) => message.id)).toEqual(["a", "b"]);
     await opened.socket.close();
   });
 
