@@ -2,7 +2,7 @@ import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { HistoryPageBudget } from "../../lambda/core/frame-size.ts";
-import { type HistoryPage, HistoryStore } from "../../lambda/core/history-store.ts";
+import { type HistoryPage, HistoryReadLimitError, HistoryStore } from "../../lambda/core/history-store.ts";
 import { historyFrame, type MessageFrame } from "../../lambda/core/server-frames.ts";
 import { documentClient } from "../../lambda/runtime/aws-clients.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
@@ -290,5 +290,60 @@ describe("history store on dynalite: pages within 128 KiB", () => {
       }
       expect(pages).toHaveLength(10); // five of these messages to a frame
     }
+  });
+});
+
+describe("history store on dynalite: a crowded window", () => {
+  // 200 senders × 5 messages in one 10-second window (1,000 items, keyed by sender), between two quiet windows, many
+  // sharing a timestamp: the crowded window is read whole (within the request's read cap) and paged by time.
+  const channel = "crowded";
+  const all: MessageFrame[] = [];
+  const reader = (options = {}) => new HistoryStore(doc, names.history, { now: () => NOW + 3_600_000, ...options });
+  beforeAll(async () => {
+    const messages: { message: MessageFrame; sender: string }[] = [];
+    for (let i = 0; i < 10; i++) messages.push({ message: frame(channel, NOW - 10_000 + i, "early"), sender: "early" });
+    for (let sender = 0; sender < 200; sender++) {
+      for (let i = 0; i < 5; i++) {
+        const timestamp = NOW + ((sender * 37 + i * 1_999) % 10_000);
+        messages.push({ message: frame(channel, timestamp, `s${sender}`), sender: `s${sender}` });
+      }
+    }
+    for (let i = 0; i < 10; i++) messages.push({ message: frame(channel, NOW + 10_000 + i, "late"), sender: "late" });
+    for (let start = 0; start < messages.length; start += 50) {
+      const batch = messages.slice(start, start + 50);
+      const outcomes = await Promise.all(batch.map(({ message, sender }) => store().appendWithinRate(message, sender)));
+      expect(outcomes.every((outcome) => outcome === "stored")).toBe(true);
+    }
+    all.push(...messages.map(({ message }) => message).sort(byTime));
+  }, 60_000);
+
+  it("yields every message exactly once in order going back, then forward, with more exact at each page", async () => {
+    expect(all).toHaveLength(1_020);
+    const back = await allPages(reader(), channel, "before");
+    expect(back.toReversed().flatMap(({ page }) => page.messages)).toEqual(all);
+    expect(back.map(({ page }) => page.more)).toEqual([...back.slice(1).map(() => true), false]);
+    const forward = await allPages(reader(), channel, "after", all[0]);
+    expect(forward.flatMap(({ page }) => page.messages)).toEqual(all.slice(1));
+    expect(forward.map(({ page }) => page.more)).toEqual([...forward.slice(1).map(() => true), false]);
+    // Each page read its windows whole and no more than the cap: the crowded one (1,000 items) plus the quiet ones.
+    for (const { scanned } of [...back, ...forward]) expect(scanned).toBeLessThanOrEqual(1_030);
+  });
+
+  it("with a cap below the crowded window, ends the page before it saying more, then refuses instead of cutting it", async () => {
+    const history = reader({ readMaxItems: 300 });
+    const late = all.slice(-10);
+    const scanned = countScanned();
+    await expect(history.page(channel, {}, new HistoryPageBudget(channel))).resolves.toEqual({
+      messages: late,
+      more: true,
+    });
+    await expect(
+      history.page(channel, { before: cursorOf(late[0] as MessageFrame) }, new HistoryPageBudget(channel)),
+    ).rejects.toThrow(HistoryReadLimitError);
+    expect(scanned()).toBeLessThanOrEqual(600);
+    // From the other side the quiet window pages as before, up to the crowded one.
+    await expect(
+      history.page(channel, { after: cursorOf(all[0] as MessageFrame) }, new HistoryPageBudget(channel, 9)),
+    ).resolves.toEqual({ messages: all.slice(1, 10), more: true });
   });
 });
