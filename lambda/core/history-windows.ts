@@ -17,7 +17,7 @@ export class HistoryReadLimitError extends Error {
   }
 }
 
-/** What one request may read: at most `maxItems` items (the sum of the queries' `Limit`s) in `maxQueries` queries. */
+/** What one request may read: `maxItems` items evaluated (each query's `Limit` is what is left), `maxQueries` queries. */
 export interface ReadCap {
   readonly maxItems: number;
   readonly maxQueries: number;

@@ -31,7 +31,7 @@ export const limits = {
   /** Items per query of a history page: the first reads a page and a little more, each further one twice as many, up to this. */
   historyReadMaxItems: 1_000,
   /**
-   * Items one history request may read, summed over its queries' `Limit`s: a page reads its rate windows whole (keys
+   * Items one history request may read (each query's `Limit` is what is left): a page reads its rate windows whole (keys
    * order a window by sender), so this admits 50 windows of 20 messages twice over, and a window of 100 senders at
    * full rate. A page that would read more is refused rather than cut inexactly (`history-windows.ts`).
    */
