@@ -4,6 +4,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { limits } from "../lambda/core/limits.ts";
 import { ChatFunction, type ChatLogLevel } from "./chat-function.ts";
 import type { ChatTables } from "./chat-tables.ts";
 import { acknowledgeGrantWildcards } from "./nag.ts";
@@ -23,14 +24,15 @@ export interface BroadcastWorkersProps {
   readonly logRetention?: RetentionDays;
 }
 
-/** A worker's time per segment: 500 posts take well under a second, retries and a slow network included. */
-export const WORKER_TIMEOUT = Duration.seconds(60);
+/** A worker's time per segment (`limits.segmentWorkerTimeoutSeconds`, which the local stack's queue uses too). */
+export const WORKER_TIMEOUT = Duration.seconds(limits.segmentWorkerTimeoutSeconds);
 
 /**
- * Receives of a segment before it goes to the dead-letter queue. AWS advises at least 5 for a Lambda event source, so
- * that throttled or briefly failing invocations do not send messages there (AWS doc "Using Lambda with Amazon SQS").
+ * Receives of a segment before it goes to the dead-letter queue (`limits.segmentMaxReceives`, which the local stack's
+ * queue uses too). AWS advises at least 5 for a Lambda event source, so that throttled or briefly failing invocations
+ * do not send messages there (AWS doc "Using Lambda with Amazon SQS").
  */
-export const MAX_RECEIVE_COUNT = 5;
+export const MAX_RECEIVE_COUNT = limits.segmentMaxReceives;
 
 /**
  * Sharded fan-out for large channels: the queue the WebSocket routes hand segments of a channel's membership to, its

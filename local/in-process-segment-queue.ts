@@ -5,9 +5,11 @@ import {
   type SendMessageBatchResult,
   TooManyEntriesInBatchRequest,
 } from "@aws-sdk/client-sqs";
+import { limits } from "../lambda/core/limits.ts";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import type { SegmentQueue } from "../lambda/core/sharded-fanout.ts";
 import { firstInvalidSqsCharacter } from "../lambda/core/sqs-body.ts";
+import type { InvocationClock } from "../lambda/core/time-budget.ts";
 import type { SqsBatchResponse, SqsEvent } from "../lambda/handlers/broadcast-worker.ts";
 import { segmentQueueOver } from "../lambda/runtime/sqs-segment-queue.ts";
 
@@ -15,9 +17,31 @@ import { segmentQueueOver } from "../lambda/runtime/sqs-segment-queue.ts";
 export interface InProcessQueueOptions {
   /** Workers running at once (the SQS event source's maximum concurrency). Default: 4. */
   readonly concurrency?: number;
-  /** Deliveries of one message before it goes to the dead letters (the queue's redrive policy). Default: 3. */
+  /**
+   * Deliveries of one message before it goes to the dead letters (the queue's redrive policy). Default: as deployed,
+   * `limits.segmentMaxReceives`.
+   */
   readonly maxReceiveCount?: number;
+  /** The worker function's timeout, from which each delivery's context counts down. Default: as deployed. */
+  readonly workerTimeoutMs?: number;
+  /** Epoch milliseconds, for the contexts' clock. Default: `Date.now`. */
+  readonly now?: () => number;
   readonly logger: CoreLogger;
+}
+
+/** The broadcast worker as the queue invokes it: an SQS event and Lambda's context. */
+export type SegmentWorker = (event: SqsEvent, context: InvocationClock) => Promise<SqsBatchResponse>;
+
+/**
+ * A Lambda-like context for an invocation starting now with `timeoutMs` in all: its remaining time counts down as
+ * Lambda's `getRemainingTimeInMillis` does (and goes below 0 where Lambda would have stopped the function).
+ */
+export function lambdaContext(
+  timeoutMs = limits.segmentWorkerTimeoutSeconds * 1_000,
+  now: () => number = Date.now,
+): InvocationClock {
+  const deadline = now() + timeoutMs;
+  return { getRemainingTimeInMillis: () => deadline - now() };
 }
 
 interface Message {
@@ -42,7 +66,9 @@ function invalidContents(body: string): string | undefined {
 /**
  * SQS and the broadcast worker's event source, in process: `enqueue` returns once the segments are accepted, and
  * workers (the same handler module as the cloud's worker function, given SQS-shaped events one record at a time)
- * deliver them in the background. A record the worker reports as failed is delivered again, up to the receive count.
+ * deliver them in the background, each invocation with a Lambda-like context (the worker function's timeout counting
+ * down), so its time budget and the hand-on of what it had no time for run as deployed. A record the worker reports
+ * as failed is delivered again, up to the receive count (as deployed), then kept in `deadLetters`.
  * Segments reach it through the same code as SQS's (`segmentQueueOver`), and it refuses a body exactly where SQS
  * would: a character outside SQS's set fails that entry with `InvalidMessageContents` (AWS doc "SendMessage",
  * "SendMessageBatch": each entry's result is reported on its own).
@@ -55,22 +81,17 @@ export class InProcessSegmentQueue {
   private idleWaiters: (() => void)[] = [];
   private readonly concurrency: number;
   private readonly maxReceiveCount: number;
-  private readonly queue: SegmentQueue;
+  /** The queue as the functions see it, sending through the same code as SQS's. */
+  readonly queue: SegmentQueue;
 
   constructor(
-    private readonly worker: (event: SqsEvent) => Promise<SqsBatchResponse>,
+    private readonly worker: SegmentWorker,
     private readonly options: InProcessQueueOptions,
   ) {
     this.concurrency = options.concurrency ?? 4;
-    this.maxReceiveCount = options.maxReceiveCount ?? 3;
+    this.maxReceiveCount = options.maxReceiveCount ?? limits.segmentMaxReceives;
     this.queue = segmentQueueOver(async (entries) => this.sendMessageBatch(entries));
   }
-
-  /**
-   * The queue as the functions see it. The endpoint is not part of a segment (the worker posts to its own configured
-   * endpoint); the parameter stays for the stack's wiring.
-   */
-  readonly queueFor = (_endpoint?: string): SegmentQueue => this.queue;
 
   /** `SendMessage`: the message is queued, or refused with SQS's `InvalidMessageContents`. */
   sendMessage(body: string): { MessageId: string } {
@@ -122,7 +143,8 @@ export class InProcessSegmentQueue {
 
   private async deliver(message: Message): Promise<void> {
     message.receives++;
-    const failed = await this.worker({ Records: [message.record] }).then(
+    const context = lambdaContext(this.options.workerTimeoutMs, this.options.now);
+    const failed = await this.worker({ Records: [message.record] }, context).then(
       (response) => response.batchItemFailures.length > 0,
       (error: unknown) => {
         this.options.logger.error("broadcast worker failed", { error });

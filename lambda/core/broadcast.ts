@@ -60,8 +60,6 @@ export async function* eachMember(pages: AsyncIterable<Member[]>, exclude: strin
   }
 }
 
-export { isRetryable } from "./post-outcome.ts";
-
 /**
  * Posts one frame to every member of a channel, reading the channel index page by page with a bounded number of
  * posts in flight (see {@link deliver}).
@@ -92,6 +90,8 @@ export interface Delivery {
   readonly unsent: Member[];
   /** Posts made, whatever their outcome: none means no member can have got `data`. */
   readonly posts: number;
+  /** Members that answered 410 and are stale: still to be removed (see {@link removeGone}). */
+  readonly gone: Member[];
 }
 
 /**
@@ -105,12 +105,20 @@ export async function deliver(
   data: Uint8Array,
   options: Pick<BroadcastOptions, "concurrency"> = {},
 ): Promise<BroadcastResult> {
-  return (await deliverWithin(deps, channel, members, data, options)).result;
+  const { result, gone } = await deliverWithin(deps, channel, members, data, options);
+  const { notRemoved, removed } = await removeGone(deps, channel, gone);
+  result.notRemoved = notRemoved;
+  if (removed.length > 0 && deps.onGone) {
+    await deps.onGone(channel, removed).catch((error: unknown) => {
+      deps.logger?.warn("presence of stale connections not updated", { channel, count: removed.length, error });
+    });
+  }
+  return result;
 }
 
 /**
- * Posts `data` to each of `members` with a bounded number of posts in flight. A 410 marks that member stale, and
- * stale members are removed in batches afterwards, except one that joined so recently it may still be inside its
+ * Posts `data` to each of `members` with a bounded number of posts in flight. A 410 marks that member stale (to be
+ * removed by the caller, see {@link removeGone}: a worker first hands on what it had no time for), except one that joined so recently it may still be inside its
  * `$connect` (where API Gateway answers 410 for a connection that is about to be live). Posts that fail for a passing
  * reason (429, 5xx, network) get further rounds after a jittered pause, beyond the SDK's own retries; any other
  * failure is counted and never stops the rest. Failures are logged once, counted by error with a few sample ids.
@@ -185,28 +193,58 @@ export async function deliverWithin(
   }
   if (unsent.length > 0) result.deferred = unsent.length;
   result.gone = gone.length;
-  if (gone.length > 0) {
-    // Every post has been made: a failure to clean up must not turn the broadcast into an error.
-    const goneIds = gone.map((member) => member.connectionId);
-    const left = await deps.connections.removeMany(goneIds).catch((error: unknown) => {
-      logger.warn("removing stale connections failed", { channel, count: gone.length, error });
-      return goneIds;
-    });
-    result.notRemoved = left.length;
-    if (left.length > 0) {
-      logger.warn("stale connections not removed", {
-        channel,
-        count: left.length,
-        connectionIds: left.slice(0, FAILURE_SAMPLE_IDS),
-      });
+  return { result, unsent, posts, gone };
+}
+
+/** What {@link removeGone} did. */
+export interface Removal {
+  /** Stale members whose records are gone: they may leave the channel's presence. */
+  readonly removed: Member[];
+  /** Stale members still recorded (a failed write, or no time left): they answer 410 again next time. */
+  readonly notRemoved: number;
+}
+
+/**
+ * Removes the stale members a delivery found, in batches (`ConnectionStore.removeMany`). A failure is logged and
+ * counted, never thrown: every post has been made, so cleaning up must not turn the broadcast into an error. With a
+ * budget, a batch starts only while time is left, and the members not reached are counted `notRemoved` and logged
+ * once: left alone, they simply answer 410 again next time.
+ */
+export async function removeGone(
+  deps: Pick<BroadcastDeps, "connections" | "logger">,
+  channel: string,
+  gone: readonly Member[],
+  options: { readonly budget?: TimeBudget } = {},
+): Promise<Removal> {
+  const logger = deps.logger ?? silentLogger;
+  const { budget } = options;
+  const left: string[] = [];
+  let skipped = 0;
+  // Without a budget one call removes them all; with one, a batch at a time so no batch starts after the time ends.
+  const step = budget ? limits.batchWriteSize : Math.max(1, gone.length);
+  for (let start = 0; start < gone.length; start += step) {
+    if (budget && budget.remainingMs() <= 0) {
+      skipped = gone.length - start;
+      break;
     }
-    const notRemoved = new Set(left);
-    const removed = gone.filter((member) => !notRemoved.has(member.connectionId));
-    if (removed.length > 0 && deps.onGone) {
-      await deps.onGone(channel, removed).catch((error: unknown) => {
-        logger.warn("presence of stale connections not updated", { channel, count: removed.length, error });
-      });
-    }
+    const ids = gone.slice(start, start + step).map((member) => member.connectionId);
+    left.push(
+      ...(await deps.connections.removeMany(ids).catch((error: unknown) => {
+        logger.warn("removing stale connections failed", { channel, count: ids.length, error });
+        return ids;
+      })),
+    );
   }
-  return { result, unsent, posts };
+  if (left.length > 0) {
+    logger.warn("stale connections not removed", {
+      channel,
+      count: left.length,
+      connectionIds: left.slice(0, FAILURE_SAMPLE_IDS),
+    });
+  }
+  if (skipped > 0)
+    logger.warn("stale connections left for next time: no time to remove them", { channel, count: skipped });
+  const notRemoved = new Set(left);
+  const removed = gone.slice(0, gone.length - skipped).filter((member) => !notRemoved.has(member.connectionId));
+  return { removed, notRemoved: left.length + skipped };
 }

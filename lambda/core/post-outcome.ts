@@ -51,7 +51,7 @@ export function isGone(error: unknown): boolean {
 /**
  * A refused post of the lean poster (`signedHttpPoster`), shaped as the SDK's service errors are: `name` is API Gateway's error
  * type (`GoneException`, `LimitExceededException`, …) and `$metadata.httpStatusCode` its status, which is what
- * {@link isGone} and the broadcast's `isRetryable` read.
+ * {@link isGone} and {@link isRetryable} read.
  */
 export class PostToConnectionError extends Error {
   override readonly name: string;

@@ -19,8 +19,14 @@ export const segmentJobSchema = v.object({
   /** The frame as JSON text, posted as is. */
   frame: v.string(),
   members: v.array(v.object({ connectionId: v.string(), username: v.string(), connectedAt: v.optional(v.number()) })),
+  /**
+   * How many times this segment's remainder was queued again after a worker ran out of time: 0 for a segment as the
+   * fan-out made it (and for messages written before the field existed), at most `limits.segmentMaxHops`.
+   */
+  hops: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(limits.segmentMaxHops)), 0),
 });
-export type SegmentJob = v.InferOutput<typeof segmentJobSchema>;
+/** A segment as it is queued (`hops` left out when 0). */
+export type SegmentJob = v.InferInput<typeof segmentJobSchema>;
 
 /** Where segments go: an SQS queue with a worker function in the cloud, in-process workers locally. */
 export interface SegmentQueue {

@@ -10,10 +10,17 @@ export interface InvocationClock {
 
 /**
  * Kept free at the end of a broadcast worker's invocation once it stops starting posts: the posts in flight end by
- * then (their timeout is cut to fit), and what follows them — removing stale members, queueing the members not
- * posted to, answering SQS — has this long.
+ * then (their timeout is cut to fit), and what follows them has this long: first queueing the members not posted to,
+ * then removing stale members within what is left before {@link CLEANUP_RESERVE_MS}, then answering SQS.
  */
 export const WORKER_RESERVE_MS = 5_000;
+
+/**
+ * Kept free at the very end of a broadcast worker's invocation by its cleanup (removing stale members, their
+ * departures from presence): a cleanup step starts only while more than this is left, so the step in flight and the
+ * answer to SQS end before Lambda's timeout. What is not reached is skipped: those members answer 410 again next time.
+ */
+export const CLEANUP_RESERVE_MS = 2_000;
 
 /**
  * A post is started only while at least this long is left before the reserve. Its timeout is then the time left, so

@@ -1,19 +1,18 @@
 import * as v from "valibot";
-import type { BroadcastDeps, BroadcastResult } from "../core/broadcast.ts";
+import { type BroadcastDeps, type BroadcastResult, removeGone } from "../core/broadcast.ts";
 import type { Member } from "../core/connection-store.ts";
+import { limits } from "../core/limits.ts";
 import type { CoreLogger } from "../core/logger.ts";
 import type { PresenceStore } from "../core/presence-store.ts";
 import { deliverSegment, type SegmentJob, type SegmentQueue, segmentJobSchema } from "../core/sharded-fanout.ts";
 import { sqsSafeJson } from "../core/sqs-body.ts";
-import { type InvocationClock, invocationBudget, POST_MIN_WINDOW_MS, type TimeBudget } from "../core/time-budget.ts";
-
-/**
- * A segment as it travels on the queue: the job alone. Messages queued before an upgrade may still name an `endpoint`;
- * it is accepted and ignored (valibot's `object` drops unknown keys): the worker posts only where its own
- * configuration says, so a forged or stale message cannot redirect posts.
- */
-export const queuedSegmentSchema = segmentJobSchema;
-export type QueuedSegment = v.InferOutput<typeof queuedSegmentSchema>;
+import {
+  CLEANUP_RESERVE_MS,
+  type InvocationClock,
+  invocationBudget,
+  POST_MIN_WINDOW_MS,
+  type TimeBudget,
+} from "../core/time-budget.ts";
 
 /**
  * The segment message for `job`: JSON in which every character SQS refuses is escaped (see `sqsSafeJson`), so no chat
@@ -48,12 +47,41 @@ export interface BroadcastWorkerDeps extends BroadcastDeps {
   readonly flushMetrics?: () => void;
 }
 
-/** Members found gone leave their channel's presence, one after the other (no notices: see `presence`). */
-const departed =
-  (deps: BroadcastWorkerDeps) =>
-  async (channel: string, members: Member[]): Promise<void> => {
-    for (const member of members) await deps.presence?.depart(channel, member.username, member.connectionId);
+/**
+ * Members found gone leave their channel's presence (no notices: see `presence`), a few at once, each started only
+ * while `budget` has time left. Failures and the members not reached are logged as counts; neither fails the segment.
+ */
+async function departWithin(
+  deps: BroadcastWorkerDeps,
+  channel: string,
+  members: readonly Member[],
+  budget: TimeBudget | undefined,
+): Promise<void> {
+  const presence = deps.presence;
+  if (!presence || members.length === 0) return;
+  let next = 0;
+  let failed = 0;
+  let firstError: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < members.length && !(budget && budget.remainingMs() <= 0)) {
+      const member = members[next++] as Member;
+      await presence.depart(channel, member.username, member.connectionId).catch((error: unknown) => {
+        failed++;
+        firstError ??= error;
+      });
+    }
   };
+  await Promise.all(Array.from({ length: Math.min(limits.workerDepartConcurrency, members.length) }, worker));
+  if (failed > 0) {
+    deps.logger.warn("presence of stale connections not updated", { channel, count: failed, error: firstError });
+  }
+  if (next < members.length) {
+    deps.logger.warn("presence of stale connections left: no time to update it", {
+      channel,
+      count: members.length - next,
+    });
+  }
+}
 
 /**
  * The broadcast worker: each SQS record is one segment of a large channel's membership, posted to through the
@@ -61,45 +89,45 @@ const departed =
  * logged and dropped (delivering it again would not help).
  *
  * Time: with Lambda's context, posts fit the invocation (see `time-budget.ts`): no post starts once too little time
- * is left, and each post's timeout ends before the reserve. The members not posted to are then handled so that each
- * member gets the frame exactly once:
- * - some of the record was posted to: the rest goes back on the queue as a new segment and the record counts as
- *   done. Returning the record instead would make SQS deliver it whole again, and the members already posted to would
- *   get the frame twice;
- * - none of it was posted to (or its remainder could not be queued): the record is returned as a batch item failure
- *   for SQS to deliver again. That is exact when nothing was posted; when the remainder could not be queued it is
- *   the one case that can repeat a frame, chosen over losing it for the rest (and logged).
+ * is left, and each post's timeout ends before the reserve. The members not posted to are then handled first, so that
+ * each member gets the frame exactly once:
+ * - some of the record was posted to: the rest goes back on the queue as a new segment (one more hop) and the record
+ *   counts as done. Returning the record instead would make SQS deliver it whole again, and the members already
+ *   posted to would get the frame twice;
+ * - none of it was posted to, its remainder could not be queued, or it already hopped `limits.segmentMaxHops` times:
+ *   the record is returned as a batch item failure for SQS to deliver again. That is exact when nothing was posted;
+ *   otherwise it is the one case that can repeat a frame, chosen over losing it for the rest (and logged). The hop
+ *   limit makes a segment that never fits reach the dead-letter queue through SQS's receive count, which a new message
+ *   would restart at 0.
+ * Only then are the stale members removed and their departures made, each step started only before
+ * `CLEANUP_RESERVE_MS`: what is left is logged as a count, and those members answer 410 again next time.
  * Records after the one where time ran out are returned untouched. A record whose delivery throws (a bug: posters
  * and stale removal report their failures instead) is returned too.
  */
 export function createBroadcastWorkerHandler(deps: BroadcastWorkerDeps) {
-  const deliverRecord = async (
-    record: SqsEvent["Records"][number],
-    budget: TimeBudget | undefined,
+  /** What becomes of the members `job`'s invocation did not post to. */
+  const handOn = async (
+    messageId: string,
+    job: SegmentJob,
+    unsent: Member[],
+    posts: number,
   ): Promise<"done" | "again"> => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(record.body);
-    } catch {
-      parsed = undefined;
-    }
-    const segment = v.safeParse(queuedSegmentSchema, parsed);
-    if (!segment.success) {
-      deps.logger.error("malformed segment dropped", { messageId: record.messageId });
-      return "done";
-    }
-    const job = segment.output;
-    const { messageId } = record;
-    const started = performance.now();
-    const { result, unsent, posts } = await deliverSegment({ ...deps, onGone: departed(deps) }, job, budget);
-    deps.onBroadcast?.(job.channel, result, performance.now() - started);
-    deps.logger.info("segment delivered", { messageId, channel: job.channel, ...result });
     if (unsent.length === 0) return "done";
     if (posts === 0) return "again";
+    const hops = job.hops ?? 0;
+    if (hops >= limits.segmentMaxHops) {
+      deps.logger.error("segment out of time too often: SQS delivers it again, some members twice", {
+        messageId,
+        channel: job.channel,
+        hops,
+        members: unsent.length,
+      });
+      return "again";
+    }
     try {
       if (!deps.segmentQueue) throw new Error("no segment queue to hand the rest to");
-      await deps.segmentQueue.enqueue([{ ...job, members: unsent }]);
-      deps.logger.info("segment remainder queued", { messageId, channel: job.channel, members: unsent.length });
+      await deps.segmentQueue.enqueue([{ ...job, members: unsent, hops: hops + 1 }]);
+      deps.logger.info("segment remainder queued", { messageId, channel: job.channel, members: unsent.length, hops });
       return "done";
     } catch (error) {
       deps.logger.error("segment remainder not queued: SQS delivers the segment again, some members twice", {
@@ -112,8 +140,38 @@ export function createBroadcastWorkerHandler(deps: BroadcastWorkerDeps) {
     }
   };
 
+  const deliverRecord = async (
+    record: SqsEvent["Records"][number],
+    budget: TimeBudget | undefined,
+    cleanup: TimeBudget | undefined,
+  ): Promise<"done" | "again"> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(record.body);
+    } catch {
+      parsed = undefined;
+    }
+    const segment = v.safeParse(segmentJobSchema, parsed);
+    if (!segment.success) {
+      deps.logger.error("malformed segment dropped", { messageId: record.messageId });
+      return "done";
+    }
+    const job = segment.output;
+    const { messageId } = record;
+    const started = performance.now();
+    const { result, unsent, posts, gone } = await deliverSegment(deps, job, budget);
+    const outcome = await handOn(messageId, job, unsent, posts);
+    const { removed, notRemoved } = await removeGone(deps, job.channel, gone, { budget: cleanup });
+    result.notRemoved = notRemoved;
+    await departWithin(deps, job.channel, removed, cleanup);
+    deps.onBroadcast?.(job.channel, result, performance.now() - started);
+    deps.logger.info("segment delivered", { messageId, channel: job.channel, ...result });
+    return outcome;
+  };
+
   return async (event: SqsEvent, context?: InvocationClock): Promise<SqsBatchResponse> => {
     const budget = context ? invocationBudget(context) : undefined;
+    const cleanup = context ? invocationBudget(context, CLEANUP_RESERVE_MS) : undefined;
     const batchItemFailures: { itemIdentifier: string }[] = [];
     try {
       for (const record of event.Records) {
@@ -123,7 +181,7 @@ export function createBroadcastWorkerHandler(deps: BroadcastWorkerDeps) {
           continue;
         }
         try {
-          if ((await deliverRecord(record, budget)) === "again") {
+          if ((await deliverRecord(record, budget, cleanup)) === "again") {
             batchItemFailures.push({ itemIdentifier: record.messageId });
           }
         } catch (error) {

@@ -203,15 +203,17 @@ describe("the permissions", () => {
 });
 
 describe("sharded fan-out", () => {
-  it("queues segments encrypted, over TLS only, with a dead-letter queue after five receives", () => {
+  it("queues segments encrypted, over TLS only, with a dead-letter queue after the shared receive limit (≥ 5)", () => {
     const queueId = q.logicalId(chat.broadcastWorkers.queue);
     const dlqId = q.logicalId(chat.broadcastWorkers.deadLetters);
     const queues = template.findResources("AWS::SQS::Queue");
     expect(queues[queueId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 3600 });
-    // AWS's advice for a Lambda event source: maxReceiveCount of at least 5 (doc "Using Lambda with Amazon SQS").
+    // AWS's advice for a Lambda event source: maxReceiveCount of at least 5 (doc "Using Lambda with Amazon SQS"); the
+    // local stack's queue reads the same limit.
+    expect(limits.segmentMaxReceives).toBeGreaterThanOrEqual(5);
     expect(queues[queueId]?.Properties.RedrivePolicy).toEqual({
       deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] },
-      maxReceiveCount: 5,
+      maxReceiveCount: limits.segmentMaxReceives,
     });
     expect(queues[dlqId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
     const policies = Object.values(template.findResources("AWS::SQS::QueuePolicy")).map((policy) =>
@@ -224,7 +226,8 @@ describe("sharded fan-out", () => {
     const queue = template.findResources("AWS::SQS::Queue")[q.logicalId(chat.broadcastWorkers.queue)];
     const worker = template.findResources("AWS::Lambda::Function")[q.fnId("broadcast-worker")];
     const timeout = worker?.Properties.Timeout as number;
-    expect(timeout).toBeGreaterThan(0);
+    // The local stack's queue gives its workers the same timeout.
+    expect(timeout).toBe(limits.segmentWorkerTimeoutSeconds);
     expect(queue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
   });
 

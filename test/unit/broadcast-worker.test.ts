@@ -1,9 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { limits } from "../../lambda/core/limits.ts";
 import type { PostOptions, PostOutcome } from "../../lambda/core/poster.ts";
 import type { SegmentJob } from "../../lambda/core/sharded-fanout.ts";
-import { POST_MIN_WINDOW_MS, WORKER_RESERVE_MS } from "../../lambda/core/time-budget.ts";
+import { CLEANUP_RESERVE_MS, POST_MIN_WINDOW_MS, WORKER_RESERVE_MS } from "../../lambda/core/time-budget.ts";
 import {
   type BroadcastWorkerDeps,
   createBroadcastWorkerHandler,
@@ -11,7 +12,7 @@ import {
 } from "../../lambda/handlers/broadcast-worker.ts";
 import { broadcastWorkerDepsFromEnv } from "../../lambda/runtime/deps-from-env.ts";
 import { ConfigurationError } from "../../lambda/runtime/environment.ts";
-import { InProcessSegmentQueue } from "../../local/in-process-segment-queue.ts";
+import { InProcessSegmentQueue, lambdaContext } from "../../local/in-process-segment-queue.ts";
 import { recordingLogger } from "../fixtures.ts";
 
 /** The worker function's timeout, as deployed. */
@@ -69,7 +70,7 @@ describe("broadcast worker within its invocation's time", () => {
       connections: noStore,
       poster: time.poster,
       logger,
-      segmentQueue: { enqueue: (jobs) => (queue as InProcessSegmentQueue).queueFor().enqueue(jobs) },
+      segmentQueue: { enqueue: (jobs) => (queue as InProcessSegmentQueue).queue.enqueue(jobs) },
     };
     const handler = createBroadcastWorkerHandler(deps);
     queue = new InProcessSegmentQueue(
@@ -82,7 +83,7 @@ describe("broadcast worker within its invocation's time", () => {
     );
 
     // 500 members at 400 ms a post (on one clock), 256 at once: far more than one 60-second invocation can post.
-    await queue.queueFor().enqueue([segment(500)]);
+    await queue.queue.enqueue([segment(500)]);
     await queue.idle();
 
     // The first invocation ran out of time part way, and a follow-up segment took the rest; SQS redelivered nothing.
@@ -302,5 +303,226 @@ describe("broadcast worker's endpoint", () => {
       "frame",
       "members",
     ]);
+  });
+});
+
+/**
+ * A clock that posts, removals and departures spend time on, each as soon as it starts (so concurrent calls add up, as
+ * the worst case), and an invocation's context read from it.
+ */
+function slowCleanup(costs: { post: number; removeBatch: number; depart: number }) {
+  let now = 0;
+  const order: string[] = [];
+  const removed: string[] = [];
+  const departed: string[] = [];
+  const enqueued: SegmentJob[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const context = { getRemainingTimeInMillis: () => FUNCTION_TIMEOUT_MS - now };
+  const logger = recordingLogger();
+  const deps: BroadcastWorkerDeps = {
+    // Every member answers 410 Gone: all of them are stale.
+    poster: {
+      post: async (): Promise<PostOutcome> => {
+        now += costs.post;
+        await Promise.resolve();
+        return { status: "gone" };
+      },
+    },
+    connections: {
+      ...noStore,
+      removeMany: async (ids: string[]) => {
+        now += costs.removeBatch * Math.ceil(ids.length / limits.batchWriteSize);
+        order.push("remove");
+        removed.push(...ids);
+        return [];
+      },
+    },
+    presence: {
+      depart: async (_channel, _user, connectionId) => {
+        now += costs.depart;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        order.push("depart");
+        departed.push(connectionId);
+        return { last: true, count: 0 };
+      },
+    },
+    segmentQueue: {
+      enqueue: async (jobs) => {
+        order.push(`enqueue at ${context.getRemainingTimeInMillis()} ms left`);
+        enqueued.push(...jobs);
+      },
+    },
+    logger,
+  };
+  return { deps, context, order, removed, departed, enqueued, logger, maxInFlight: () => maxInFlight };
+}
+
+const delivered = (logger: ReturnType<typeof recordingLogger>) =>
+  logger.lines.find((line) => line.message === "segment delivered")?.extra[0] as Record<string, number>;
+
+describe("broadcast worker's cleanup within its invocation's time", () => {
+  it("queues the remainder before removing stale members, departs only while time is left, and ends before the deadline", async () => {
+    const time = slowCleanup({ post: 200, removeBatch: 300, depart: 150 });
+    const response = await createBroadcastWorkerHandler(time.deps)(
+      { Records: [{ messageId: "m1", body: queuedSegment(segment(500)) }] },
+      time.context,
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    // The remainder went first, with the reserve still ahead of it.
+    expect(time.order[0]).toMatch(/^enqueue at \d+ ms left$/);
+    expect(Number(time.order[0]?.match(/\d+/)?.[0])).toBeGreaterThan(CLEANUP_RESERVE_MS);
+    expect(time.order.slice(1).every((step) => step === "remove" || step === "depart")).toBe(true);
+    const posted = 500 - (time.enqueued[0]?.members.length ?? 0);
+    expect(time.enqueued).toHaveLength(1);
+    expect(time.removed).toHaveLength(posted);
+    // Departures stopped when the time did: the rest are logged as a count, and the invocation never overran.
+    expect(time.departed.length).toBeGreaterThan(0);
+    expect(time.departed.length).toBeLessThan(posted);
+    expect(time.logger.lines).toContainEqual(
+      expect.objectContaining({
+        message: "presence of stale connections left: no time to update it",
+        extra: [{ channel: "huge", count: posted - time.departed.length }],
+      }),
+    );
+    expect(time.context.getRemainingTimeInMillis()).toBeGreaterThan(0);
+    expect(delivered(time.logger)).toMatchObject({ gone: posted, notRemoved: 0, deferred: 500 - posted });
+  });
+
+  it("leaves the stale members it has no time to remove (they answer 410 again next time), logged as a count", async () => {
+    const time = slowCleanup({ post: 200, removeBatch: 1_000, depart: 150 });
+    const response = await createBroadcastWorkerHandler(time.deps)(
+      { Records: [{ messageId: "m1", body: queuedSegment(segment(500)) }] },
+      time.context,
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(time.order[0]).toMatch(/^enqueue/);
+    const posted = 500 - (time.enqueued[0]?.members.length ?? 0);
+    expect(time.removed.length).toBeGreaterThan(0);
+    expect(time.removed.length).toBeLessThan(posted);
+    expect(time.departed).toEqual([]);
+    expect(delivered(time.logger)).toMatchObject({ gone: posted, notRemoved: posted - time.removed.length });
+    expect(time.logger.lines).toContainEqual(
+      expect.objectContaining({
+        message: "stale connections left for next time: no time to remove them",
+        extra: [{ channel: "huge", count: posted - time.removed.length }],
+      }),
+    );
+    expect(time.context.getRemainingTimeInMillis()).toBeGreaterThan(0);
+  });
+
+  it("makes the departures of members found gone a few at once, not one after another", async () => {
+    const time = slowCleanup({ post: 0, removeBatch: 0, depart: 0 });
+    const response = await createBroadcastWorkerHandler(time.deps)({
+      Records: [{ messageId: "m1", body: queuedSegment(segment(100)) }],
+    });
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(time.departed.sort()).toEqual(time.removed.sort());
+    expect(time.departed).toHaveLength(100);
+    expect(time.maxInFlight()).toBe(limits.workerDepartConcurrency);
+  });
+});
+
+describe("broadcast worker's hops", () => {
+  /** A poster that spends 400 ms of the clock as each post starts, and an invocation with time for one post. */
+  const onePostEach = () => {
+    let now = 0;
+    const posted: string[] = [];
+    const poster = {
+      post: async (connectionId: string): Promise<PostOutcome> => {
+        now += 400;
+        posted.push(connectionId);
+        return { status: "delivered" };
+      },
+    };
+    return { poster, posted, now: () => now, timeoutMs: WORKER_RESERVE_MS + POST_MIN_WINDOW_MS + 100 };
+  };
+
+  it("counts each queued remainder as a hop, reading old messages without one as 0", async () => {
+    const time = onePostEach();
+    const enqueued: SegmentJob[] = [];
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster: time.poster,
+      logger: recordingLogger(),
+      segmentQueue: { enqueue: async (jobs) => void enqueued.push(...jobs) },
+    });
+    const context = () => lambdaContext(time.timeoutMs, time.now);
+    const old = JSON.stringify(segment(3));
+    expect(await handler({ Records: [{ messageId: "old", body: old }] }, context())).toEqual({ batchItemFailures: [] });
+    const hopped = queuedSegment({ ...segment(3), hops: 2 });
+    expect(await handler({ Records: [{ messageId: "m2", body: hopped }] }, context())).toEqual({
+      batchItemFailures: [],
+    });
+    expect(enqueued.map((job) => [job.hops, job.members.length])).toEqual([
+      [1, 2],
+      [3, 2],
+    ]);
+  });
+
+  it("returns a segment out of time after the last hop to SQS instead of queueing it again", async () => {
+    const time = onePostEach();
+    const enqueued: SegmentJob[] = [];
+    const logger = recordingLogger();
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster: time.poster,
+      logger,
+      segmentQueue: { enqueue: async (jobs) => void enqueued.push(...jobs) },
+    });
+    const body = queuedSegment({ ...segment(3), hops: limits.segmentMaxHops });
+    const response = await handler({ Records: [{ messageId: "last", body }] }, lambdaContext(time.timeoutMs, time.now));
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "last" }] });
+    expect(enqueued).toEqual([]);
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        message: "segment out of time too often: SQS delivers it again, some members twice",
+      }),
+    );
+  });
+
+  it("drops a segment whose hops are not a count within the limit, as malformed", async () => {
+    const time = onePostEach();
+    const logger = recordingLogger();
+    const handler = createBroadcastWorkerHandler({ connections: noStore, poster: time.poster, logger });
+    for (const hops of [-1, 1.5, "2", limits.segmentMaxHops + 1]) {
+      const body = JSON.stringify({ ...segment(1), hops });
+      expect(await handler({ Records: [{ messageId: String(hops), body }] })).toEqual({ batchItemFailures: [] });
+    }
+    expect(time.posted).toEqual([]);
+    expect(logger.lines.filter((line) => line.message === "malformed segment dropped")).toHaveLength(4);
+  });
+
+  it("sends a segment that never fits to the dead letters after its hops and receives, instead of circling", async () => {
+    const time = onePostEach();
+    const logger = recordingLogger();
+    let queue: InProcessSegmentQueue | undefined;
+    const handler = createBroadcastWorkerHandler({
+      connections: noStore,
+      poster: time.poster,
+      logger,
+      segmentQueue: { enqueue: (jobs) => (queue as InProcessSegmentQueue).queue.enqueue(jobs) },
+    });
+    let invocations = 0;
+    queue = new InProcessSegmentQueue(
+      (event, context) => {
+        invocations++;
+        return handler(event, context);
+      },
+      { logger, workerTimeoutMs: time.timeoutMs, now: time.now },
+    );
+    await queue.queue.enqueue([segment(20)]);
+    await queue.idle();
+    // One post per invocation: the first and each of its hops post one member and hand on the rest; the last hop is
+    // returned to SQS, which delivers it up to its receive count and then dead-letters it.
+    expect(invocations).toBe(limits.segmentMaxHops + limits.segmentMaxReceives);
+    expect(queue.deadLetters).toHaveLength(1);
+    const dead = JSON.parse(queue.deadLetters[0] ?? "") as SegmentJob;
+    expect(dead.hops).toBe(limits.segmentMaxHops);
+    expect(dead.members).toHaveLength(20 - limits.segmentMaxHops);
   });
 });

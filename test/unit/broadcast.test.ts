@@ -2,8 +2,9 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { type BroadcastDeps, broadcast, isRetryable } from "../../lambda/core/broadcast.ts";
+import { type BroadcastDeps, broadcast } from "../../lambda/core/broadcast.ts";
 import { FAILURE_KINDS_MAX, FAILURE_SAMPLE_IDS, type FailureKind } from "../../lambda/core/post-failures.ts";
+import { isRetryable } from "../../lambda/core/post-outcome.ts";
 import { isGone, PostTimeoutError } from "../../lambda/core/poster.ts";
 import { CONNECTIONS_TABLE, decodeData, goneError, NOW, recordingLogger, testChatDeps } from "../fixtures.ts";
 

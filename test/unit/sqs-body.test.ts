@@ -2,8 +2,9 @@ import fc from "fast-check";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import type { SegmentJob } from "../../lambda/core/sharded-fanout.ts";
+import { segmentJobSchema } from "../../lambda/core/sharded-fanout.ts";
 import { firstInvalidSqsCharacter, isValidSqsBody, sqsSafeJson } from "../../lambda/core/sqs-body.ts";
-import { queuedSegment, queuedSegmentSchema, type SqsEvent } from "../../lambda/handlers/broadcast-worker.ts";
+import { queuedSegment, type SqsEvent } from "../../lambda/handlers/broadcast-worker.ts";
 import { InProcessSegmentQueue } from "../../local/in-process-segment-queue.ts";
 import { recordingLogger } from "../fixtures.ts";
 
@@ -79,7 +80,7 @@ describe("segment bodies", () => {
       fc.property(anyString, (message) => {
         const body = queuedSegment(job(message));
         expect(isValidSqsBody(body)).toBe(true);
-        const parsed = v.parse(queuedSegmentSchema, JSON.parse(body));
+        const parsed = v.parse(segmentJobSchema, JSON.parse(body));
         expect(parsed.frame).toBe(job(message).frame);
         expect(JSON.parse(parsed.frame)).toEqual(messageFrame(message));
       }),
@@ -134,7 +135,7 @@ describe("the local segment queue, as SQS", () => {
     const result = queue.sendMessageBatch([{ Id: "0", MessageBody: naive }]);
     expect(result.Failed?.[0]?.Code).toBe("InvalidMessageContents");
     // The segment queue's own path encodes safely, so the same job goes through.
-    await expect(queue.queueFor().enqueue([job("\uFFFF\uFFFE\uD800")])).resolves.toBeUndefined();
+    await expect(queue.queue.enqueue([job("\uFFFF\uFFFE\uD800")])).resolves.toBeUndefined();
     await queue.idle();
     expect(received).toHaveLength(1);
   });
@@ -144,10 +145,10 @@ describe("the local segment queue, as SQS", () => {
     await fc.assert(
       fc.asyncProperty(anyString, async (message) => {
         received.length = 0;
-        await queue.queueFor().enqueue([job(message)]);
+        await queue.queue.enqueue([job(message)]);
         await queue.idle();
         expect(received).toHaveLength(1);
-        expect(JSON.parse(v.parse(queuedSegmentSchema, JSON.parse(received[0] ?? "")).frame)).toEqual(
+        expect(JSON.parse(v.parse(segmentJobSchema, JSON.parse(received[0] ?? "")).frame)).toEqual(
           messageFrame(message),
         );
       }),
