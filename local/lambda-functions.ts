@@ -1,7 +1,12 @@
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import type { SegmentQueue } from "../lambda/core/sharded-fanout.ts";
+import type { InvocationClock } from "../lambda/core/time-budget.ts";
 import { createAuthorizerHandler } from "../lambda/handlers/authorizer.ts";
-import { createBroadcastWorkerHandler } from "../lambda/handlers/broadcast-worker.ts";
+import {
+  createBroadcastWorkerHandler,
+  type SqsBatchResponse,
+  type SqsEvent,
+} from "../lambda/handlers/broadcast-worker.ts";
 import { createConnectHandler } from "../lambda/handlers/connect.ts";
 import { createDisconnectHandler } from "../lambda/handlers/disconnect.ts";
 import { createMessageHandler } from "../lambda/handlers/message.ts";
@@ -9,6 +14,7 @@ import { createSessionHandler } from "../lambda/handlers/session.ts";
 import type { AwsClientOptions } from "../lambda/runtime/aws-clients.ts";
 import { broadcastWorkerDepsFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
 import { tokenKeyFromEnv } from "../lambda/runtime/token-key-from-env.ts";
+import { lambdaContext } from "./in-process-segment-queue.ts";
 import type { LambdaHandler } from "./websocket-gateway.ts";
 
 /** The chat's functions, by the name the local stack invokes them with. */
@@ -21,7 +27,13 @@ export const FUNCTION_NAMES = [
   "broadcastWorker",
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
-export type LambdaFunctions = Record<FunctionName, LambdaHandler>;
+export type LambdaFunctions = Record<Exclude<FunctionName, "broadcastWorker">, LambdaHandler> & {
+  /** The broadcast worker takes Lambda's context, as the in-process queue gives it (see `lambdaContext`). */
+  readonly broadcastWorker: (
+    event: Parameters<LambdaHandler>[0],
+    context?: InvocationClock,
+  ) => Promise<SqsBatchResponse>;
+};
 
 /** What the functions are configured with: plain data, so it can be handed to a worker thread. */
 export interface FunctionConfig {
@@ -35,6 +47,10 @@ export interface FunctionConfig {
 /** Where the functions' logs and large channels' segments go. */
 export interface FunctionHooks {
   readonly logger: CoreLogger;
+  /**
+   * The segment queue, for the routes and the broadcast worker. (The functions' thread still names the management
+   * endpoint when it sends segments to the stack's thread, which ignores it: segments never say where to post.)
+   */
   readonly segmentQueueFor: (endpoint: string) => SegmentQueue;
 }
 
@@ -44,8 +60,12 @@ export interface FunctionHooks {
  */
 export async function createLambdaFunctions(config: FunctionConfig, hooks: FunctionHooks): Promise<LambdaFunctions> {
   const { env, aws } = config;
-  const { logger, segmentQueueFor } = hooks;
-  const deps = webSocketDepsFromEnv(env, { aws, logger, metrics: false, segmentQueueFor });
+  const { logger } = hooks;
+  const segmentQueue = hooks.segmentQueueFor(env.CHAT_MANAGEMENT_ENDPOINT ?? "");
+  const deps = webSocketDepsFromEnv(env, { aws, logger, metrics: false, segmentQueue });
+  const broadcastWorker = createBroadcastWorkerHandler(
+    broadcastWorkerDepsFromEnv(env, { aws, logger, metrics: false, segmentQueue }),
+  );
   const key = await tokenKeyFromEnv(env);
   return {
     authorizer: createAuthorizerHandler({ key, logger }),
@@ -53,6 +73,8 @@ export async function createLambdaFunctions(config: FunctionConfig, hooks: Funct
     $disconnect: createDisconnectHandler(deps),
     $default: createMessageHandler(deps),
     session: createSessionHandler({ key, ttlSeconds: config.tokenTtlSeconds, logger }),
-    broadcastWorker: createBroadcastWorkerHandler(broadcastWorkerDepsFromEnv(env, { aws, logger, metrics: false })),
+    // Lambda's context comes from the in-process queue; across the functions' thread it is lost (functions cannot be
+    // posted), so an invocation without one gets a fresh one, counted from its start as Lambda counts its timeout.
+    broadcastWorker: (event: SqsEvent, context?: InvocationClock) => broadcastWorker(event, context ?? lambdaContext()),
   };
 }

@@ -170,11 +170,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // Large channels are sharded as in the cloud: segments go to broadcast workers (the same handler module as the
   // worker function), here through an in-process queue instead of SQS. The queue lives in this thread, as SQS is a
   // service apart from the functions; it invokes the broadcast worker function like any other.
-  const segments = new InProcessSegmentQueue((event) => functions.broadcastWorker(event), {
+  const segments = new InProcessSegmentQueue((event, context) => functions.broadcastWorker(event, context), {
     concurrency: options.broadcastWorkers,
     logger,
   });
-  const hooks: FunctionHooks = { logger, segmentQueueFor: segments.queueFor };
+  const hooks: FunctionHooks = { logger, segmentQueueFor: () => segments.queue };
   const thread = threads ? await LambdaThread.start(functionConfig, hooks).catch(abortStart) : undefined;
   const functions = thread?.functions ?? (await createLambdaFunctions(functionConfig, hooks).catch(abortStart));
   const gateway = new WebSocketGateway(

@@ -1,7 +1,7 @@
 import { join } from "../core/chat.ts";
 import { CHAT_SUBPROTOCOL, headerValue, offersChatProtocol } from "../core/subprotocol.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
-import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
+import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
 
 /** `$connect`: store the connection the authorizer let in, and tell the channel. */
 export function createConnectHandler(deps: WebSocketHandlerDeps) {
@@ -12,7 +12,7 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
       deps.logger.error("$connect without authorizer context", { requestId: event.requestContext.requestId });
       return { statusCode: 403 };
     }
-    const result = await join(chatDepsFor(deps, managementEndpointOf(event, deps)), who);
+    const result = await join(chatDepsFor(deps), who);
     deps.logger.info("joined", { ...who, ...result });
     // A browser that sent its token as a subprotocol drops the connection unless one protocol is chosen.
     return offersChatProtocol(headerValue(event.headers, "Sec-WebSocket-Protocol"))

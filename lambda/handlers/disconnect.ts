@@ -1,6 +1,6 @@
 import { leave } from "../core/chat.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
-import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
+import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
 
 /** `$disconnect`: remove the connection and tell the channel. API Gateway delivers this at best effort. */
 export function createDisconnectHandler(deps: WebSocketHandlerDeps) {
@@ -10,7 +10,7 @@ export function createDisconnectHandler(deps: WebSocketHandlerDeps) {
       deps.logger.error("$disconnect without authorizer context", { requestId: event.requestContext.requestId });
       return { statusCode: 200 };
     }
-    const result = await leave(chatDepsFor(deps, managementEndpointOf(event, deps)), who);
+    const result = await leave(chatDepsFor(deps), who);
     deps.logger.info("left", { ...who, ...result });
     return { statusCode: 200 };
   };

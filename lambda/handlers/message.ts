@@ -1,6 +1,6 @@
 import { handleFrame, replyInternalError } from "../core/chat.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
-import { managementEndpointOf, participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
+import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
 
 /**
  * `$default`: one client frame. Every answer to the sender (replies and error frames) goes through the management
@@ -20,7 +20,7 @@ export function createMessageHandler(deps: WebSocketHandlerDeps) {
       deps.logger.warn("binary frame refused", { requestId, connectionId });
       return { statusCode: 400 };
     }
-    const chat = chatDepsFor(deps, managementEndpointOf(event, deps));
+    const chat = chatDepsFor(deps);
     try {
       const outcome = await handleFrame(chat, who, event.body ?? "");
       deps.logger.info("frame handled", { requestId, connectionId, channel: who.channel, outcome });

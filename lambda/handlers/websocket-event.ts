@@ -9,9 +9,12 @@ export interface WebSocketEvent {
     routeKey: string;
     eventType?: string;
     connectionId: string;
-    /** The API's id: with the Region and stage it names the execute-api endpoint. */
     apiId: string;
-    /** The host the client connected to: a custom domain when there is one, so never where posts go. */
+    /**
+     * The host the client connected to: a custom domain when there is one, whose API mapping does not serve
+     * `@connections` (AWS doc "Use @connections commands in your backend service"), so never where posts go: they go
+     * to the execute-api endpoint the functions are configured with (`CHAT_MANAGEMENT_ENDPOINT`).
+     */
     domainName: string;
     stage: string;
     requestId: string;
@@ -37,39 +40,4 @@ export function participantOf(event: WebSocketEvent): Participant | undefined {
   const channel = authorizer?.channel;
   if (typeof username !== "string" || typeof channel !== "string") return undefined;
   return { connectionId, username, channel };
-}
-
-/** Where the functions post to connections. */
-export interface ManagementEndpointConfig {
-  /** `CHAT_MANAGEMENT_ENDPOINT`: when set, every post goes there (the local stack sets it). */
-  readonly managementEndpoint?: string;
-  /** The function's Region (`AWS_REGION`), the API's own. */
-  readonly region?: string;
-}
-
-/** The management API endpoint cannot be known: neither configured nor derivable from the event. */
-export class ManagementEndpointError extends Error {
-  override readonly name = "ManagementEndpointError";
-}
-
-/** An API's execute-api endpoint for `@connections`: `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
-export function executeApiEndpoint(apiId: string, region: string, stage: string): string {
-  const suffix = region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-  return `https://${apiId}.execute-api.${region}.${suffix}/${stage}`;
-}
-
-/**
- * The management API endpoint that reaches this event's connection: the configured one, else the API's execute-api
- * endpoint. Never `https://{domainName}/{stage}`: behind a custom domain `domainName` is that domain, whose API mapping
- * does not serve `@connections` (AWS doc "Use @connections commands in your backend service").
- */
-export function managementEndpointOf(event: WebSocketEvent, config: ManagementEndpointConfig): string {
-  if (config.managementEndpoint) return config.managementEndpoint;
-  const { apiId, stage } = event.requestContext;
-  if (!apiId || !config.region) {
-    throw new ManagementEndpointError(
-      `no management API endpoint: set CHAT_MANAGEMENT_ENDPOINT, or AWS_REGION for an event with an apiId (apiId: ${apiId || "none"})`,
-    );
-  }
-  return executeApiEndpoint(apiId, config.region, stage);
 }

@@ -22,24 +22,23 @@ export interface WiringOptions {
   /** CloudWatch EMF metrics. Default: on. */
   readonly metrics?: boolean;
   /** Where large channels' segments go. Default: the SQS queue named by `SEGMENT_QUEUE_URL`, if set. */
-  readonly segmentQueueFor?: (endpoint: string) => SegmentQueue;
+  readonly segmentQueue?: SegmentQueue;
 }
 
 /** The segment queue the environment names (`SEGMENT_QUEUE_URL`), for the routes and the worker alike. */
-function segmentQueueFromEnv(env: Env, options: WiringOptions): ((endpoint: string) => SegmentQueue) | undefined {
-  if (options.segmentQueueFor) return options.segmentQueueFor;
+function segmentQueueFromEnv(env: Env, options: WiringOptions): SegmentQueue | undefined {
+  if (options.segmentQueue) return options.segmentQueue;
   const queueUrl = env.SEGMENT_QUEUE_URL;
   if (!queueUrl) return undefined;
-  const queue = sqsSegmentQueue(new SQSClient(clientSettings(options.aws ?? {})), queueUrl);
-  return () => queue;
+  return sqsSegmentQueue(new SQSClient(clientSettings(options.aws ?? {})), queueUrl);
 }
 
 /**
  * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, `PRESENCE_TABLE`, and
  * optionally `CHAT_PRESENCE_LIMIT` (the largest channel with join and leave notices) and `SEGMENT_QUEUE_URL` (sharded
- * fan-out for large channels). Posts go to `CHAT_MANAGEMENT_ENDPOINT` when it is set,
- * else to the API's execute-api endpoint in `AWS_REGION` (see `managementEndpointOf`), whatever domain the client
- * used. The local stack calls it too, with its own environment and options, so both run the same wiring.
+ * fan-out for large channels). Posts go to `CHAT_MANAGEMENT_ENDPOINT` (required: CDK sets the API's execute-api
+ * endpoint, the local stack its own), whatever domain the client used. The local stack calls it too, with its own
+ * environment and options, so both run the same wiring.
  */
 export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOptions = {}): WebSocketHandlerDeps {
   const connectionsTable = requireEnv("CONNECTIONS_TABLE", env);
@@ -48,19 +47,18 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   const presenceLimit = positiveIntEnv("CHAT_PRESENCE_LIMIT", env);
   const aws = options.aws ?? {};
   const doc = documentClient(aws);
-  const segmentQueueFor = segmentQueueFromEnv(env, options);
-  const managementEndpoint = env.CHAT_MANAGEMENT_ENDPOINT || undefined;
+  const managementEndpoint = requireEnv("CHAT_MANAGEMENT_ENDPOINT", env);
+  const segmentQueue = segmentQueueFromEnv(env, options);
   const region = requireRegion(aws, env);
   return {
     connections: new ConnectionStore(doc, connectionsTable),
     history: new HistoryStore(doc, historyTable),
     presence: new PresenceStore(doc, presenceTable),
     ...(presenceLimit ? { presenceLimit } : {}),
-    posterFor: posterCache(undefined, { ...aws, region }),
-    ...(managementEndpoint ? { managementEndpoint } : {}),
-    region,
+    posterFor: posterCache({ ...aws, region }),
+    managementEndpoint,
     logger: options.logger ?? newLogger(),
-    ...(segmentQueueFor ? { segmentQueueFor } : {}),
+    ...(segmentQueue ? { segmentQueue } : {}),
     ...((options.metrics ?? true) ? chatMetrics() : {}),
   };
 }
@@ -74,19 +72,19 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
 export function broadcastWorkerDepsFromEnv(env: Env = process.env, options: WiringOptions = {}): BroadcastWorkerDeps {
   const aws = options.aws ?? {};
   const endpoint = requireEnv("CHAT_MANAGEMENT_ENDPOINT", env);
-  const segmentQueue = segmentQueueFromEnv(env, options)?.(endpoint);
+  const segmentQueue = segmentQueueFromEnv(env, options);
   const doc = documentClient(aws);
   return {
     connections: new ConnectionStore(doc, requireEnv("CONNECTIONS_TABLE", env)),
     presence: new PresenceStore(doc, requireEnv("PRESENCE_TABLE", env)),
-    poster: posterCache(undefined, { ...aws, region: requireRegion(aws, env) })(endpoint),
+    poster: posterCache({ ...aws, region: requireRegion(aws, env) })(endpoint),
     ...(segmentQueue ? { segmentQueue } : {}),
     logger: options.logger ?? newLogger(),
     ...((options.metrics ?? true) ? chatMetrics() : {}),
   };
 }
 
-/** The Region the functions sign posts for and build the execute-api endpoint in: checked at cold start. */
+/** The Region the functions sign posts for: checked at cold start. */
 function requireRegion(aws: AwsClientOptions, env: Env): string {
   const region = aws.region ?? env.AWS_REGION;
   if (!region) throw new ConfigurationError("environment variable AWS_REGION is required");

@@ -27,10 +27,19 @@ describe("Lambda entries", () => {
     await expect(import("../../lambda/entry/message.ts")).rejects.toThrow("CONNECTIONS_TABLE");
   });
 
+  it("fail at cold start without CHAT_MANAGEMENT_ENDPOINT, naming it (CDK and the local stack always set it)", async () => {
+    vi.stubEnv("CONNECTIONS_TABLE", "connections");
+    vi.stubEnv("HISTORY_TABLE", "history");
+    vi.stubEnv("PRESENCE_TABLE", "presence");
+    vi.stubEnv("CHAT_MANAGEMENT_ENDPOINT", "");
+    await expect(import("../../lambda/entry/connect.ts")).rejects.toThrow("CHAT_MANAGEMENT_ENDPOINT");
+  });
+
   it("build the WebSocket handlers from the environment", async () => {
     vi.stubEnv("CONNECTIONS_TABLE", "connections");
     vi.stubEnv("HISTORY_TABLE", "history");
     vi.stubEnv("PRESENCE_TABLE", "presence");
+    vi.stubEnv("CHAT_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod");
     for (const entry of [
       import("../../lambda/entry/connect.ts"),
       import("../../lambda/entry/message.ts"),

@@ -7,13 +7,9 @@ import { createConnectHandler } from "../../lambda/handlers/connect.ts";
 import { createDisconnectHandler } from "../../lambda/handlers/disconnect.ts";
 import { createMessageHandler } from "../../lambda/handlers/message.ts";
 import type { WebSocketHandlerDeps } from "../../lambda/handlers/websocket-deps.ts";
-import {
-  executeApiEndpoint,
-  ManagementEndpointError,
-  managementEndpointOf,
-  type WebSocketEvent,
-} from "../../lambda/handlers/websocket-event.ts";
+import type { WebSocketEvent } from "../../lambda/handlers/websocket-event.ts";
 import { webSocketDepsFromEnv } from "../../lambda/runtime/deps-from-env.ts";
+import { ConfigurationError } from "../../lambda/runtime/environment.ts";
 import { bob, HISTORY_TABLE, lucy, testChatDeps, webSocketEvent } from "../fixtures.ts";
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -29,11 +25,11 @@ const customDomainEvent = (routeKey: string, who: Participant, body?: string): W
 };
 
 let endpoints: string[];
-const depsWith = (config: Partial<Pick<WebSocketHandlerDeps, "managementEndpoint" | "region">>) => {
+const depsWith = (managementEndpoint: string) => {
   const chat = testChatDeps();
   return {
     ...chat,
-    ...config,
+    managementEndpoint,
     posterFor: (endpoint: string) => {
       endpoints.push(endpoint);
       return chat.poster;
@@ -57,8 +53,8 @@ afterEach(() => {
 });
 
 describe("the management API endpoint behind a custom domain", () => {
-  it("is the API's execute-api endpoint for $connect, $default and $disconnect, never the custom domain", async () => {
-    const deps = depsWith({ region: "eu-west-2" });
+  it("is the configured execute-api endpoint for $connect, $default and $disconnect, never the custom domain", async () => {
+    const deps = depsWith(EXECUTE_API);
     expect(await createConnectHandler(deps)(customDomainEvent("$connect", lucy))).toMatchObject({ statusCode: 200 });
     expect(await createMessageHandler(deps)(customDomainEvent("$default", lucy, "hello"))).toEqual({ statusCode: 200 });
     expect(await createDisconnectHandler(deps)(customDomainEvent("$disconnect", lucy))).toEqual({ statusCode: 200 });
@@ -66,37 +62,13 @@ describe("the management API endpoint behind a custom domain", () => {
     expect(endpoints.join(" ")).not.toContain("chat.example.com");
   });
 
-  it("is CHAT_MANAGEMENT_ENDPOINT when it is set", async () => {
-    const deps = depsWith({ region: "eu-west-2", managementEndpoint: "http://127.0.0.1:4001/local" });
-    await createMessageHandler(deps)(customDomainEvent("$default", lucy, "hello"));
-    expect(endpoints).toEqual(["http://127.0.0.1:4001/local"]);
-  });
-
-  it("is built from the API id, the function's Region and the stage", () => {
-    const event = customDomainEvent("$default", lucy);
-    expect(managementEndpointOf(event, { region: "eu-west-2" })).toBe(EXECUTE_API);
-    const staged = { ...event, requestContext: { ...event.requestContext, stage: "v2" } };
-    expect(managementEndpointOf(staged, { region: "ap-southeast-5" })).toBe(
-      `https://${API_ID}.execute-api.ap-southeast-5.amazonaws.com/v2`,
-    );
-    expect(executeApiEndpoint(API_ID, "cn-north-1", "prod")).toBe(
-      `https://${API_ID}.execute-api.cn-north-1.amazonaws.com.cn/prod`,
-    );
-  });
-
-  it("cannot be known without a Region or an API id, and says so", () => {
-    const event = customDomainEvent("$default", lucy);
-    expect(() => managementEndpointOf(event, {})).toThrow(ManagementEndpointError);
-    const noId = { ...event, requestContext: { ...event.requestContext, apiId: "" } };
-    expect(() => managementEndpointOf(noId, { region: "eu-west-2" })).toThrow(/CHAT_MANAGEMENT_ENDPOINT/);
-  });
-
-  it("comes from the environment's AWS_REGION and CHAT_MANAGEMENT_ENDPOINT in the functions' wiring", () => {
+  it("comes from CHAT_MANAGEMENT_ENDPOINT in the functions' wiring, which refuses to start without it", () => {
     const env = { CONNECTIONS_TABLE: "c", HISTORY_TABLE: "h", PRESENCE_TABLE: "p", AWS_REGION: "eu-west-2" };
     const options = { metrics: false, aws: { credentials: { accessKeyId: "x", secretAccessKey: "y" } } };
-    const deployed = webSocketDepsFromEnv(env, options);
-    expect(managementEndpointOf(customDomainEvent("$default", lucy), deployed)).toBe(EXECUTE_API);
-    const local = webSocketDepsFromEnv({ ...env, CHAT_MANAGEMENT_ENDPOINT: "http://127.0.0.1:4001/local" }, options);
-    expect(managementEndpointOf(customDomainEvent("$default", lucy), local)).toBe("http://127.0.0.1:4001/local");
+    expect(webSocketDepsFromEnv({ ...env, CHAT_MANAGEMENT_ENDPOINT: EXECUTE_API }, options).managementEndpoint).toBe(
+      EXECUTE_API,
+    );
+    expect(() => webSocketDepsFromEnv(env, options)).toThrow(ConfigurationError);
+    expect(() => webSocketDepsFromEnv(env, options)).toThrow(/CHAT_MANAGEMENT_ENDPOINT/);
   });
 });
