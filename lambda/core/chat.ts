@@ -126,7 +126,11 @@ async function depart(deps: ChatDeps, channel: string, member: Pick<Member, "con
 
 /** Members a broadcast found gone (410) and removed leave as their `$disconnect` would have made them. */
 async function departAll(deps: ChatDeps, channel: string, members: Member[]): Promise<void> {
-  for (const member of members) await depart(deps, channel, member);
+  const left = members[Symbol.iterator]();
+  const worker = async () => {
+    for (let next = left.next(); !next.done; next = left.next()) await depart(deps, channel, next.value);
+  };
+  await Promise.all(Array.from({ length: Math.min(limits.departConcurrency, members.length) }, worker));
 }
 
 /** The seed's onClose: removes the connection and, when it was the user's last in the channel, tells the others. */

@@ -91,8 +91,8 @@ export const limits = {
    * `segmentMaxReceives` applies.
    */
   segmentMaxHops: 5,
-  /** Departures from presence a broadcast worker makes at once for members it found gone (2–3 DynamoDB calls each). */
-  workerDepartConcurrency: 16,
+  /** Departures from presence made at once for members a broadcast found gone (2–3 DynamoDB calls each). */
+  departConcurrency: 16,
   /** SQS takes at most 10 messages and 256 KiB per SendMessageBatch. */
   segmentBatchMessages: 10,
   segmentBatchBytes: 250 * 1024,

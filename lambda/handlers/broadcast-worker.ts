@@ -71,7 +71,7 @@ async function departWithin(
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limits.workerDepartConcurrency, members.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limits.departConcurrency, members.length) }, worker));
   if (failed > 0) {
     deps.logger.warn("presence of stale connections not updated", { channel, count: failed, error: firstError });
   }

@@ -49,14 +49,7 @@ export const posterAgentOptions = { keepAlive: true, maxSockets: limits.broadcas
  * Posters by management API endpoint, each with its agent, reused across warm invocations: the lean
  * {@link signedHttpPoster}, signing with the Region and credentials the SDK clients get (in Lambda: the environment).
  */
-export function posterCache(options?: AwsClientOptions): (endpoint: string) => Poster;
-/**
- * @deprecated The endpoint override is gone: call `posterCache(options)`. This form stays only until
- * deps-from-env.ts, which still passes `undefined` first, is changed.
- */
-export function posterCache(noOverride: undefined, options: AwsClientOptions): (endpoint: string) => Poster;
-export function posterCache(first: AwsClientOptions = {}, second?: AwsClientOptions): (endpoint: string) => Poster {
-  const options = second ?? first;
+export function posterCache(options: AwsClientOptions = {}): (endpoint: string) => Poster {
   const posters = new Map<string, Poster>();
   const region = options.region ?? process.env.AWS_REGION;
   // Checked at cold start, not at the first post: a function without a Region cannot post at all.

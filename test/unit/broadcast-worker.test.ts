@@ -422,7 +422,7 @@ describe("broadcast worker's cleanup within its invocation's time", () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(time.departed.sort()).toEqual(time.removed.sort());
     expect(time.departed).toHaveLength(100);
-    expect(time.maxInFlight()).toBe(limits.workerDepartConcurrency);
+    expect(time.maxInFlight()).toBe(limits.departConcurrency);
   });
 });
 

@@ -123,7 +123,11 @@ describe("hostile frames at $default", () => {
         ddb.on(GetCommand, { TableName: PRESENCE_TABLE }).resolves({ Item: { count: 2 } });
         api.on(PostToConnectionCommand).resolves({});
         const chat = testChatDeps();
-        const handler = createMessageHandler({ ...chat, region: "eu-west-1", posterFor: () => chat.poster });
+        const handler = createMessageHandler({
+          ...chat,
+          managementEndpoint: "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+          posterFor: () => chat.poster,
+        });
 
         const result = await handler(webSocketEvent("$default", lucy, body));
 

@@ -56,7 +56,7 @@ beforeEach(() => {
   const chat = testChatDeps();
   deps = {
     ...chat,
-    region: "eu-west-1",
+    managementEndpoint: "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
     posterFor: (endpoint) => {
       endpoints.push(endpoint);
       return chat.poster;
