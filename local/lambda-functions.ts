@@ -47,11 +47,8 @@ export interface FunctionConfig {
 /** Where the functions' logs and large channels' segments go. */
 export interface FunctionHooks {
   readonly logger: CoreLogger;
-  /**
-   * The segment queue, for the routes and the broadcast worker. (The functions' thread still names the management
-   * endpoint when it sends segments to the stack's thread, which ignores it: segments never say where to post.)
-   */
-  readonly segmentQueueFor: (endpoint: string) => SegmentQueue;
+  /** The segment queue, for the routes and the broadcast worker. */
+  readonly segmentQueue: SegmentQueue;
 }
 
 /**
@@ -61,7 +58,7 @@ export interface FunctionHooks {
 export async function createLambdaFunctions(config: FunctionConfig, hooks: FunctionHooks): Promise<LambdaFunctions> {
   const { env, aws } = config;
   const { logger } = hooks;
-  const segmentQueue = hooks.segmentQueueFor(env.CHAT_MANAGEMENT_ENDPOINT ?? "");
+  const { segmentQueue } = hooks;
   const deps = webSocketDepsFromEnv(env, { aws, logger, metrics: false, segmentQueue });
   const broadcastWorker = createBroadcastWorkerHandler(
     broadcastWorkerDepsFromEnv(env, { aws, logger, metrics: false, segmentQueue }),

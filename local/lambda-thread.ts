@@ -107,13 +107,10 @@ export class LambdaThread {
           const answer: FromStack = { type: "enqueued", id: message.id, ...(error === undefined ? {} : { error }) };
           if (this.worker === worker) worker.postMessage(answer);
         };
-        this.hooks
-          .segmentQueueFor(message.endpoint)
-          .enqueue(message.jobs)
-          .then(
-            () => reply(),
-            (error: unknown) => reply(error instanceof Error ? error.message : String(error)),
-          );
+        this.hooks.segmentQueue.enqueue(message.jobs).then(
+          () => reply(),
+          (error: unknown) => reply(error instanceof Error ? error.message : String(error)),
+        );
       }
     }
   }

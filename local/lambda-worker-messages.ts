@@ -14,4 +14,4 @@ export type ToStack =
   | { type: "result"; id: number; value: unknown }
   | { type: "failed"; id: number; error: unknown }
   | { type: "log"; level: "info" | "warn" | "error"; message: string; extra: Record<string, unknown>[] }
-  | { type: "enqueue"; id: number; endpoint: string; jobs: SegmentJob[] };
+  | { type: "enqueue"; id: number; jobs: SegmentJob[] };

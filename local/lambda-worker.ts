@@ -23,14 +23,14 @@ const logger: CoreLogger = { info: log("info"), warn: log("warn"), error: log("e
 
 let nextEnqueue = 0;
 const enqueues = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
-const segmentQueueFor = (endpoint: string) => ({
+const segmentQueue = {
   enqueue: (jobs: SegmentJob[]) =>
     new Promise<void>((resolve, reject) => {
       const id = nextEnqueue++;
       enqueues.set(id, { resolve, reject });
-      send({ type: "enqueue", id, endpoint, jobs });
+      send({ type: "enqueue", id, jobs });
     }),
-});
+};
 
 let functions: LambdaFunctions | undefined;
 
@@ -54,7 +54,7 @@ port.on("message", (message: FromStack) => {
   }
 });
 
-createLambdaFunctions(workerData as FunctionConfig, { logger, segmentQueueFor }).then(
+createLambdaFunctions(workerData as FunctionConfig, { logger, segmentQueue }).then(
   (built) => {
     functions = built;
     send({ type: "ready" });

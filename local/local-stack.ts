@@ -174,7 +174,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     concurrency: options.broadcastWorkers,
     logger,
   });
-  const hooks: FunctionHooks = { logger, segmentQueueFor: () => segments.queue };
+  const hooks: FunctionHooks = { logger, segmentQueue: segments.queue };
   const thread = threads ? await LambdaThread.start(functionConfig, hooks).catch(abortStart) : undefined;
   const functions = thread?.functions ?? (await createLambdaFunctions(functionConfig, hooks).catch(abortStart));
   const gateway = new WebSocketGateway(

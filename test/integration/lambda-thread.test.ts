@@ -19,7 +19,7 @@ function recordingHooks() {
     (message: string, ...extra: Record<string, unknown>[]) =>
       logs.push({ level, message, details: Object.assign({}, ...extra) });
   const logger: CoreLogger = { info: at("info"), warn: at("warn"), error: at("error") };
-  const hooks: FunctionHooks = { logger, segmentQueueFor: () => ({ enqueue: async () => {} }) };
+  const hooks: FunctionHooks = { logger, segmentQueue: { enqueue: async () => {} } };
   return { logs, hooks };
 }
 
