@@ -44,25 +44,25 @@ export function createTableInputs(names: LocalTableNames): CreateTableCommandInp
         },
       ],
     },
-    {
-      TableName: names.history,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [attribute(historyTable.partitionKey), attribute(historyTable.sortKey)],
-      KeySchema: [
-        { AttributeName: historyTable.partitionKey.name, KeyType: "HASH" },
-        { AttributeName: historyTable.sortKey.name, KeyType: "RANGE" },
-      ],
-    },
-    {
-      TableName: names.presence,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [attribute(presenceTable.partitionKey), attribute(presenceTable.sortKey)],
-      KeySchema: [
-        { AttributeName: presenceTable.partitionKey.name, KeyType: "HASH" },
-        { AttributeName: presenceTable.sortKey.name, KeyType: "RANGE" },
-      ],
-    },
+    keyedTable(names.history, historyTable),
+    keyedTable(names.presence, presenceTable),
   ];
+}
+
+/** A table with a partition and a sort key and no index. */
+function keyedTable(
+  tableName: string,
+  schema: { partitionKey: KeyAttribute; sortKey: KeyAttribute },
+): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [attribute(schema.partitionKey), attribute(schema.sortKey)],
+    KeySchema: [
+      { AttributeName: schema.partitionKey.name, KeyType: "HASH" },
+      { AttributeName: schema.sortKey.name, KeyType: "RANGE" },
+    ],
+  };
 }
 
 /** Puts the faults in front of dynalite's own request handler. */
