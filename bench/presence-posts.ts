@@ -90,7 +90,7 @@ async function seedChannel(doc: DynamoDBDocumentClient, names: LocalTableNames, 
  * and PresenceStore), open a second tab, close it, and leave, counting the management API posts each step asks for.
  */
 export async function measurePresencePosts(sizes: readonly number[]): Promise<PresencePostsResult> {
-  const names = { connections: "bench-connections", history: "bench-history", presence: "bench-presence" };
+  const names = { connections: "bench-connections", history: "bench-history", presence: "bench-presence", rates: "bench-rates" };
   const dynamo = await startLocalDynamo(names);
   const client = new DynamoDBClient({
     endpoint: dynamo.endpoint,

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from "aws-cdk-lib";
 import { type Attribute, AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { connectionsTable, historyTable, type KeyAttribute, presenceTable } from "../lambda/core/tables.ts";
+import { connectionsTable, historyTable, type KeyAttribute, presenceTable, ratesTable } from "../lambda/core/tables.ts";
 
 /** Properties of {@link ChatTables}. */
 export interface ChatTablesProps {
@@ -20,7 +20,7 @@ const attribute = (key: KeyAttribute): Attribute => ({
 });
 
 /**
- * The chat's two DynamoDB tables, built from the schema in `lambda/core/tables.ts` (the one place key names live):
+ * The chat's DynamoDB tables, built from the schema in `lambda/core/tables.ts` (the one place key names live):
  * on-demand capacity (chat traffic is bursty and mostly idle), TTL on `expiresAt`, point-in-time recovery on.
  */
 export class ChatTables extends Construct {
@@ -30,6 +30,8 @@ export class ChatTables extends Construct {
   readonly history: Table;
   /** channel + user → that user's connections in the channel, and each channel's count of present users. */
   readonly presence: Table;
+  /** Rate counters by key and window, and each user's live connections (PROTOCOL v2's per-user limits). */
+  readonly rates: Table;
 
   constructor(scope: Construct, id: string, props: ChatTablesProps = {}) {
     super(scope, id);
@@ -65,6 +67,14 @@ export class ChatTables extends Construct {
       timeToLiveAttribute: presenceTable.ttlAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // Like the connections it counts, presence means nothing without the API.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.rates = new Table(this, "Rates", {
+      partitionKey: attribute(ratesTable.partitionKey),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: ratesTable.ttlAttribute,
+      // Counters of the last minutes and live connections: nothing to recover, and nothing to keep without the API.
       removalPolicy: RemovalPolicy.DESTROY,
     });
   }

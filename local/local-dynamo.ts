@@ -10,7 +10,7 @@ import {
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { connectionsTable, historyTable, type KeyAttribute, presenceTable } from "../lambda/core/tables.ts";
+import { connectionsTable, historyTable, type KeyAttribute, presenceTable, ratesTable } from "../lambda/core/tables.ts";
 import { withDynamoFaults } from "./dynamo-faults.ts";
 import type { Faults } from "./faults.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
@@ -20,6 +20,7 @@ export interface LocalTableNames {
   readonly connections: string;
   readonly history: string;
   readonly presence: string;
+  readonly rates: string;
 }
 
 const attribute = (key: KeyAttribute) => ({ AttributeName: key.name, AttributeType: key.type });
@@ -46,6 +47,12 @@ export function createTableInputs(names: LocalTableNames): CreateTableCommandInp
     },
     keyedTable(names.history, historyTable),
     keyedTable(names.presence, presenceTable),
+    {
+      TableName: names.rates,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [attribute(ratesTable.partitionKey)],
+      KeySchema: [{ AttributeName: ratesTable.partitionKey.name, KeyType: "HASH" }],
+    },
   ];
 }
 
@@ -136,6 +143,7 @@ export async function createTables(
       [names.connections, connectionsTable.ttlAttribute],
       [names.history, historyTable.ttlAttribute],
       [names.presence, presenceTable.ttlAttribute],
+      [names.rates, ratesTable.ttlAttribute],
     ] as const) {
       await waitUntilActive(client, tableName);
       if (options.ttl ?? true) await enableTtl(client, tableName, ttlAttribute);

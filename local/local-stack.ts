@@ -15,6 +15,7 @@ import { createTables, type LocalDynamo, type LocalTableNames, startLocalDynamo 
 import { consoleLogger } from "./local-logger.ts";
 import { handleManagementRequest, KEEP_ALIVE_MS, managementAnswer, managementConnectionId } from "./management-api.ts";
 import { ManagementThread } from "./management-thread.ts";
+import { createDevOidcProvider } from "./oidc-provider.ts";
 import { invokeHttpApi, securityHeaders, serveStatic, siteConfig } from "./site.ts";
 import { WebSocketGateway } from "./websocket-gateway.ts";
 
@@ -30,6 +31,13 @@ export interface LocalStackOptions {
   readonly tokenTtlSeconds?: number;
   /** The largest channel, in users, with join and leave notices (`CHAT_PRESENCE_LIMIT`). Default: 100. */
   readonly presenceLimit?: number;
+  /**
+   * How people sign in (`CHAT_AUTH`): `guest` (pick a name) or `oidc`, which runs a development OpenID provider at
+   * `{url}/oidc` (local/oidc-provider.ts) and has the session endpoint accept only its ID tokens. Default: guest.
+   */
+  readonly auth?: "guest" | "oidc";
+  /** New sessions per minute per source IP (`CHAT_SESSION_RATE`). Default: no limit (every local client is 127.0.0.1). */
+  readonly sessionRate?: number;
   /** Folder keeping the data across restarts (`CHAT_DATA_DIR`). Default: in memory. */
   readonly dataDir?: string;
   /** Folder of the built page. Default: none (only the APIs are served). */
@@ -49,7 +57,7 @@ export interface LocalStackOptions {
    * not check signatures (DynamoDB Local, dynalite): requests reach the store signed for the proxy's host. Default: false.
    */
   readonly dynamoFaultProxy?: boolean;
-  /** The tables' names, e.g. for several stacks on one store. Default: `chat-connections`, `chat-history`, `chat-presence`. */
+  /** The tables' names, e.g. for several stacks on one store. Default: `chat-connections`, `chat-history`, `chat-presence`, `chat-rates`. */
 
   readonly tables?: LocalTableNames;
   /** Broadcast workers running at once for large channels' segments. Default: 4. */
@@ -72,6 +80,8 @@ export interface LocalStack {
   readonly url: string;
   readonly wsUrl: string;
   readonly sessionUrl: string;
+  /** The development OpenID provider, when `auth` is `oidc`. */
+  readonly oidc?: { readonly issuer: string; readonly clientId: string };
   /**
    * The management API endpoint the functions use (`https://{domainName}/{stage}` on AWS): with worker threads, the
    * management API's own thread and port. The stack's `url` answers management requests too, alike.
@@ -90,7 +100,12 @@ export interface LocalStack {
 }
 
 const STAGE = "local";
-const TABLES: LocalTableNames = { connections: "chat-connections", history: "chat-history", presence: "chat-presence" };
+const TABLES: LocalTableNames = {
+  connections: "chat-connections",
+  history: "chat-history",
+  presence: "chat-presence",
+  rates: "chat-rates",
+};
 
 /** A store at `endpoint` with the chat's tables, behind a fault-injecting proxy when `faults` are given. */
 async function externalDynamo(endpoint: string, tables: LocalTableNames, faults?: Faults): Promise<LocalDynamo> {
@@ -143,6 +158,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const { port } = server.address() as AddressInfo;
   const origin = httpOrigin(host, port);
   const threads = options.workerThreads ?? true;
+  const oidc = options.auth === "oidc" ? await createDevOidcProvider({ origin }).catch(abortStart) : undefined;
   const management = threads
     ? await ManagementThread.start(
         host,
@@ -158,9 +174,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     CONNECTIONS_TABLE: tables.connections,
     HISTORY_TABLE: tables.history,
     PRESENCE_TABLE: tables.presence,
+    RATES_TABLE: tables.rates,
     ...(options.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(options.presenceLimit) } : {}),
     CHAT_MANAGEMENT_ENDPOINT: managementEndpoint,
     CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
+    ...(oidc ? { CHAT_AUTH: "oidc", CHAT_OIDC_ISSUER: oidc.issuer, CHAT_OIDC_CLIENT_ID: oidc.clientId } : {}),
+    ...(options.sessionRate ? { CHAT_SESSION_RATE: String(options.sessionRate) } : {}),
   };
   const functionConfig: FunctionConfig = {
     env,
@@ -207,7 +226,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const path = (request.url ?? "/").split("?", 1)[0] ?? "/";
     const connectionId = managementConnectionId(path);
     if (connectionId !== undefined) return handleManagementRequest(gateway, connectionId, request, response, faults);
-    const config = siteConfig(request, `${host}:${port}`);
+    if (oidc?.owns(path)) return oidc.handle(request, response);
+    const auth = oidc ? { mode: "oidc" as const, issuer: oidc.issuer, clientId: oidc.clientId } : undefined;
+    const config = siteConfig(request, `${host}:${port}`, auth);
     if (path === "/session" && request.method === "POST")
       return invokeHttpApi(functions.session, request, response, "POST /session");
     if (path === "/config.json") {
@@ -226,6 +247,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     url: origin,
     wsUrl: `${origin.replace(/^http/, "ws")}/ws`,
     sessionUrl: `${origin}/session`,
+    ...(oidc ? { oidc: { issuer: oidc.issuer, clientId: oidc.clientId } } : {}),
     managementEndpoint,
     dynamoEndpoint: dynamo.endpoint,
     tables,

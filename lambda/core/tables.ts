@@ -55,3 +55,13 @@ export const presenceTable = {
   countKey: "#count",
   ttlAttribute: "expiresAt",
 } as const satisfies { partitionKey: KeyAttribute; sortKey: KeyAttribute; countKey: string; ttlAttribute: string };
+
+/**
+ * Rates and per-user bounds (PROTOCOL v2 "Names and limits"): one item per counter, keyed by what it counts and its
+ * window (`rate-store.ts`), e.g. a user's chat messages in one 10-second window; and one item per user holding their
+ * live connections. Every item expires (TTL) soon after it stops mattering.
+ */
+export const ratesTable = {
+  partitionKey: { name: "key", type: "S" },
+  ttlAttribute: "expiresAt",
+} as const satisfies { partitionKey: KeyAttribute; ttlAttribute: string };

@@ -27,7 +27,12 @@ function tablesOnSharedStore(dataDir?: string): LocalTableNames {
   const prefix = dataDir
     ? `d${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`
     : `t${randomBytes(6).toString("hex")}`;
-  return { connections: `${prefix}-connections`, history: `${prefix}-history`, presence: `${prefix}-presence` };
+  return {
+    connections: `${prefix}-connections`,
+    history: `${prefix}-history`,
+    presence: `${prefix}-presence`,
+    rates: `${prefix}-rates`,
+  };
 }
 
 /** Where a test's store is: nothing to add for dynalite (embedded), the run's DynamoDB Local otherwise. */
@@ -76,6 +81,7 @@ export async function startTestDynamo(
     connections: `${prefix}-${names.connections}`,
     history: `${prefix}-${names.history}`,
     presence: `${prefix}-${names.presence}`,
+    rates: `${prefix}-${names.rates}`,
   };
   await createTables(endpoint, own, options);
   return { endpoint, names: own, close: async () => {} };

@@ -14,7 +14,7 @@ import { startTestDynamo } from "./harness.ts";
 // DynamoDB evaluates them, with a fixed clock, so window edges fall where the test puts them. The clock is in the past, so TTL stays off: DynamoDB Local
 // would delete the items as soon as they are written.
 
-let names = { connections: "h-connections", history: "h-history", presence: "h-presence" };
+let names = { connections: "h-connections", history: "h-history", presence: "h-presence", rates: "h-rates" };
 let dynamo: LocalDynamo;
 let doc: ReturnType<typeof documentClient>;
 beforeAll(async () => {

@@ -121,7 +121,12 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     tokenSecret: SECRET,
     logger,
     dynamoEndpoint: options.dynamoEndpoint ?? store?.endpoint,
-    tables: { connections: `${prefix}-connections`, history: `${prefix}-history`, presence: `${prefix}-presence` },
+    tables: {
+      connections: `${prefix}-connections`,
+      history: `${prefix}-history`,
+      presence: `${prefix}-presence`,
+      rates: `${prefix}-rates`,
+    },
   }).catch((error: unknown) => {
     store?.process.kill();
     throw error;

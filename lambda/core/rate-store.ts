@@ -1,0 +1,241 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { ratesTable } from "./tables.ts";
+
+const { partitionKey, ttlAttribute } = ratesTable;
+
+/** At most `max` of something per window of `windowMs`; windows are fixed and aligned to the epoch. */
+export interface RateRule {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** What {@link RateStore.take} decided; a refusal says how long until the window ends. */
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+/** Whether {@link RateStore.holdConnection} made room for a connection. */
+export type ConnectionHold = "held" | "full";
+
+/** Options of a {@link RateStore}. */
+export interface RateStoreOptions {
+  /** Clock in epoch milliseconds. Default: `Date.now`. */
+  readonly now?: () => number;
+  /** Counters this process remembers as full, at most (see {@link RateStore.take}). Default: 10,000. */
+  readonly rememberedMax?: number;
+}
+
+/** An item outlives its window by this much, so a clock a little behind never finds its counter deleted. */
+const WINDOW_TTL_SLACK_SECONDS = 60;
+const CONNECTIONS = "connections";
+
+const checkRule = ({ max, windowMs }: RateRule) => {
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`a rate's max must be a positive integer: ${max}`);
+  if (!Number.isInteger(windowMs) || windowMs < 1)
+    throw new RangeError(`a rate's window must be positive: ${windowMs}`);
+};
+
+/**
+ * Counters in fixed windows, one DynamoDB item per counter and window (`${key}#${window}`), and each user's live
+ * connections. Every decision is one atomic update, so however many requests race, at most `max` are allowed per
+ * window. Like any fixed window this lets up to twice the maximum through around a window's edge.
+ *
+ * A counter found full is remembered in this process until its window ends: counts only grow within a window, so
+ * every later request for it is refused with no DynamoDB call at all. On Lambda that is one warm instance's memory;
+ * the next instance pays one conditional update to learn the same.
+ */
+export class RateStore {
+  private readonly now: () => number;
+  private readonly rememberedMax: number;
+  /** Counter item keys known to be full, and when their window ends. */
+  private readonly full = new Map<string, number>();
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    options: RateStoreOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.rememberedMax = options.rememberedMax ?? 10_000;
+  }
+
+  /**
+   * Takes one unit of `rule` for `key` in the current window: allowed while fewer than `rule.max` were taken. One
+   * conditional update (a failed condition costs one write unit, no read); no call when this process already saw the
+   * window full.
+   */
+  async take(key: string, rule: RateRule): Promise<RateDecision> {
+    checkRule(rule);
+    const nowMs = this.now();
+    const window = Math.floor(nowMs / rule.windowMs);
+    const endsAt = (window + 1) * rule.windowMs;
+    const itemKey = `${key}#${window}`;
+    const refused = { allowed: false, retryAfterMs: endsAt - nowMs } as const;
+    if ((this.full.get(itemKey) ?? 0) > nowMs) return refused;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [partitionKey.name]: itemKey },
+          UpdateExpression: "ADD #count :one SET #expiresAt = if_not_exists(#expiresAt, :expiresAt)",
+          ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
+          ExpressionAttributeNames: { "#count": "count", "#expiresAt": ttlAttribute },
+          ExpressionAttributeValues: {
+            ":one": 1,
+            ":max": rule.max,
+            ":expiresAt": Math.ceil(endsAt / 1000) + WINDOW_TTL_SLACK_SECONDS,
+          },
+        }),
+      );
+      return { allowed: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      this.remember(itemKey, endsAt, nowMs);
+      return refused;
+    }
+  }
+
+  /** Counts one event for `key` in the current window of `windowMs` and answers the count so far, this one included. */
+  async count(key: string, windowMs: number): Promise<number> {
+    checkRule({ max: 1, windowMs });
+    const nowMs = this.now();
+    const window = Math.floor(nowMs / windowMs);
+    const { Attributes } = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [partitionKey.name]: `${key}#${window}` },
+        UpdateExpression: "ADD #count :one SET #expiresAt = if_not_exists(#expiresAt, :expiresAt)",
+        ExpressionAttributeNames: { "#count": "count", "#expiresAt": ttlAttribute },
+        ExpressionAttributeValues: {
+          ":one": 1,
+          ":expiresAt": Math.ceil(((window + 1) * windowMs) / 1000) + WINDOW_TTL_SLACK_SECONDS,
+        },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(Attributes?.count ?? 0);
+  }
+
+  /**
+   * Makes room for one of `user`'s connections among at most `max` live ones; `expiresAt` (epoch seconds) is the
+   * connection's TTL. The user's item maps each held connection to its TTL, and one conditional update adds to it, so
+   * racing handshakes never hold more than `max`. When it is full, connections whose TTL has passed (their
+   * `$disconnect` never ran: API Gateway ends every connection within 2 hours) are dropped and the update tried again.
+   */
+  async holdConnection(user: string, connectionId: string, expiresAt: number, max: number): Promise<ConnectionHold> {
+    checkRule({ max, windowMs: 1 });
+    const key = { [partitionKey.name]: `user#${user}` };
+    const names = { "#connections": CONNECTIONS, "#id": connectionId, "#expiresAt": ttlAttribute };
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: "SET #connections.#id = :expiresAt, #expiresAt = :itemExpiresAt",
+            ConditionExpression: "size(#connections) < :max OR attribute_exists(#connections.#id)",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ":expiresAt": expiresAt, ":itemExpiresAt": expiresAt, ":max": max },
+          }),
+        );
+        return "held";
+      } catch (error) {
+        // No item yet (or no map in it): the update's path does not exist, which DynamoDB reports as a failed
+        // condition (size() of a missing attribute is false) or as a validation error, depending on the store.
+        if (!(error instanceof ConditionalCheckFailedException) && !isMissingPath(error)) throw error;
+      }
+      const held = await this.connectionsOf(user);
+      if (held === undefined) {
+        if (await this.createHold(user, connectionId, expiresAt)) return "held";
+        continue;
+      }
+      const nowSeconds = Math.floor(this.now() / 1000);
+      const stale = Object.entries(held).filter(([, until]) => Number(until) <= nowSeconds);
+      if (stale.length === 0 && Object.keys(held).length >= max) return "full";
+      await this.dropHeld(user, stale);
+    }
+    return "full";
+  }
+
+  /** Lets go of a connection held by {@link holdConnection}; one not held changes nothing. */
+  async releaseConnection(user: string, connectionId: string): Promise<void> {
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [partitionKey.name]: `user#${user}` },
+          UpdateExpression: "REMOVE #connections.#id",
+          ConditionExpression: "attribute_exists(#connections.#id)",
+          ExpressionAttributeNames: { "#connections": CONNECTIONS, "#id": connectionId },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+  }
+
+  /** The connections a user holds, id → TTL, or `undefined` when the user has no item. Strongly consistent. */
+  async connectionsOf(user: string): Promise<Record<string, number> | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [partitionKey.name]: `user#${user}` },
+        ConsistentRead: true,
+      }),
+    );
+    const held = Item?.[CONNECTIONS];
+    return held && typeof held === "object" ? (held as Record<string, number>) : undefined;
+  }
+
+  private async createHold(user: string, connectionId: string, expiresAt: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [partitionKey.name]: `user#${user}` },
+          UpdateExpression: "SET #connections = :held, #expiresAt = :expiresAt",
+          ConditionExpression: "attribute_not_exists(#connections)",
+          ExpressionAttributeNames: { "#connections": CONNECTIONS, "#expiresAt": ttlAttribute },
+          ExpressionAttributeValues: { ":held": { [connectionId]: expiresAt }, ":expiresAt": expiresAt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false; // another handshake created it: try again
+      throw error;
+    }
+  }
+
+  /** Drops connections whose TTL has passed, each only if it still has the TTL read (it may have been held again). */
+  private async dropHeld(user: string, stale: [string, number][]): Promise<void> {
+    for (const [connectionId, until] of stale) {
+      await this.doc
+        .send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { [partitionKey.name]: `user#${user}` },
+            UpdateExpression: "REMOVE #connections.#id",
+            ConditionExpression: "#connections.#id = :until",
+            ExpressionAttributeNames: { "#connections": CONNECTIONS, "#id": connectionId },
+            ExpressionAttributeValues: { ":until": until },
+          }),
+        )
+        .catch((error: unknown) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        });
+    }
+  }
+
+  private remember(itemKey: string, endsAt: number, nowMs: number): void {
+    if (this.full.size >= this.rememberedMax) {
+      for (const [key, until] of this.full) if (until <= nowMs) this.full.delete(key);
+      if (this.full.size >= this.rememberedMax) this.full.clear();
+    }
+    this.full.set(itemKey, endsAt);
+  }
+}
+
+/** DynamoDB's answer to an update of a nested path whose parent does not exist. */
+const isMissingPath = (error: unknown) =>
+  error instanceof Error &&
+  error.name === "ValidationException" &&
+  /document path provided in the update expression is invalid/i.test(error.message);

@@ -1,0 +1,86 @@
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RateStore } from "../../lambda/core/rate-store.ts";
+import { documentClient } from "../../lambda/runtime/aws-clients.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
+import type { LocalDynamo } from "../../local/local-dynamo.ts";
+import { NOW } from "../fixtures.ts";
+import { startTestDynamo, testStore } from "./harness.ts";
+
+// The rate store against each local store: conditional updates, nested map paths and size() as DynamoDB evaluates
+// them. The clock is fixed in the past, so TTL stays off (DynamoDB Local would delete the items at once).
+
+let names = { connections: "r-connections", history: "r-history", presence: "r-presence", rates: "r-rates" };
+let dynamo: LocalDynamo;
+let doc: ReturnType<typeof documentClient>;
+beforeAll(async () => {
+  const started = await startTestDynamo(names, { ttl: false });
+  dynamo = started;
+  names = started.names;
+  doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint });
+});
+afterAll(async () => {
+  doc.destroy();
+  await dynamo.close();
+});
+
+const WINDOW_START = Math.ceil(NOW / 10_000) * 10_000;
+const store = (now = WINDOW_START) => new RateStore(doc, names.rates, { now: () => now });
+const rule = { max: 20, windowMs: 10_000 };
+let keys = 0;
+const freshKey = () => `test-${testStore}-${++keys}`;
+
+describe(`rate store on ${testStore}`, () => {
+  it("allows exactly 20 of 100 racing takes in one window, from separate processes' stores, and 20 more in the next", async () => {
+    const key = freshKey();
+    // Five stores stand for five Lambda instances: none has seen the window full before the race.
+    const stores = Array.from({ length: 5 }, () => store(WINDOW_START + 1_000));
+    const decisions = await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 5]!.take(key, rule)));
+    expect(decisions.filter((decision) => decision.allowed)).toHaveLength(20);
+    expect(decisions.find((decision) => !decision.allowed)).toEqual({ allowed: false, retryAfterMs: 9_000 });
+    const next = await Promise.all(Array.from({ length: 30 }, () => store(WINDOW_START + 10_000).take(key, rule)));
+    expect(next.filter((decision) => decision.allowed)).toHaveLength(20);
+  });
+
+  it("counts events per window and answers the running count", async () => {
+    const key = freshKey();
+    const counts = await Promise.all(Array.from({ length: 10 }, () => store().count(key, 60_000)));
+    expect(counts.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await store(WINDOW_START + 60_000).count(key, 60_000)).toBe(1);
+  });
+
+  it("gives an item a TTL just past its window", async () => {
+    const key = freshKey();
+    await store(WINDOW_START + 3_000).take(key, rule);
+    const { Item } = await doc.send(
+      new GetCommand({ TableName: names.rates, Key: { key: `${key}#${WINDOW_START / 10_000}` } }),
+    );
+    expect(Item).toMatchObject({ count: 1, expiresAt: (WINDOW_START + 10_000) / 1000 + 60 });
+  });
+
+  it("holds at most 10 connections of a user however many handshakes race, and holds the same one twice once", async () => {
+    const user = `Lucy-${freshKey()}`;
+    const expiresAt = Math.floor(WINDOW_START / 1000) + 7_800;
+    const holds = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => store().holdConnection(user, `c${i}`, expiresAt, 10)),
+    );
+    expect(holds.filter((hold) => hold === "held")).toHaveLength(10);
+    const held = Object.keys((await store().connectionsOf(user)) ?? {});
+    expect(held).toHaveLength(10);
+    expect(await store().holdConnection(user, held[0]!, expiresAt, 10)).toBe("held");
+    expect(await store().holdConnection(user, "another", expiresAt, 10)).toBe("full");
+    await store().releaseConnection(user, held[0]!);
+    await store().releaseConnection(user, "never-held");
+    expect(await store().holdConnection(user, "another", expiresAt, 10)).toBe("held");
+    expect(Object.keys((await store().connectionsOf(user)) ?? {})).toHaveLength(10);
+  });
+
+  it("drops connections whose TTL has passed (their $disconnect never ran) when the user is full", async () => {
+    const user = `Bob-${freshKey()}`;
+    const soon = Math.floor(WINDOW_START / 1000) + 60;
+    for (let i = 0; i < 10; i++) expect(await store().holdConnection(user, `old${i}`, soon, 10)).toBe("held");
+    const later = WINDOW_START + 61_000;
+    expect(await store(later).holdConnection(user, "new", soon + 7_800, 10)).toBe("held");
+    expect(Object.keys((await store(later).connectionsOf(user)) ?? {})).toEqual(["new"]);
+  });
+});
