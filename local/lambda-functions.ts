@@ -13,6 +13,7 @@ import { createMessageHandler } from "../lambda/handlers/message.ts";
 import { createSessionHandler } from "../lambda/handlers/session.ts";
 import type { AwsClientOptions } from "../lambda/runtime/aws-clients.ts";
 import { broadcastWorkerDepsFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
+import { sessionAuthFromEnv } from "../lambda/runtime/session-auth-from-env.ts";
 import { tokenKeyFromEnv } from "../lambda/runtime/token-key-from-env.ts";
 import { lambdaContext } from "./in-process-segment-queue.ts";
 import type { LambdaHandler } from "./websocket-gateway.ts";
@@ -69,7 +70,7 @@ export async function createLambdaFunctions(config: FunctionConfig, hooks: Funct
     $connect: createConnectHandler(deps),
     $disconnect: createDisconnectHandler(deps),
     $default: createMessageHandler(deps),
-    session: createSessionHandler({ key, ttlSeconds: config.tokenTtlSeconds, logger }),
+    session: createSessionHandler({ key, ttlSeconds: config.tokenTtlSeconds, auth: sessionAuthFromEnv(env), logger }),
     // Lambda's context comes from the in-process queue; across the functions' thread it is lost (functions cannot be
     // posted), so an invocation without one gets a fresh one, counted from its start as Lambda counts its timeout.
     broadcastWorker: (event: SqsEvent, context?: InvocationClock) => broadcastWorker(event, context ?? lambdaContext()),

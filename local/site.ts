@@ -19,15 +19,19 @@ const CONTENT_TYPES: Record<string, string> = {
 /** HTTP API's own limit is 10 MB; the session handler itself answers 413 above 16 KiB. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
 
+/** How the page signs in (PROTOCOL §1): guests, or an OpenID provider's issuer and the page's client id there. */
+export type SiteAuth = { mode: "guest" } | { mode: "oidc"; issuer: string; clientId: string };
+
 /** Where the page's config points: the WebSocket and the session endpoint, on the host the browser used. */
 export function siteConfig(
   request: IncomingMessage,
   fallbackHost: string,
-): { wsUrl: string; sessionUrl: string; auth: { mode: "guest" } } {
+  auth: SiteAuth = { mode: "guest" },
+): { wsUrl: string; sessionUrl: string; auth: SiteAuth } {
   const host = /^[A-Za-z0-9.[\]:-]+$/.test(request.headers.host ?? "")
     ? (request.headers.host as string)
     : fallbackHost;
-  return { wsUrl: `ws://${host}/ws`, sessionUrl: `http://${host}/session`, auth: { mode: "guest" } };
+  return { wsUrl: `ws://${host}/ws`, sessionUrl: `http://${host}/session`, auth };
 }
 
 /** The headers the site stack's CloudFront policy sets, so the page is tested locally under the same rules. */
