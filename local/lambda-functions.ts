@@ -14,6 +14,7 @@ import { createSessionHandler } from "../lambda/handlers/session.ts";
 import type { AwsClientOptions } from "../lambda/runtime/aws-clients.ts";
 import { broadcastWorkerDepsFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
 import { sessionAuthFromEnv } from "../lambda/runtime/session-auth-from-env.ts";
+import { sessionRateFromEnv } from "../lambda/runtime/session-rate-from-env.ts";
 import { tokenKeyFromEnv } from "../lambda/runtime/token-key-from-env.ts";
 import { lambdaContext } from "./in-process-segment-queue.ts";
 import type { LambdaHandler } from "./websocket-gateway.ts";
@@ -70,7 +71,13 @@ export async function createLambdaFunctions(config: FunctionConfig, hooks: Funct
     $connect: createConnectHandler(deps),
     $disconnect: createDisconnectHandler(deps),
     $default: createMessageHandler(deps),
-    session: createSessionHandler({ key, ttlSeconds: config.tokenTtlSeconds, auth: sessionAuthFromEnv(env), logger }),
+    session: createSessionHandler({
+      key,
+      ttlSeconds: config.tokenTtlSeconds,
+      auth: sessionAuthFromEnv(env),
+      rate: sessionRateFromEnv(env, { aws }),
+      logger,
+    }),
     // Lambda's context comes from the in-process queue; across the functions' thread it is lost (functions cannot be
     // posted), so an invocation without one gets a fresh one, counted from its start as Lambda counts its timeout.
     broadcastWorker: (event: SqsEvent, context?: InvocationClock) => broadcastWorker(event, context ?? lambdaContext()),

@@ -2,6 +2,7 @@ import { createSessionHandler } from "../handlers/session.ts";
 import { positiveIntEnv } from "../runtime/environment.ts";
 import { newLogger } from "../runtime/function-logger.ts";
 import { sessionAuthFromEnv } from "../runtime/session-auth-from-env.ts";
+import { sessionRateFromEnv } from "../runtime/session-rate-from-env.ts";
 import { tokenKeyLoader } from "../runtime/token-key-from-env.ts";
 
 const logger = newLogger();
@@ -14,5 +15,6 @@ export const handler = createSessionHandler({
   key: tokenKeyLoader(process.env, { logger }),
   ttlSeconds: positiveIntEnv("CHAT_TOKEN_TTL"),
   auth: sessionAuthFromEnv(process.env),
+  rate: sessionRateFromEnv(process.env),
   logger,
 });

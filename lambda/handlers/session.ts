@@ -142,7 +142,7 @@ export function createSessionHandler(deps: SessionDeps) {
       const sourceIp = request.requestContext?.http?.sourceIp ?? "unknown";
       let taken: RateDecision;
       try {
-        taken = await deps.rate(sourceIp, now());
+        taken = await deps.rate(sourceIp);
       } catch (error) {
         deps.logger.error("session rate unavailable: answering 503", { error, requestId: requestIdOf(request) });
         return answer(503, { error: KEY_UNAVAILABLE_ERROR }, { "retry-after": "5" });

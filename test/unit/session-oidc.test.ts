@@ -104,10 +104,11 @@ describe("POST /session in OIDC mode", () => {
 });
 
 describe("POST /session rate per source IP", () => {
-  /** An in-memory fixed-window counter with the rate store's contract. */
-  function memoryCounter(): TakeSlot {
+  /** An in-memory fixed-window counter with the rate store's contract, on the test's clock. */
+  function memoryCounter(clock: () => number): TakeSlot {
     const counts = new Map<string, number>();
-    return async (key, { max, windowMs, now }) => {
+    return async (key, { max, windowMs }) => {
+      const now = clock();
       const window = Math.floor(now / windowMs);
       const slot = `${key}@${window}`;
       const count = (counts.get(slot) ?? 0) + 1;
@@ -120,7 +121,10 @@ describe("POST /session rate per source IP", () => {
     let now = NOW + 15_000; // 45 s before the minute ends
     const session = createSessionHandler({
       key,
-      rate: sessionRate(memoryCounter(), 3),
+      rate: sessionRate(
+        memoryCounter(() => now),
+        3,
+      ),
       logger: recordingLogger(),
       now: () => now,
     });
