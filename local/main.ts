@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be a port number, got "${env.PORT}"`);
   const dynamoEndpoint = dynamoEndpointFromEnv(env);
+  const auth = env.CHAT_AUTH || "guest";
+  if (auth !== "guest" && auth !== "oidc") throw new Error(`CHAT_AUTH must be "guest" or "oidc", got "${auth}"`);
   const { outdir } = await buildWeb(resolve("dist/web"));
   const stack = await startLocalStack({
     port,
@@ -43,6 +45,8 @@ async function main(): Promise<void> {
     tokenSecret: env.CHAT_TOKEN_SECRET || undefined,
     tokenTtlSeconds: positiveIntEnv("CHAT_TOKEN_TTL"),
     presenceLimit: positiveIntEnv("CHAT_PRESENCE_LIMIT"),
+    auth,
+    sessionRate: positiveIntEnv("CHAT_SESSION_RATE"),
     dataDir: env.CHAT_DATA_DIR ? resolve(env.CHAT_DATA_DIR) : undefined,
     dynamoEndpoint,
     webDir: outdir,
@@ -52,7 +56,9 @@ async function main(): Promise<void> {
     [
       "",
       `  Chat running at ${stack.url}`,
-      `  Open ${stack.url}/?username=Lucy&channel=support and ${stack.url}/?username=Bob&channel=support`,
+      stack.oidc
+        ? `  Open ${stack.url}/?channel=support and sign in at the development OpenID provider ${stack.oidc.issuer} (any name, no password)`
+        : `  Open ${stack.url}/?username=Lucy&channel=support and ${stack.url}/?username=Bob&channel=support`,
       `  WebSocket ${stack.wsUrl} · management API ${stack.managementEndpoint}`,
       dynamoEndpoint
         ? `  Store: the DynamoDB-compatible endpoint ${dynamoEndpoint} (tables ${stack.tables.connections}, ${stack.tables.history})`
