@@ -6,7 +6,9 @@ import { BroadcastWorkers } from "./broadcast-workers.ts";
 import type { ChatLogLevel } from "./chat-function.ts";
 import { ChatFunctions } from "./chat-functions.ts";
 import { ChatTables } from "./chat-tables.ts";
+import { ChatEvents } from "./events.ts";
 import { ChatMonitoring } from "./monitoring.ts";
+import { PublishApi } from "./publish-api.ts";
 import { SessionApi } from "./session-api.ts";
 import { TokenSecret } from "./token-secret.ts";
 import { ChatWebSocketApi } from "./websocket-api.ts";
@@ -84,6 +86,10 @@ export class ChatStack extends Stack {
   readonly sessionApi: SessionApi;
   /** Alarms and dashboard. */
   readonly monitoring: ChatMonitoring;
+  /** The server publish API (PROTOCOL §8), IAM-authorized. */
+  readonly publishApi: PublishApi;
+  /** Events out: the tables' streams to the EventBridge bus. */
+  readonly events: ChatEvents;
 
   constructor(scope: Construct, id: string, props: ChatStackProps = {}) {
     super(scope, id, props);
@@ -108,6 +114,18 @@ export class ChatStack extends Stack {
       logRetention: props.logRetention,
     });
     const fns = this.functions;
+    this.publishApi = new PublishApi(this, "PublishApi", {
+      tables: this.tables,
+      segmentQueue: this.broadcastWorkers.queue,
+      presenceLimit: props.presenceLimit,
+      logLevel: props.logLevel,
+      logRetention: props.logRetention,
+    });
+    this.events = new ChatEvents(this, "Events", {
+      tables: this.tables,
+      logLevel: props.logLevel,
+      logRetention: props.logRetention,
+    });
 
     this.webSocket = new ChatWebSocketApi(this, "WebSocket", {
       authorizer: fns.authorizer,
@@ -123,7 +141,7 @@ export class ChatStack extends Stack {
     // Every WebSocket route posts: connect and disconnect announce, message broadcasts and replies; the broadcast
     // worker posts the segments of large channels. Each posts to the execute-api endpoint, whatever host the client
     // used (AWS doc "Use @connections commands in your backend service").
-    for (const fn of [fns.connect, fns.message, fns.disconnect, this.broadcastWorkers.worker]) {
+    for (const fn of [fns.connect, fns.message, fns.disconnect, this.broadcastWorkers.worker, this.publishApi.fn]) {
       this.webSocket.grantManageConnections(fn);
       fn.addEnvironment(MANAGEMENT_ENDPOINT_ENV, this.webSocket.managementEndpoint);
     }
@@ -135,12 +153,19 @@ export class ChatStack extends Stack {
     });
 
     this.monitoring = new ChatMonitoring(this, "Monitoring", {
-      functions: { ...fns.all, "broadcast-worker": this.broadcastWorkers.worker },
+      functions: {
+        ...fns.all,
+        "broadcast-worker": this.broadcastWorkers.worker,
+        publish: this.publishApi.fn,
+        "chat-events": this.events.fn,
+      },
       authorizer: "authorizer",
       webSocketAccessLogs: this.webSocket.accessLogs,
       deadLetterQueue: this.broadcastWorkers.deadLetters,
+      eventDeadLetterQueue: this.events.deadLetters,
       webSocketStage: this.webSocket.stage,
       sessionStage: this.sessionApi.stage,
+      publishStage: this.publishApi.stage,
     });
 
     this.endpoints = {
@@ -150,6 +175,18 @@ export class ChatStack extends Stack {
     };
     new CfnOutput(this, "WebSocketUrl", { value: this.endpoints.webSocketUrl, description: "The page's wsUrl" });
     new CfnOutput(this, "SessionUrl", { value: this.endpoints.sessionUrl, description: "The page's sessionUrl" });
+    new CfnOutput(this, "PublishUrl", {
+      value: this.publishApi.url,
+      description: "Server publish API (IAM): POST {PublishUrl}/channels/{channel}/messages, signed with SigV4",
+    });
+    new CfnOutput(this, "PublisherPolicyArn", {
+      value: this.publishApi.publisherPolicy.managedPolicyArn,
+      description: "Attach to a backend's role or user to let it publish",
+    });
+    new CfnOutput(this, "EventBusName", {
+      value: this.events.bus.eventBusName,
+      description: "EventBridge bus of member.joined, member.left and message.sent (source: chat)",
+    });
     const domain = this.webSocket.domain?.domain;
     if (domain && !webSocketDomain?.hostedZoneId) {
       new CfnOutput(this, "WebSocketDomainTarget", {

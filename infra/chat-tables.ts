@@ -1,6 +1,14 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import { type Attribute, AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
+import {
+  type Attribute,
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+} from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
+import { chatEventStreams } from "../lambda/core/chat-events.ts";
 import { connectionsTable, historyTable, type KeyAttribute, presenceTable, ratesTable } from "../lambda/core/tables.ts";
 
 /** Properties of {@link ChatTables}. */
@@ -58,6 +66,8 @@ export class ChatTables extends Construct {
       timeToLiveAttribute: historyTable.ttlAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.historyRemovalPolicy ?? RemovalPolicy.RETAIN,
+      // Events out: each message stored becomes `message.sent` (infra/events.ts).
+      stream: StreamViewType[chatEventStreams.history.viewType],
     });
 
     this.presence = new Table(this, "Presence", {
@@ -66,6 +76,8 @@ export class ChatTables extends Construct {
       billingMode: BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: presenceTable.ttlAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Events out: a user's item created or deleted becomes `member.joined` or `member.left` (infra/events.ts).
+      stream: StreamViewType[chatEventStreams.presence.viewType],
       // Like the connections it counts, presence means nothing without the API.
       removalPolicy: RemovalPolicy.DESTROY,
     });

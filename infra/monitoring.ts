@@ -37,6 +37,10 @@ export interface ChatMonitoringProps {
   readonly webSocketAccessLogs: ILogGroup;
   /** The broadcast worker's dead-letter queue: a segment there is a broadcast some members never got. */
   readonly deadLetterQueue?: IQueue;
+  /** The events function's on-failure queue: a batch there is chat events the bus never got. */
+  readonly eventDeadLetterQueue?: IQueue;
+  /** The publish API's stage: a 5xx there is a backend's message that failed on our side. */
+  readonly publishStage?: IHttpStage;
   /** The WebSocket stage. */
   readonly webSocketStage: IWebSocketStage;
   /** The session API's stage. */
@@ -133,6 +137,16 @@ export class ChatMonitoring extends Construct {
     );
     alarmOn("websocket-execution-errors", ws.metric("ExecutionError"), "API Gateway failed to call a WebSocket route.");
     alarmOn("session-5xx", props.sessionStage.metricServerError(), "POST /session answered 5xx.");
+    if (props.publishStage) {
+      alarmOn("publish-5xx", props.publishStage.metricServerError(), "POST /channels/{channel}/messages answered 5xx.");
+    }
+    if (props.eventDeadLetterQueue) {
+      alarmOn(
+        "event-dead-letters",
+        props.eventDeadLetterQueue.metricApproximateNumberOfMessagesVisible(),
+        "A batch of chat events failed every retry: its stream records are in the queue, to replay within 24 hours.",
+      );
+    }
     if (props.deadLetterQueue) {
       alarmOn(
         "broadcast-dead-letters",

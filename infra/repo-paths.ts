@@ -9,7 +9,15 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
 /** The Lambda entry files under `lambda/entry/`, one per function. */
-export type LambdaEntryName = "authorizer" | "connect" | "message" | "disconnect" | "session" | "broadcast-worker";
+export type LambdaEntryName =
+  | "authorizer"
+  | "connect"
+  | "message"
+  | "disconnect"
+  | "session"
+  | "broadcast-worker"
+  | "publish"
+  | "chat-events";
 
 /** The path of a Lambda entry file; throws when it is missing so a renamed entry fails synth, not the deploy. */
 export function lambdaEntry(name: LambdaEntryName): string {

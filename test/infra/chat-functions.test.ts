@@ -70,6 +70,8 @@ describe("the tables", () => {
       BillingMode: "PAY_PER_REQUEST",
       TimeToLiveSpecification: { AttributeName: presenceTable.ttlAttribute, Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      // Events out: a user's first arrival and last departure (infra/events.ts).
+      StreamSpecification: { StreamViewType: "KEYS_ONLY" },
     });
   });
 
@@ -84,7 +86,7 @@ describe("the tables", () => {
 
 describe("the functions", () => {
   it("run on Node.js 24 on arm64, as ES module bundles (source maps shipped, not enabled at INFO)", () => {
-    template.resourceCountIs("AWS::Lambda::Function", 6);
+    template.resourceCountIs("AWS::Lambda::Function", 8);
     template.allResourcesProperties("AWS::Lambda::Function", {
       Runtime: "nodejs24.x",
       Architectures: ["arm64"],
@@ -170,7 +172,7 @@ describe("the permissions", () => {
 
   it("let the WebSocket routes and the broadcast worker manage connections of this API's prod stage only", () => {
     const { roles, resources } = q.grantsOf("execute-api:ManageConnections");
-    expect(roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
+    expect(roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker", "publish"));
     expect(resources).toEqual([
       `arn:{AWS::Partition}:execute-api:{AWS::Region}:{AWS::AccountId}:{${q.logicalId(chat.webSocket.api)}}/prod/*/@connections/*`,
     ]);
@@ -179,20 +181,20 @@ describe("the permissions", () => {
   it("let the WebSocket routes and the broadcast worker write connections, and only $default the history", () => {
     const writers = (table: { node: { defaultChild?: unknown } }) =>
       q.grantsOf("dynamodb:PutItem", `{${q.logicalId(table)}.Arn}`).roles;
-    expect(writers(chat.tables.connections)).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
-    expect(writers(chat.tables.history)).toEqual(q.rolesOf("message"));
+    expect(writers(chat.tables.connections)).toEqual(q.rolesOf(...ROUTES, "broadcast-worker", "publish"));
+    expect(writers(chat.tables.history)).toEqual(q.rolesOf("message", "publish"));
   });
 
   it("let the WebSocket routes and the broadcast worker change presence, and no other function read it", () => {
     const presence = `{${q.logicalId(chat.tables.presence)}.Arn}`;
     for (const action of ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"]) {
-      expect(q.grantsOf(action, presence).roles, action).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
+      expect(q.grantsOf(action, presence).roles, action).toEqual(q.rolesOf(...ROUTES, "broadcast-worker", "publish"));
     }
   });
 
   it("let the WebSocket routes send segments, and the worker hand on what it had no time for, with the queue's URL", () => {
     const queue = `{${q.logicalId(chat.broadcastWorkers.queue)}.Arn}`;
-    expect(q.grantsOf("sqs:SendMessage", queue).roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker"));
+    expect(q.grantsOf("sqs:SendMessage", queue).roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker", "publish"));
     for (const name of [...ROUTES, "broadcast-worker"] as const) {
       const fn = template.findResources("AWS::Lambda::Function")[q.fnId(name)];
       expect(flatten(fn?.Properties.Environment.Variables.SEGMENT_QUEUE_URL)).toBe(
@@ -219,7 +221,8 @@ describe("sharded fan-out", () => {
     const policies = Object.values(template.findResources("AWS::SQS::QueuePolicy")).map((policy) =>
       flatten(policy.Properties),
     );
-    expect(policies.filter((policy) => policy.includes('"aws:SecureTransport":"false"'))).toHaveLength(2);
+    // The segment queues, and the events' on-failure queue.
+    expect(policies.filter((policy) => policy.includes('"aws:SecureTransport":"false"'))).toHaveLength(3);
   });
 
   it("keeps a segment invisible for at least six times the worker's timeout", () => {

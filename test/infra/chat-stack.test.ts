@@ -26,7 +26,13 @@ afterAll(() => synth.cleanup());
 describe("the WebSocket API", () => {
   it("routes $connect behind the token authorizer, and $disconnect and $default to their functions", () => {
     const routes = Object.values(template.findResources("AWS::ApiGatewayV2::Route")).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(["$connect", "$default", "$disconnect", "POST /session"]);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual([
+      "$connect",
+      "$default",
+      "$disconnect",
+      "POST /channels/{channel}/messages",
+      "POST /session",
+    ]);
     expect(routes.find((r) => r.RouteKey === "$connect")).toMatchObject({
       AuthorizationType: "CUSTOM",
       AuthorizerId: { Ref: expect.any(String) },
@@ -118,11 +124,13 @@ describe("monitoring", () => {
       .sort();
     expect(metrics).toEqual(
       [
-        ...Array<string>(5).fill("AWS/Lambda/Errors"),
-        ...Array<string>(6).fill("AWS/Lambda/Throttles"),
+        ...Array<string>(7).fill("AWS/Lambda/Errors"),
+        ...Array<string>(8).fill("AWS/Lambda/Throttles"),
+        "AWS/SQS/ApproximateNumberOfMessagesVisible",
         "AWS/SQS/ApproximateNumberOfMessagesVisible",
         "AWS/ApiGateway/IntegrationError",
         "AWS/ApiGateway/ExecutionError",
+        "AWS/ApiGateway/5xx",
         "AWS/ApiGateway/5xx",
         `Chat/${chat.stackName}/websocketConnect5xx`,
       ].sort(),
@@ -139,9 +147,9 @@ describe("monitoring", () => {
       .filter((a) => a.MetricName === "Errors")
       .map((a) => flatten((a.Dimensions as { Value: unknown }[])[0]?.Value))
       .sort();
-    const others = (["connect", "message", "disconnect", "session", "broadcast-worker"] as const).map(
-      (name) => `{${q.fnId(name)}}`,
-    );
+    const others = (
+      ["connect", "message", "disconnect", "session", "broadcast-worker", "publish", "chat-events"] as const
+    ).map((name) => `{${q.fnId(name)}}`);
     expect(withErrorsAlarm).toEqual(others.sort());
   });
 

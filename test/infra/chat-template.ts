@@ -4,8 +4,8 @@ import type { ChatFunctionName } from "../../infra/chat-functions.ts";
 import type { ChatStack } from "../../infra/chat-stack.ts";
 import { flatten } from "./infra-fixture.ts";
 
-/** A function of the chat stack: one of `ChatFunctions`, or the broadcast worker. */
-export type StackFunctionName = ChatFunctionName | "broadcast-worker";
+/** A function of the chat stack: one of `ChatFunctions`, the broadcast worker, the publish or the events function. */
+export type StackFunctionName = ChatFunctionName | "broadcast-worker" | "publish" | "chat-events";
 
 interface PolicyStatement {
   Action: string | string[];
@@ -26,7 +26,10 @@ export class ChatTemplate {
 
   /** A chat function by name. */
   fn(name: StackFunctionName) {
-    return name === "broadcast-worker" ? this.chat.broadcastWorkers.worker : this.chat.functions.all[name];
+    if (name === "broadcast-worker") return this.chat.broadcastWorkers.worker;
+    if (name === "publish") return this.chat.publishApi.fn;
+    if (name === "chat-events") return this.chat.events.fn;
+    return this.chat.functions.all[name];
   }
 
   /** The logical ID of a chat function. */

@@ -100,7 +100,7 @@ describe("the Chat stack in every commercial Region", () => {
     expect(template?.Mappings).toBeUndefined();
     expect(text).not.toContain("Fn::FindInMap");
     const functions = functionsOf(template as CfnTemplate);
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(8);
     for (const fn of functions) expect(fn.Properties?.Layers).toBeUndefined();
     expect(text).not.toMatch(/Parameters-and-Secrets/i);
   });

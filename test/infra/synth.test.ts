@@ -59,9 +59,9 @@ describe("cdk synth", () => {
     expect(synthOutput).not.toMatch(/ERROR|finished with errors/);
   });
 
-  it("bundles each of the six handlers as one ES module under 2 MB, with its source map", () => {
+  it("bundles each of the eight handlers as one ES module under 2 MB, with its source map", () => {
     const functions = chatFunctions();
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(8);
     for (const { id, dir } of functions) {
       const bundle = join(dir, "index.mjs");
       expect(existsSync(bundle), id).toBe(true);
