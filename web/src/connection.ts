@@ -9,6 +9,8 @@ export interface ConnectionUser {
   username(): string;
   /** The session endpoint's form of that name: messages from it are ours. */
   named(username: string): void;
+  /** OIDC mode: a fresh ID token from the sign-in, for `POST /session` (a new one when `renew`). */
+  idToken(renew: boolean): Promise<string>;
 }
 
 /** The page's chat connection and a way to drop its session (leaving, or another name). */
@@ -35,11 +37,11 @@ export function createConnection(options: PageOptions, user: ConnectionUser): Co
     pingMs: options.pingMs,
     backoff: { baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs },
     locate: async (channel, renewToken) => {
-      const { wsUrl, sessionUrl } = await loadConfigOnce();
+      const { wsUrl, sessionUrl, auth } = await loadConfigOnce();
       const username = user.username();
       if (tokens?.username !== username || tokens.sessionUrl !== sessionUrl) {
         tokens?.dispose();
-        tokens = new SessionTokens(sessionUrl, username);
+        tokens = new SessionTokens(sessionUrl, username, auth.mode === "oidc" ? { idToken: user.idToken } : {});
       }
       const session = await tokens.session(renewToken);
       user.named(session.username);

@@ -1,6 +1,7 @@
 import { ChannelSwitcher } from "./channel-switcher.ts";
 import type { ChatClient, ConnectionState } from "./chat-client.ts";
 import { Composer } from "./composer.ts";
+import { type ChatAuth, loadConfig } from "./config.ts";
 import { createConnection } from "./connection.ts";
 import { byId } from "./dom.ts";
 import { parseServerFrame } from "./frames.ts";
@@ -8,11 +9,14 @@ import { HistoryPager } from "./history-pager.ts";
 import { checkJoin, JoinForm, type JoinRequest } from "./join-form.ts";
 import { MessageLog } from "./message-log.ts";
 import { chatUrl, readLocation } from "./navigation.ts";
+import { OidcSignIn } from "./oidc.ts";
 import { readOptions } from "./options.ts";
 import { Outbox } from "./outbox.ts";
 import { applyPresence, normalisePresence, presenceChange } from "./presence.ts";
 import { PresenceView } from "./presence-view.ts";
 import { Screens } from "./screens.ts";
+import { SignInRequired } from "./session.ts";
+import { SignInView } from "./sign-in-view.ts";
 import { NoticeView, StatusView } from "./status-view.ts";
 import { UnreadTitle } from "./unread-title.ts";
 import { refusalSentence, refusedMessageSentence, sessionRefusalSentence } from "./wording.ts";
@@ -45,12 +49,15 @@ let me: string | undefined;
 let presence: string[] = [];
 let presenceCount = 0;
 const isOwn = (from: string): boolean => from === me;
+/** OIDC mode's sign-in (config.json's `auth`); undefined in guest mode. */
+let signIn: OidcSignIn | undefined;
 
 const { client, forgetSession } = createConnection(options, {
   username: () => user?.username ?? "",
   named: (username) => {
     me = username;
   },
+  idToken: (renew) => signIn?.idToken(renew) ?? Promise.reject(new SignInRequired("not signed in")),
 });
 window.wschat = client;
 const status = new StatusView(byId("connection-status", HTMLElement), byId("retry-now", HTMLButtonElement), () =>
@@ -131,6 +138,14 @@ const switcher = new ChannelSwitcher(
   },
 );
 
+const signInView = new SignInView(
+  byId("signin", HTMLElement),
+  byId("signin-error", HTMLElement),
+  byId("signin-button", HTMLButtonElement),
+  // Back from the provider, the page opens the channel the address names now.
+  async () => signIn?.begin(chatUrl(location.href, { channel: readLocation(location.search).channel }).href),
+);
+
 const screens = new Screens({
   chat: byId("chat", HTMLElement),
   whoami: byId("whoami", HTMLElement),
@@ -154,6 +169,7 @@ function enter(join: JoinRequest, record: "push" | "replace" | "none"): void {
   // Until the session endpoint answers, the typed name (already trimmed) stands for ours.
   if (user?.username !== join.username) me = join.username;
   user = join;
+  signInView.hide();
   screens.showChat(join);
   notice.hide();
   log.clear();
@@ -178,7 +194,7 @@ function leave(keepName: boolean, record = true, prefill: Partial<JoinRequest> =
   client.close(1000, "left");
   forgetSession();
   const channel = prefill.channel ?? user?.channel;
-  const username = prefill.username ?? (keepName ? user?.username : "");
+  const username = signIn?.username ?? prefill.username ?? (keepName ? user?.username : "");
   user = undefined;
   notice.hide();
   title.base = "Channel chat";
@@ -188,6 +204,25 @@ function leave(keepName: boolean, record = true, prefill: Partial<JoinRequest> =
 
 byId("leave-button", HTMLButtonElement).addEventListener("click", () => leave(false));
 byId("rename-button", HTMLButtonElement).addEventListener("click", () => leave(true));
+byId("signout-button", HTMLButtonElement).addEventListener("click", () => void signOut());
+
+/** OIDC mode with nobody signed in: only the sign-in screen, saying why if a sign-in failed. */
+function showSignIn(error?: string): void {
+  keepUnsent();
+  client.close(1000, "signed out");
+  forgetSession();
+  user = undefined;
+  notice.hide();
+  title.base = "Channel chat";
+  screens.showNone();
+  signInView.show(error);
+}
+
+/** Forgets the sign-in here and at the provider (which sends the browser back to the page), or shows the sign-in. */
+async function signOut(): Promise<void> {
+  const away = await signIn?.signOut();
+  if (!away) showSignIn();
+}
 
 // Back and Forward move between the channels visited (and the join form).
 addEventListener("popstate", () => start("none"));
@@ -206,6 +241,12 @@ client.addEventListener("statechange", (event) => {
   // Not current while the connection is down; a first connect to a channel has no list yet to mark.
   presenceView.setStale(state.kind !== "online" && (state.kind !== "connecting" || presence.length > 0));
   if (state.kind === "offline" && state.reason !== undefined) {
+    if (signIn) {
+      // The sign-in is gone or was refused: only signing in again can help.
+      signIn.forget();
+      showSignIn(state.reason);
+      return;
+    }
     // The session endpoint refused the name: only another name can help.
     keepUnsent();
     screens.showJoin(user ?? {}, user && sessionRefusalSentence(user.username));
@@ -275,7 +316,13 @@ client.addEventListener("message", (event) => {
 
 /** Opens what the address says: the chat for `?username=…&channel=…`, else the join form. */
 function start(record: "replace" | "none"): void {
-  const wanted = readLocation(location.search);
+  const asked = readLocation(location.search);
+  // In OIDC mode the name is the sign-in's, whatever the address says.
+  const wanted = signIn ? { ...asked, username: signIn.username } : asked;
+  if (signIn && wanted.username === undefined) {
+    showSignIn();
+    return;
+  }
   const checked = wanted.username === undefined ? undefined : checkJoin(wanted.username, wanted.channel);
   if (!checked?.ok) {
     const prefill = { username: wanted.username, channel: wanted.channel };
@@ -287,4 +334,32 @@ function start(record: "replace" | "none"): void {
   if (!same || client.state.kind === "offline") enter(checked.join, record);
 }
 
-start("replace");
+/** Guest mode: the page as the seed had it. OIDC mode: a sign-in coming back is finished first. */
+async function boot(auth: ChatAuth | undefined): Promise<void> {
+  if (auth?.mode === "oidc") {
+    signIn = new OidcSignIn(auth);
+    const usernameInput = byId("join-username", HTMLInputElement);
+    usernameInput.readOnly = true;
+    byId("rename-button", HTMLButtonElement).hidden = true;
+    byId("signout-button", HTMLButtonElement).hidden = false;
+    try {
+      const back = await signIn.complete(new URL(location.href));
+      if (back) history.replaceState(null, "", back);
+    } catch (error) {
+      // The code and state are of no more use: take them out of the address, and say why signing in failed.
+      const url = new URL(location.href);
+      for (const key of ["code", "state", "iss", "error", "error_description", "session_state"])
+        url.searchParams.delete(key);
+      history.replaceState(null, "", url);
+      showSignIn(error instanceof Error ? error.message : String(error));
+      return;
+    }
+  }
+  start("replace");
+}
+
+// A config.json that cannot be read yet leaves the page in guest mode; the connection keeps asking for it.
+loadConfig().then(
+  (config) => boot(config.auth),
+  () => boot(undefined),
+);

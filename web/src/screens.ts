@@ -29,6 +29,16 @@ export class Screens {
     switcher.show(join.channel);
   }
 
+  /** Neither: OIDC mode's sign-in screen stands alone. */
+  showNone(): void {
+    const { chat, whoami, account, switcher, joinForm } = this.#parts;
+    chat.hidden = true;
+    whoami.hidden = true;
+    account.hidden = true;
+    switcher.hide();
+    joinForm.hide();
+  }
+
   /** The join form, prefilled, with `error` if any. */
   showJoin(prefill: Partial<JoinRequest>, error?: string): void {
     const { chat, whoami, account, switcher, joinForm } = this.#parts;

@@ -15,7 +15,12 @@ export interface Session {
 
 /** The session endpoint refused the username (400/413): retrying cannot help, the user must pick another name. */
 export class SessionRefused extends Error {
-  override readonly name = "SessionRefused";
+  override readonly name: string = "SessionRefused";
+}
+
+/** In OIDC mode: the sign-in is gone or was refused; only signing in again can help. */
+export class SignInRequired extends SessionRefused {
+  override readonly name = "SignInRequired";
 }
 
 /** The session endpoint could not be reached or answered oddly: worth retrying later. */
@@ -35,6 +40,11 @@ export interface SessionTokenDeps {
   /** Where the token survives a reload of this tab. Default: `sessionStorage` (per tab, gone when it closes). */
   readonly storage?: Pick<Storage, "getItem" | "setItem" | "removeItem">;
   readonly now?: () => number;
+  /**
+   * OIDC mode: a fresh ID token (`renew` asks for a new one), sent as `Authorization: Bearer` instead of a username.
+   * Default: none (guest mode).
+   */
+  readonly idToken?: (renew: boolean) => Promise<string>;
 }
 
 /**
@@ -45,6 +55,7 @@ export class SessionTokens {
   readonly #fetch: typeof fetch;
   readonly #storage: SessionTokenDeps["storage"];
   readonly #now: () => number;
+  readonly #idToken: SessionTokenDeps["idToken"];
   #session: Session | undefined;
   #inFlight: Promise<Session> | undefined;
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
@@ -57,6 +68,7 @@ export class SessionTokens {
     this.#fetch = deps.fetch ?? fetch.bind(globalThis);
     this.#storage = deps.storage ?? sessionStorage;
     this.#now = deps.now ?? Date.now;
+    this.#idToken = deps.idToken;
     this.#session = this.#restore();
     if (this.#session) this.#scheduleRenewal(this.#session);
   }
@@ -82,20 +94,29 @@ export class SessionTokens {
     clearTimeout(this.#renewTimer);
   }
 
-  async #request(): Promise<Session> {
-    let response: Response;
+  /** `POST {sessionUrl}`: the username (guest mode) or an ID token (OIDC mode). */
+  async #post(renewIdToken: boolean): Promise<Response> {
+    const init: RequestInit = this.#idToken
+      ? { method: "POST", headers: { authorization: `Bearer ${await this.#idToken(renewIdToken)}` } }
+      : {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: this.username }),
+        };
     try {
-      response = await this.#fetch(this.sessionUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: this.username }),
-        cache: "no-store",
-      });
+      return await this.#fetch(this.sessionUrl, { ...init, cache: "no-store" });
     } catch (cause) {
       throw new SessionUnavailable("the session service cannot be reached", { cause });
     }
+  }
+
+  async #request(): Promise<Session> {
+    let response = await this.#post(false);
+    // An ID token refused though fresh here (clocks apart, keys rotated): one new one, then only signing in helps.
+    if (response.status === 401 && this.#idToken) response = await this.#post(true);
     const body: unknown = await response.json().catch(() => undefined);
-    if (response.status === 400 || response.status === 413) {
+    if (response.status === 401 && this.#idToken) throw new SignInRequired("the sign-in was not accepted");
+    if (response.status === 400 || response.status === 403 || response.status === 413) {
       const refusal = v.safeParse(refusalSchema, body);
       throw new SessionRefused(
         refusal.success ? refusal.output.error : `the username was refused (${response.status})`,
