@@ -70,6 +70,7 @@ export class PublishApi extends Construct {
         CONNECTIONS_TABLE: tables.connections.tableName,
         HISTORY_TABLE: tables.history.tableName,
         PRESENCE_TABLE: tables.presence.tableName,
+        RATES_TABLE: tables.rates.tableName,
         ...(props.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(props.presenceLimit) } : {}),
         ...(props.segmentQueue ? { SEGMENT_QUEUE_URL: props.segmentQueue.queueUrl } : {}),
       },
@@ -87,6 +88,8 @@ export class PublishApi extends Construct {
         "index, the table's only one, so the wildcard reaches no other table.",
     );
     tables.presence.grantReadWriteData(this.fn);
+    // Members found gone let go of their users' connection holds; published messages themselves take no rate.
+    tables.rates.grantReadWriteData(this.fn);
     tables.history.grantWriteData(this.fn);
     props.segmentQueue?.grantSendMessages(this.fn);
 

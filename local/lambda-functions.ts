@@ -1,3 +1,4 @@
+import { publishMessage } from "../lambda/core/chat.ts";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import type { SegmentQueue } from "../lambda/core/sharded-fanout.ts";
 import type { InvocationClock } from "../lambda/core/time-budget.ts";
@@ -7,11 +8,14 @@ import {
   type SqsBatchResponse,
   type SqsEvent,
 } from "../lambda/handlers/broadcast-worker.ts";
+import { createChatEventsHandler } from "../lambda/handlers/chat-events.ts";
 import { createConnectHandler } from "../lambda/handlers/connect.ts";
 import { createDisconnectHandler } from "../lambda/handlers/disconnect.ts";
 import { createMessageHandler } from "../lambda/handlers/message.ts";
+import { createPublishHandler } from "../lambda/handlers/publish.ts";
 import { createSessionHandler } from "../lambda/handlers/session.ts";
 import type { AwsClientOptions } from "../lambda/runtime/aws-clients.ts";
+import { chatEventsDepsFromEnv } from "../lambda/runtime/chat-events-from-env.ts";
 import { broadcastWorkerDepsFromEnv, webSocketDepsFromEnv } from "../lambda/runtime/deps-from-env.ts";
 import { sessionAuthFromEnv } from "../lambda/runtime/session-auth-from-env.ts";
 import { sessionRateFromEnv } from "../lambda/runtime/session-rate-from-env.ts";
@@ -27,6 +31,8 @@ export const FUNCTION_NAMES = [
   "$default",
   "session",
   "broadcastWorker",
+  "publish",
+  "chatEvents",
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 export type LambdaFunctions = Record<Exclude<FunctionName, "broadcastWorker">, LambdaHandler> & {
@@ -71,6 +77,8 @@ export async function createLambdaFunctions(config: FunctionConfig, hooks: Funct
     $connect: createConnectHandler(deps),
     $disconnect: createDisconnectHandler(deps),
     $default: createMessageHandler(deps),
+    publish: createPublishHandler({ ...deps, publish: publishMessage }),
+    chatEvents: createChatEventsHandler(chatEventsDepsFromEnv(env, { aws, logger })),
     session: createSessionHandler({
       key,
       ttlSeconds: config.tokenTtlSeconds,

@@ -12,11 +12,15 @@ import { createLambdaFunctions, type FunctionConfig, type FunctionHooks } from "
 import { LambdaThread } from "./lambda-thread.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
 import { createTables, type LocalDynamo, type LocalTableNames, startLocalDynamo } from "./local-dynamo.ts";
+import { LocalEventBus, serveLocalEvents } from "./local-events.ts";
 import { consoleLogger } from "./local-logger.ts";
 import { handleManagementRequest, KEEP_ALIVE_MS, managementAnswer, managementConnectionId } from "./management-api.ts";
 import { ManagementThread } from "./management-thread.ts";
 import { createDevOidcProvider } from "./oidc-provider.ts";
+import { PUBLISH_BASE, servePublish } from "./publish-route.ts";
 import { invokeHttpApi, securityHeaders, serveStatic, siteConfig } from "./site.ts";
+import { type StreamProxy, startStreamProxy } from "./stream-events.ts";
+import { StreamPoller } from "./stream-events-poller.ts";
 import { WebSocketGateway } from "./websocket-gateway.ts";
 
 /** Options of the local stack; PROTOCOL §6 names the environment variables `npm start` maps onto them. */
@@ -72,6 +76,11 @@ export interface LocalStackOptions {
    * and every answer behave the same either way. Default: true.
    */
   readonly workerThreads?: boolean;
+  /**
+   * Events out (PROTOCOL §8): the history and presence tables' streams emulated through a proxy in front of the store,
+   * read by the events function, which puts the events on a local bus (`GET {url}/local/events`). Default: true.
+   */
+  readonly events?: boolean;
 }
 
 /** A running local stack. */
@@ -96,10 +105,16 @@ export interface LocalStack {
   readonly faults: Faults;
   /** The stand-in for the segment queue and its workers. */
   readonly segments: InProcessSegmentQueue;
+  /** `{url}/publish`: the local `PublishUrl` (PROTOCOL §8). */
+  readonly publishUrl: string;
+  /** The local EventBridge bus, and a wait until the emulated streams have handed on every record so far. */
+  readonly events: { readonly bus: LocalEventBus; idle(): Promise<void> };
   close(): Promise<void>;
 }
 
 const STAGE = "local";
+/** The local EventBridge bus's name (deployed: `{stack}-events`). */
+const EVENT_BUS = "chat-local-events";
 const TABLES: LocalTableNames = {
   connections: "chat-connections",
   history: "chat-history",
@@ -140,10 +155,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // The management API on this port is posted to over kept-alive sockets too (see KEEP_ALIVE_MS).
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.headersTimeout = KEEP_ALIVE_MS + 10_000;
-  const started: { management?: ManagementThread } = {};
+  const started: { management?: ManagementThread; streams?: StreamProxy } = {};
   /** Stops what has started when a later step fails, so a failed start leaves no server, store or thread running. */
   const abortStart = async (error: unknown): Promise<never> => {
     await started.management?.close();
+    await started.streams?.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -169,6 +185,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     : undefined;
   started.management = management;
   const managementEndpoint = management?.endpoint ?? `${origin}/${STAGE}`;
+  // Events out: the functions reach the store through the stream emulation, whose records the events function reads.
+  const bus = new LocalEventBus(EVENT_BUS);
+  let poller: StreamPoller | undefined;
+  const streams =
+    (options.events ?? true)
+      ? await startStreamProxy(
+          dynamo.endpoint,
+          { history: tables.history, presence: tables.presence },
+          (table, records) => poller?.add(table, records),
+          logger,
+        ).catch(abortStart)
+      : undefined;
+  started.streams = streams;
 
   const env = {
     CONNECTIONS_TABLE: tables.connections,
@@ -177,13 +206,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     RATES_TABLE: tables.rates,
     ...(options.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(options.presenceLimit) } : {}),
     CHAT_MANAGEMENT_ENDPOINT: managementEndpoint,
+    CHAT_EVENT_BUS_NAME: EVENT_BUS,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: `${origin}/local/eventbridge`,
     CHAT_TOKEN_SECRET: options.tokenSecret ?? randomBytes(32).toString("base64url"),
     ...(oidc ? { CHAT_AUTH: "oidc", CHAT_OIDC_ISSUER: oidc.issuer, CHAT_OIDC_CLIENT_ID: oidc.clientId } : {}),
     ...(options.sessionRate ? { CHAT_SESSION_RATE: String(options.sessionRate) } : {}),
   };
   const functionConfig: FunctionConfig = {
     env,
-    aws: { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint },
+    aws: { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: streams?.endpoint ?? dynamo.endpoint },
     tokenTtlSeconds: options.tokenTtlSeconds,
   };
   // Large channels are sharded as in the cloud: segments go to broadcast workers (the same handler module as the
@@ -196,6 +227,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const hooks: FunctionHooks = { logger, segmentQueue: segments.queue };
   const thread = threads ? await LambdaThread.start(functionConfig, hooks).catch(abortStart) : undefined;
   const functions = thread?.functions ?? (await createLambdaFunctions(functionConfig, hooks).catch(abortStart));
+  if (streams) poller = new StreamPoller((event) => functions.chatEvents(event), logger);
   const gateway = new WebSocketGateway(
     {
       authorizer: functions.authorizer,
@@ -229,6 +261,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (oidc?.owns(path)) return oidc.handle(request, response);
     const auth = oidc ? { mode: "oidc" as const, issuer: oidc.issuer, clientId: oidc.clientId } : undefined;
     const config = siteConfig(request, `${host}:${port}`, auth);
+    if (await servePublish(functions.publish, request, response, path)) return;
+    if (await serveLocalEvents(bus, request, response, path)) return;
     if (path === "/session" && request.method === "POST")
       return invokeHttpApi(functions.session, request, response, "POST /session");
     if (path === "/config.json") {
@@ -255,11 +289,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     gateway,
     faults,
     segments,
+    publishUrl: `${origin}${PUBLISH_BASE}`,
+    events: { bus, idle: async () => poller?.idle() },
     async close() {
       await gateway.close();
       await segments.idle();
+      poller?.close();
+      bus.close();
       await thread?.close();
       await management?.close();
+      await streams?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

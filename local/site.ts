@@ -70,12 +70,16 @@ export async function serveStatic(
   }
 }
 
-/** Invokes the session handler with an HTTP API (payload 2.0) event, as the cloud's `POST /session` route does. */
+/**
+ * Invokes a function with an HTTP API (payload 2.0) event, as the cloud's `POST /session` and publish routes do; the
+ * route's `pathParameters`, when it has any.
+ */
 export async function invokeHttpApi(
   handler: LambdaHandler,
   request: IncomingMessage,
   response: ServerResponse,
   routeKey: string,
+  pathParameters?: Record<string, string>,
 ): Promise<void> {
   const body = await readBody(request, MAX_REQUEST_BYTES);
   if (body === undefined) {
@@ -107,6 +111,7 @@ export async function invokeHttpApi(
       time: new Date(now).toISOString(),
       timeEpoch: now,
     },
+    ...(pathParameters ? { pathParameters } : {}),
     body: body.byteLength === 0 ? undefined : textual ? body.toString("utf8") : body.toString("base64"),
     isBase64Encoded: body.byteLength > 0 && !textual,
   };

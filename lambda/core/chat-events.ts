@@ -43,6 +43,9 @@ export type StreamImage = Record<string, StreamAttribute>;
 export interface StreamRecord {
   eventID?: string;
   eventName?: "INSERT" | "MODIFY" | "REMOVE" | string;
+  eventVersion?: string;
+  eventSource?: string;
+  awsRegion?: string;
   eventSourceARN?: string;
   dynamodb?: {
     ApproximateCreationDateTime?: number;
@@ -50,6 +53,8 @@ export interface StreamRecord {
     NewImage?: StreamImage;
     OldImage?: StreamImage;
     SequenceNumber?: string;
+    SizeBytes?: number;
+    StreamViewType?: string;
   };
 }
 
