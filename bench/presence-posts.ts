@@ -6,6 +6,7 @@ import { HistoryStore } from "../lambda/core/history-store.ts";
 import { limits } from "../lambda/core/limits.ts";
 import type { Poster } from "../lambda/core/poster.ts";
 import { PresenceStore } from "../lambda/core/presence-store.ts";
+import { RateStore } from "../lambda/core/rate-store.ts";
 import { presenceTable } from "../lambda/core/tables.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/local-aws.ts";
 import { type LocalTableNames, startLocalDynamo } from "../local/local-dynamo.ts";
@@ -90,7 +91,12 @@ async function seedChannel(doc: DynamoDBDocumentClient, names: LocalTableNames, 
  * and PresenceStore), open a second tab, close it, and leave, counting the management API posts each step asks for.
  */
 export async function measurePresencePosts(sizes: readonly number[]): Promise<PresencePostsResult> {
-  const names = { connections: "bench-connections", history: "bench-history", presence: "bench-presence", rates: "bench-rates" };
+  const names = {
+    connections: "bench-connections",
+    history: "bench-history",
+    presence: "bench-presence",
+    rates: "bench-rates",
+  };
   const dynamo = await startLocalDynamo(names);
   const client = new DynamoDBClient({
     endpoint: dynamo.endpoint,
@@ -103,6 +109,7 @@ export async function measurePresencePosts(sizes: readonly number[]): Promise<Pr
     connections: new ConnectionStore(doc, names.connections),
     history: new HistoryStore(doc, names.history),
     presence: new PresenceStore(doc, names.presence),
+    rates: new RateStore(doc, names.rates),
     poster,
   };
   const result: PresencePostsResult = {

@@ -89,7 +89,12 @@ async function scanChannel(doc: DynamoDBDocumentClient, table: string, channel: 
  * filtered scan, `runs` times each, interleaved.
  */
 export async function measureReadCost(tableSize = 10_000, channels = 100, runs = 3): Promise<ReadCostResult> {
-  const names = { connections: "bench-connections", history: "bench-history", presence: "bench-presence", rates: "bench-rates" };
+  const names = {
+    connections: "bench-connections",
+    history: "bench-history",
+    presence: "bench-presence",
+    rates: "bench-rates",
+  };
   const dynamo = await startLocalDynamo(names);
   const { client, doc, counted, reset } = countingClient(dynamo.endpoint);
   try {

@@ -75,6 +75,7 @@ export class BroadcastWorkers extends Construct {
       environment: {
         CONNECTIONS_TABLE: props.tables.connections.tableName,
         PRESENCE_TABLE: props.tables.presence.tableName,
+        RATES_TABLE: props.tables.rates.tableName,
         SEGMENT_QUEUE_URL: this.queue.queueUrl,
       },
       // Posting is network-bound, and Lambda's network bandwidth and CPU grow with memory.
@@ -84,8 +85,9 @@ export class BroadcastWorkers extends Construct {
       logRetention: props.logRetention,
     }).fn;
     this.queue.grantSendMessages(worker);
-    // Members a segment finds gone leave the channel's presence.
+    // Members a segment finds gone leave the channel's presence and let go of their users' connection holds.
     props.tables.presence.grantReadWriteData(worker);
+    props.tables.rates.grantReadWriteData(worker);
     worker.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency }),
     );

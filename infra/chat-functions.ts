@@ -62,6 +62,7 @@ export class ChatFunctions extends Construct {
       CONNECTIONS_TABLE: tables.connections.tableName,
       HISTORY_TABLE: tables.history.tableName,
       PRESENCE_TABLE: tables.presence.tableName,
+      RATES_TABLE: tables.rates.tableName,
       ...(props.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(props.presenceLimit) } : {}),
       ...(props.segmentQueue ? { SEGMENT_QUEUE_URL: props.segmentQueue.queueUrl } : {}),
     };
@@ -106,7 +107,7 @@ export class ChatFunctions extends Construct {
     tokenSecret.grantRead(this.authorizer);
     tokenSecret.grantRead(this.session);
     // Every route writes the connections table: connect stores, disconnect deletes, and all three remove members
-    // that answer 410 Gone during a broadcast; message also updates the sender's rate counter.
+    // that answer 410 Gone during a broadcast.
     for (const fn of [this.connect, this.message, this.disconnect]) {
       acknowledgeGrantWildcards(
         fn,
@@ -117,6 +118,9 @@ export class ChatFunctions extends Construct {
     }
     // Every route changes presence: connect arrives, disconnect departs, and all three depart members found gone.
     for (const fn of [this.connect, this.message, this.disconnect]) tables.presence.grantReadWriteData(fn);
+    // Every route keeps the users' limits: connect holds a connection, disconnect (and any route finding a member
+    // gone) lets it go, message takes from the user's rates.
+    for (const fn of [this.connect, this.message, this.disconnect]) tables.rates.grantReadWriteData(fn);
     // Any route may fan out to a large channel: connect and disconnect announce, message broadcasts.
     if (props.segmentQueue)
       for (const fn of [this.connect, this.message, this.disconnect]) props.segmentQueue.grantSendMessages(fn);

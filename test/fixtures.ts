@@ -7,12 +7,14 @@ import { HistoryStore } from "../lambda/core/history-store.ts";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import { managementApiPoster } from "../lambda/core/poster.ts";
 import { PresenceStore } from "../lambda/core/presence-store.ts";
+import { RateStore } from "../lambda/core/rate-store.ts";
 import type { WebSocketEvent } from "../lambda/handlers/websocket-event.ts";
 
 /** Shared names, ids and events for the tests. */
 export const CONNECTIONS_TABLE = "test-connections";
 export const HISTORY_TABLE = "test-history";
 export const PRESENCE_TABLE = "test-presence";
+export const RATES_TABLE = "test-rates";
 export const SECRET = "a-test-secret-that-is-long-enough-for-hs256";
 /** 2025-11-25T15:00:00Z, a fixed clock. */
 export const NOW = 1_764_082_800_000;
@@ -55,6 +57,7 @@ export function testChatDeps(
     connections: new ConnectionStore(doc, CONNECTIONS_TABLE, { now: () => NOW, sleep: async () => {} }),
     history: new HistoryStore(doc, HISTORY_TABLE, { now: () => NOW }),
     presence: new PresenceStore(doc, PRESENCE_TABLE, { now: () => NOW }),
+    rates: new RateStore(doc, RATES_TABLE, { now: () => NOW }),
     poster: managementApiPoster(management),
     logger: recordingLogger(),
     now: () => NOW,

@@ -8,6 +8,7 @@ import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
 import type { Poster } from "./poster.ts";
 import type { PresenceStore } from "./presence-store.ts";
+import type { RateStore } from "./rate-store.ts";
 import { isPayloadTooLarge, ReplyTooLargeError } from "./reply-size.ts";
 import {
   errorFrame,
@@ -23,8 +24,10 @@ import { fanOut, type SegmentQueue } from "./sharded-fanout.ts";
 /** Everything the chat needs, handed in by the Lambda entries, the local stack or a test. */
 export interface ChatDeps {
   readonly connections: ConnectionStore;
-  /** The channels' messages, which also count each connection's rate. */
+  /** The channels' messages. */
   readonly history: HistoryStore;
+  /** Every user's rates and live connections (PROTOCOL v2 "Names and limits"). */
+  readonly rates: RateStore;
   /** Who is present in each channel, by user, and how many. */
   readonly presence: PresenceStore;
   /** The largest channel, in users, whose members get join and leave notices. Default: `limits.presenceNoticeLimit`. */
@@ -99,6 +102,17 @@ async function announce(
 const NO_BROADCAST: BroadcastResult = { delivered: 0, gone: 0, connecting: 0, failed: 0, notRemoved: 0 };
 
 /**
+ * Whether a user may open one more connection: at most `limits.connectionsPerUser` live ones (PROTOCOL v2), held in
+ * the user's item until `leave` (or a broadcast that finds the connection gone) lets go. `$connect` answers 429
+ * otherwise, before anything is stored.
+ */
+export async function admit(deps: ChatDeps, who: Participant): Promise<boolean> {
+  const { expiresAt } = connectionRecord(who, clock(deps));
+  const hold = await deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
+  return hold === "held";
+}
+
+/**
  * The seed's onOpen: stores the connection and, when it is the user's first in the channel (PROTOCOL v2 §3), tells
  * every *other* member "Lucy connected" — in channels of at most `presenceLimit` users.
  */
@@ -113,7 +127,10 @@ export async function join(deps: ChatDeps, who: Participant): Promise<BroadcastR
 
 /** A connection leaves its channel's presence; the user's last one tells the others "Lucy disconnected". */
 async function depart(deps: ChatDeps, channel: string, member: Pick<Member, "connectionId" | "username">) {
-  const departure = await deps.presence.depart(channel, member.username, member.connectionId);
+  const [departure] = await Promise.all([
+    deps.presence.depart(channel, member.username, member.connectionId),
+    deps.rates.releaseConnection(member.username, member.connectionId),
+  ]);
   if (!departure.last) return undefined;
   // The channel had one more user before this departure: that is the size that decides on a notice.
   return announce(
@@ -190,35 +207,80 @@ async function* withSender(who: Participant, pages: AsyncIterable<Member[]>): As
 }
 
 /**
- * A chat message: two reads at once (the sender's slots in its rate window, and the channel's first page of
- * members), then the one write that is both the history item and the rate decision, then the fan-out. The fan-out
- * cannot start before that write: until it succeeds the message may be over the rate.
+ * A chat message whose rate was taken: the history write and the channel's first page of members read at once, then
+ * the fan-out, which never starts before the message is kept.
  */
 async function sendMessage(deps: ChatDeps, who: Participant, text: string): Promise<FrameOutcome> {
-  const timestamp = clock(deps);
+  const frame = newMessage(deps, who.channel, who.username, text);
   const pages = deps.connections.memberPages(who.channel);
-  const [used, first] = await Promise.all([
-    deps.history.slotsUsed(who.channel, who.connectionId, timestamp),
-    pages.next(),
+  const [, first] = await Promise.all([
+    deps.history.append(frame),
+    pages.next().catch(async (error: unknown) => {
+      await pages.return(undefined);
+      throw error;
+    }),
   ]);
-  const frame: MessageFrame = {
-    type: "message",
-    id: (deps.newId ?? randomUUID)(),
-    from: who.username,
-    message: text,
-    channel: who.channel,
-    timestamp,
-  };
-  if ((await deps.history.appendWithinRate(frame, who.connectionId, used)) === "limited") {
-    await pages.return(undefined);
-    return refuse(deps, who, {
-      code: "rate_limited",
-      message: `at most ${limits.rateMaxMessages} messages per ${limits.rateWindowMs / 1000} seconds`,
-    });
-  }
   const members = withSender(who, resumed(first, pages));
   const result = await timedFanOut(deps, who.channel, frame, { pages: members });
   return { kind: "broadcast", messageId: frame.id, result };
+}
+
+const newMessage = (deps: ChatDeps, channel: string, from: string, message: string): MessageFrame => ({
+  type: "message",
+  id: (deps.newId ?? randomUUID)(),
+  from,
+  message,
+  channel,
+  timestamp: clock(deps),
+});
+
+/**
+ * A message from the server publish API (PROTOCOL v2 §8), already validated: kept in the channel's history and
+ * delivered to every member as a chat message is (by segments when the channel is large). No rate applies: the
+ * caller is a backend holding AWS credentials.
+ */
+export async function publishMessage(
+  deps: ChatDeps,
+  channel: string,
+  from: string,
+  text: string,
+): Promise<{ frame: MessageFrame; result: BroadcastResult }> {
+  const frame = newMessage(deps, channel, from, text);
+  await deps.history.append(frame);
+  return { frame, result: await timedFanOut(deps, channel, frame) };
+}
+
+/** The rate a frame counts against: chat messages, or every other request (malformed ones included). */
+const rateOf = (parsed: ReturnType<typeof parseClientFrame>) =>
+  parsed.ok && parsed.request.action === "send"
+    ? ({ name: "chat", max: limits.rateMaxMessages, what: "messages" } as const)
+    : ({ name: "other", max: limits.rateMaxRequests, what: "requests" } as const);
+
+/**
+ * Refuses a frame over its user's rate, and counts the refusal against its connection: the one that gets
+ * `limits.refusalsBeforeClose` within a minute is closed (PROTOCOL v2), a client that ignores `rate_limited` being
+ * one that would otherwise keep every Lambda busy refusing it. Costs no read: the rate's failed update (or nothing,
+ * when this instance saw the window full) and the refusal count's update.
+ */
+async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<typeof rateOf>): Promise<FrameOutcome> {
+  const refusal: FrameRefusal = {
+    code: "rate_limited",
+    message: `at most ${rate.max} ${rate.what} per ${limits.rateWindowMs / 1000} seconds`,
+  };
+  const [, refusals] = await Promise.all([
+    reply(deps, who, errorFrame(refusal.code, refusal.message)),
+    deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs),
+  ]);
+  if (refusals >= limits.refusalsBeforeClose) {
+    const closed = await deps.poster.close?.(who.connectionId);
+    (deps.logger ?? silentLogger).warn("connection closed for ignoring rate_limited", {
+      connectionId: who.connectionId,
+      username: who.username,
+      refusals,
+      outcome: closed?.status ?? "no close",
+    });
+  }
+  return { kind: "refused", refusal };
 }
 
 /**
@@ -239,6 +301,9 @@ async function historyPage(deps: ChatDeps, channel: string, position: HistoryPos
 /** The seed's onMessage, and the rest of PROTOCOL §4: one client frame from a connection. */
 export async function handleFrame(deps: ChatDeps, who: Participant, body: string): Promise<FrameOutcome> {
   const parsed = parseClientFrame(body);
+  const rate = rateOf(parsed);
+  const taken = await deps.rates.take(`${rate.name}#${who.username}`, { max: rate.max, windowMs: limits.rateWindowMs });
+  if (!taken.allowed) return rateLimited(deps, who, rate);
   if (!parsed.ok) return refuse(deps, who, parsed.refusal);
   const { request } = parsed;
   switch (request.action) {

@@ -43,7 +43,8 @@ export interface FrameRefusal {
 export type ParsedFrame = { ok: true; request: ClientRequest } | { ok: false; refusal: FrameRefusal };
 
 const cursorSchema = v.object({
-  timestamp: v.pipe(v.number(), v.finite()),
+  // Message timestamps are epoch milliseconds: whole and not negative.
+  timestamp: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   id: v.pipe(v.string(), v.minLength(1), v.maxLength(limits.historyCursorIdMaxChars)),
 });
 

@@ -18,26 +18,24 @@ export const limits = {
   serverFrameMaxBytes: 128 * 1024,
   /** Session request bodies over this size answer 413. */
   sessionBodyMaxBytes: 16 * 1024,
-  /** Chat messages accepted per connection within one rate window. */
+  /** Chat messages (`send`, plain text) accepted per user, across all their connections, within one rate window. */
   rateMaxMessages: 20,
-  /** Length of the rate window; windows are fixed and aligned to the epoch (see `history-store.ts`). */
+  /** Other requests (`ping`, `who`, `history`, and frames refused as malformed) per user within one rate window. */
+  rateMaxRequests: 20,
+  /** Length of the rate window; windows are fixed and aligned to the epoch (see `rate-store.ts`). */
   rateWindowMs: 10_000,
+  /** A connection that gets this many `rate_limited` answers within one refusal window is closed by the server. */
+  refusalsBeforeClose: 100,
+  /** The refusal window: a minute, fixed and aligned to the epoch like the rate's. */
+  refusalWindowMs: 60_000,
+  /** Live connections per user; the next handshake is refused with 429. */
+  connectionsPerUser: 10,
   /** Default session token lifetime. */
   tokenTtlSeconds: 3_600,
   /** Messages per history page, at most (a page also stays within `serverFrameMaxBytes`). */
   historySize: 50,
   /** Length of the `id` of a history cursor (`before`, `after`); message ids are UUIDs, 36 characters. */
   historyCursorIdMaxChars: 128,
-  /** Items per query of a history page: the first reads a page and a little more, each further one twice as many, up to this. */
-  historyReadMaxItems: 1_000,
-  /**
-   * Items one history request may read (each query's `Limit` is what is left): a page reads its rate windows whole (keys
-   * order a window by sender), so this admits 50 windows of 20 messages twice over, and a window of 100 senders at
-   * full rate. A page that would read more is refused rather than cut inexactly (`history-windows.ts`).
-   */
-  historyRequestMaxItems: 2_000,
-  /** Queries one history request may make; DynamoDB reads at most 1 MB per query, so at most 8 MB per request. */
-  historyRequestMaxQueries: 8,
   /** Users listed in a presence answer, at most; `count` gives them all. */
   presenceListMax: 100,
   /**

@@ -13,6 +13,11 @@ export interface PostOptions {
 /** Sends bytes to one connection. */
 export interface Poster {
   post(connectionId: string, data: Uint8Array, options?: PostOptions): Promise<PostOutcome>;
+  /**
+   * Closes a connection (the management API's DeleteConnection): `delivered` once closed, `gone` when it was gone
+   * already. Posters that never close (test doubles of fan-outs) may leave it out.
+   */
+  close?(connectionId: string): Promise<PostOutcome>;
 }
 
 /** Network errors raised before a request reached API Gateway: posting again cannot deliver twice. */

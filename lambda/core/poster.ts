@@ -2,7 +2,11 @@ import { createHash, createHmac } from "node:crypto";
 import type { Agent, IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { type ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import {
+  type ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  PostToConnectionCommand,
+} from "@aws-sdk/client-apigatewaymanagementapi";
 import { Sha256 } from "@smithy/core/checksum";
 import { createScope, getSigningKey } from "@smithy/signature-v4";
 import { type AwsCredentials, awsErrorType } from "./aws-http.ts";
@@ -41,6 +45,14 @@ export function managementApiPoster(client: ApiGatewayManagementApiClient): Post
         const command = new PostToConnectionCommand({ ConnectionId: connectionId, Data: data });
         if (options?.timeoutMs === undefined) await client.send(command);
         else await client.send(command, { abortSignal: AbortSignal.timeout(Math.max(1, options.timeoutMs)) });
+        return DELIVERED;
+      } catch (error) {
+        return isGone(error) ? GONE : { status: "failed", error };
+      }
+    },
+    async close(connectionId) {
+      try {
+        await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
         return DELIVERED;
       } catch (error) {
         return isGone(error) ? GONE : { status: "failed", error };
@@ -163,7 +175,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
   };
 
   /** The headers of one signed post: exactly what `SignatureV4.sign` adds for this request, in canonical order. */
-  const signedHeaders = async (label: string, data: Uint8Array): Promise<Record<string, string>> => {
+  const signedHeaders = async (method: Method, label: string, data: Uint8Array): Promise<Record<string, string>> => {
     const credentials = await credentialsOf();
     // The machine's clock, as Lambda's is kept in sync (the SDK would correct a skew only after a refused request).
     const longDate = new Date()
@@ -182,7 +194,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
       ...(credentials.sessionToken ? { "x-amz-security-token": credentials.sessionToken } : {}),
     };
     const names = Object.keys(headers).sort();
-    const canonical = `POST\n${canonicalBase}${escapeUri(label)}\n\n${names.map((n) => `${n}:${headers[n]}\n`).join("")}\n${names.join(";")}\n${hash}`;
+    const canonical = `${method}\n${canonicalBase}${escapeUri(label)}\n\n${names.map((n) => `${n}:${headers[n]}\n`).join("")}\n${names.join(";")}\n${hash}`;
     const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256Hex(canonical)}`;
     const signature = createHmac("sha256", await signingKey(credentials, shortDate))
       .update(stringToSign)
@@ -191,11 +203,11 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
     return headers;
   };
 
-  const once = async (connectionId: string, data: Uint8Array, waitMs: number): Promise<PostOutcome> => {
+  const once = async (method: Method, connectionId: string, data: Uint8Array, waitMs: number): Promise<PostOutcome> => {
     const label = escapeUri(connectionId);
     let headers: Record<string, string>;
     try {
-      headers = await signedHeaders(label, data);
+      headers = await signedHeaders(method, label, data);
     } catch (error) {
       // Credentials not resolved (yet): a failure of this post, retried like a network error, never a crash.
       return { status: "failed", error };
@@ -208,7 +220,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
       };
       const path = `${basePath}/@connections/${label}`;
       let answered = false;
-      const request = send({ agent, method: "POST", hostname: url.hostname, port, path, headers }, (response) => {
+      const request = send({ agent, method, hostname: url.hostname, port, path, headers }, (response) => {
         answered = true;
         const status = response.statusCode ?? 0;
         const chunks: Buffer[] = [];
@@ -242,7 +254,7 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
       const until = postOptions?.timeoutMs === undefined ? undefined : Date.now() + postOptions.timeoutMs;
       for (let attempt = 1; ; attempt++) {
         const left = until === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, until - Date.now()));
-        const outcome = await once(connectionId, data, left);
+        const outcome = await once("POST", connectionId, data, left);
         if (outcome.status !== "failed" || attempt >= maxAttempts || !isRetryable(outcome.error)) return outcome;
         const pause = jitteredDelay(attempt, retryBaseMs);
         // Too little time for another attempt: the post surely did not arrive, and the caller may make it later.
@@ -250,5 +262,12 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
         await wait(pause);
       }
     },
+    async close(connectionId) {
+      return once("DELETE", connectionId, NO_BODY, timeoutMs);
+    },
   };
 }
+
+/** The methods of the management API the lean poster calls: PostToConnection and DeleteConnection. */
+type Method = "POST" | "DELETE";
+const NO_BODY = new Uint8Array(0);

@@ -4,6 +4,7 @@ import type { Member } from "../core/connection-store.ts";
 import { limits } from "../core/limits.ts";
 import type { CoreLogger } from "../core/logger.ts";
 import type { PresenceStore } from "../core/presence-store.ts";
+import type { RateStore } from "../core/rate-store.ts";
 import { deliverSegment, type SegmentJob, type SegmentQueue, segmentJobSchema } from "../core/sharded-fanout.ts";
 import { sqsSafeJson } from "../core/sqs-body.ts";
 import {
@@ -38,6 +39,8 @@ export interface BroadcastWorkerDeps extends BroadcastDeps {
    * Segments only exist for channels far larger than any with join and leave notices, so none are sent here.
    */
   readonly presence?: Pick<PresenceStore, "depart">;
+  /** Users' connection holds: a member found gone lets go of its own, as its `$disconnect` would have. */
+  readonly rates?: Pick<RateStore, "releaseConnection">;
   /**
    * Where the members a segment's invocation ran out of time for are queued again (the segment queue itself).
    * Without it such a segment is left to SQS to deliver again, which is safe only when none of it was posted.
@@ -65,7 +68,10 @@ async function departWithin(
   const worker = async (): Promise<void> => {
     while (next < members.length && !(budget && budget.remainingMs() <= 0)) {
       const member = members[next++] as Member;
-      await presence.depart(channel, member.username, member.connectionId).catch((error: unknown) => {
+      await Promise.all([
+        presence.depart(channel, member.username, member.connectionId),
+        deps.rates?.releaseConnection(member.username, member.connectionId),
+      ]).catch((error: unknown) => {
         failed++;
         firstError ??= error;
       });

@@ -1,4 +1,4 @@
-import { join } from "../core/chat.ts";
+import { admit, join, leave } from "../core/chat.ts";
 import { CHAT_SUBPROTOCOL, headerValue, offersChatProtocol } from "../core/subprotocol.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
 import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
@@ -12,7 +12,21 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
       deps.logger.error("$connect without authorizer context", { requestId: event.requestContext.requestId });
       return { statusCode: 403 };
     }
-    const result = await join(chatDepsFor(deps), who);
+    const chat = chatDepsFor(deps);
+    if (!(await admit(chat, who))) {
+      // API Gateway answers the handshake with the status $connect's integration returns ("$connect route": "You
+      // want to throttle connections or control who connects").
+      deps.logger.warn("connection refused: too many connections of this user", { ...who });
+      return { statusCode: 429 };
+    }
+    let result: Awaited<ReturnType<typeof join>>;
+    try {
+      result = await join(chat, who);
+    } catch (error) {
+      // The handshake fails (500) and no $disconnect will come: nothing of this connection may stay held or stored.
+      await leave(chat, who).catch(() => {});
+      throw error;
+    }
     deps.logger.info("joined", { ...who, ...result });
     // A browser that sent its token as a subprotocol drops the connection unless one protocol is chosen.
     return offersChatProtocol(headerValue(event.headers, "Sec-WebSocket-Protocol"))

@@ -3,6 +3,7 @@ import { ConnectionStore } from "../core/connection-store.ts";
 import { HistoryStore } from "../core/history-store.ts";
 import type { CoreLogger } from "../core/logger.ts";
 import { PresenceStore } from "../core/presence-store.ts";
+import { RateStore } from "../core/rate-store.ts";
 import type { SegmentQueue } from "../core/sharded-fanout.ts";
 import type { BroadcastWorkerDeps } from "../handlers/broadcast-worker.ts";
 import type { WebSocketHandlerDeps } from "../handlers/websocket-deps.ts";
@@ -34,7 +35,8 @@ function segmentQueueFromEnv(env: Env, options: WiringOptions): SegmentQueue | u
 }
 
 /**
- * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, `PRESENCE_TABLE`, and
+ * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, `PRESENCE_TABLE`,
+ * `RATES_TABLE`, and
  * optionally `CHAT_PRESENCE_LIMIT` (the largest channel with join and leave notices) and `SEGMENT_QUEUE_URL` (sharded
  * fan-out for large channels). Posts go to `CHAT_MANAGEMENT_ENDPOINT` (required: CDK sets the API's execute-api
  * endpoint, the local stack its own), whatever domain the client used. The local stack calls it too, with its own
@@ -44,6 +46,7 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   const connectionsTable = requireEnv("CONNECTIONS_TABLE", env);
   const historyTable = requireEnv("HISTORY_TABLE", env);
   const presenceTable = requireEnv("PRESENCE_TABLE", env);
+  const ratesTable = requireEnv("RATES_TABLE", env);
   const presenceLimit = positiveIntEnv("CHAT_PRESENCE_LIMIT", env);
   const aws = options.aws ?? {};
   const doc = documentClient(aws);
@@ -54,6 +57,7 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
     connections: new ConnectionStore(doc, connectionsTable),
     history: new HistoryStore(doc, historyTable),
     presence: new PresenceStore(doc, presenceTable),
+    rates: new RateStore(doc, ratesTable),
     ...(presenceLimit ? { presenceLimit } : {}),
     posterFor: posterCache({ ...aws, region }),
     managementEndpoint,
@@ -65,7 +69,8 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
 
 /**
  * The broadcast worker's dependencies from the environment: `CONNECTIONS_TABLE`, `PRESENCE_TABLE` (members found
- * gone leave the channel's presence) and `CHAT_MANAGEMENT_ENDPOINT` (the
+ * gone leave the channel's presence), `RATES_TABLE` (optional: they let go of their users' connection holds too) and
+ * `CHAT_MANAGEMENT_ENDPOINT` (the
  * API's execute-api endpoint: a segment never says where to post), and `SEGMENT_QUEUE_URL` (where the members an
  * invocation had no time for are queued again).
  */
@@ -77,6 +82,7 @@ export function broadcastWorkerDepsFromEnv(env: Env = process.env, options: Wiri
   return {
     connections: new ConnectionStore(doc, requireEnv("CONNECTIONS_TABLE", env)),
     presence: new PresenceStore(doc, requireEnv("PRESENCE_TABLE", env)),
+    ...(env.RATES_TABLE ? { rates: new RateStore(doc, env.RATES_TABLE) } : {}),
     poster: posterCache({ ...aws, region: requireRegion(aws, env) })(endpoint),
     ...(segmentQueue ? { segmentQueue } : {}),
     logger: options.logger ?? newLogger(),

@@ -6,6 +6,7 @@ import { HistoryStore } from "../../lambda/core/history-store.ts";
 import { limits } from "../../lambda/core/limits.ts";
 import { compareCodePoints } from "../../lambda/core/names.ts";
 import { PresenceStore } from "../../lambda/core/presence-store.ts";
+import { RateStore } from "../../lambda/core/rate-store.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
 import { documentClient } from "../../lambda/runtime/aws-clients.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
@@ -268,6 +269,7 @@ describe("notices that do not grow with N² (issue 12, item 2)", () => {
       connections: new ConnectionStore(doc, stack.tables.connections),
       history: new HistoryStore(doc, stack.tables.history),
       presence: new PresenceStore(doc, stack.tables.presence),
+      rates: new RateStore(doc, stack.tables.rates),
       poster: {
         post: async (_connectionId: string, data: Uint8Array) => {
           posted.push(JSON.parse(new TextDecoder().decode(data)));

@@ -31,6 +31,7 @@ describe("Lambda entries", () => {
     vi.stubEnv("CONNECTIONS_TABLE", "connections");
     vi.stubEnv("HISTORY_TABLE", "history");
     vi.stubEnv("PRESENCE_TABLE", "presence");
+    vi.stubEnv("RATES_TABLE", "rates");
     vi.stubEnv("CHAT_MANAGEMENT_ENDPOINT", "");
     await expect(import("../../lambda/entry/connect.ts")).rejects.toThrow("CHAT_MANAGEMENT_ENDPOINT");
   });
@@ -39,6 +40,7 @@ describe("Lambda entries", () => {
     vi.stubEnv("CONNECTIONS_TABLE", "connections");
     vi.stubEnv("HISTORY_TABLE", "history");
     vi.stubEnv("PRESENCE_TABLE", "presence");
+    vi.stubEnv("RATES_TABLE", "rates");
     vi.stubEnv("CHAT_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod");
     for (const entry of [
       import("../../lambda/entry/connect.ts"),

@@ -63,7 +63,13 @@ describe("the management API endpoint behind a custom domain", () => {
   });
 
   it("comes from CHAT_MANAGEMENT_ENDPOINT in the functions' wiring, which refuses to start without it", () => {
-    const env = { CONNECTIONS_TABLE: "c", HISTORY_TABLE: "h", PRESENCE_TABLE: "p", AWS_REGION: "eu-west-2" };
+    const env = {
+      CONNECTIONS_TABLE: "c",
+      HISTORY_TABLE: "h",
+      PRESENCE_TABLE: "p",
+      RATES_TABLE: "r",
+      AWS_REGION: "eu-west-2",
+    };
     const options = { metrics: false, aws: { credentials: { accessKeyId: "x", secretAccessKey: "y" } } };
     expect(webSocketDepsFromEnv({ ...env, CHAT_MANAGEMENT_ENDPOINT: EXECUTE_API }, options).managementEndpoint).toBe(
       EXECUTE_API,

@@ -1,5 +1,6 @@
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   PayloadTooLargeException,
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
@@ -15,6 +16,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { historyKey } from "../../lambda/core/history-keys.ts";
 import { compareCodePoints } from "../../lambda/core/names.ts";
 import { ReplyTooLargeError } from "../../lambda/core/reply-size.ts";
 import { createConnectHandler } from "../../lambda/handlers/connect.ts";
@@ -30,6 +32,7 @@ import {
   lucy,
   NOW,
   PRESENCE_TABLE,
+  RATES_TABLE,
   testChatDeps,
   webSocketEvent,
 } from "../fixtures.ts";
@@ -73,6 +76,8 @@ beforeEach(() => {
   ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Attributes: { count: 3 } });
   ddb.on(GetCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Item: { count: 3 } });
   ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: [] });
+  // Rates: every take allowed, every refusal the first of its minute, every connection held and released.
+  ddb.on(UpdateCommand, { TableName: RATES_TABLE }).resolves({ Attributes: { count: 1 } });
   api.on(PostToConnectionCommand).resolves({});
 });
 afterEach(() => {
@@ -95,6 +100,40 @@ const send = (body: string, binary = false) =>
   createMessageHandler(deps)(webSocketEvent("$default", lucy, body, binary));
 
 describe("$connect", () => {
+  it("holds the connection in its user's item, at most 10, before storing it", async () => {
+    await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: "user#Lucy" },
+      ConditionExpression: "size(#connections) < :max OR attribute_exists(#connections.#id)",
+      ExpressionAttributeNames: expect.objectContaining({ "#id": lucy.connectionId }),
+      ExpressionAttributeValues: expect.objectContaining({ ":max": 10, ":expiresAt": NOW / 1000 + 7800 }),
+    });
+  });
+
+  it("refuses the 11th live connection of a user with 429, storing and announcing nothing", async () => {
+    const held = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, NOW / 1000 + 600]));
+    ddb
+      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: held } });
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    expect(presenceUpdates()).toEqual([]);
+    expect(sent()).toEqual({});
+  });
+
+  it("lets go of the hold and the record when storing the connection fails, and fails the handshake", async () => {
+    ddb.on(PutCommand, { TableName: CONNECTIONS_TABLE }).rejects(new Error("DynamoDB is down"));
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).rejects.toThrow("DynamoDB is down");
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: "user#Lucy" },
+      UpdateExpression: "REMOVE #connections.#id",
+    });
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: lucy.connectionId } });
+  });
+
   it("stores the connection and announces it to the other members only", async () => {
     const result = await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
     expect(result).toEqual({ statusCode: 200 });
@@ -308,15 +347,15 @@ describe("$default", () => {
     );
   });
 
-  it("reads the sender's rate slots and the channel's members at once, then writes the message once", async () => {
+  it("takes from the user's chat rate, then writes the message and reads the channel's members at once", async () => {
     let indexRead = () => {};
     const indexReadStarted = new Promise<void>((resolve) => {
       indexRead = resolve;
     });
-    // The slot read answers only once the index read has started: sequential reads would never get there.
-    ddb.on(QueryCommand, { TableName: HISTORY_TABLE }).callsFake(async () => {
+    // The put answers only once the index read has started: one after the other would never get there.
+    ddb.on(PutCommand, { TableName: HISTORY_TABLE }).callsFake(async () => {
       await indexReadStarted;
-      return { Items: [{ sk: "000000176408280#LucyConnId0=#0004" }] };
+      return {};
     });
     ddb.on(QueryCommand, { IndexName: "byChannel" }).callsFake(async () => {
       indexRead();
@@ -324,35 +363,100 @@ describe("$default", () => {
     });
     await send("hello");
     expect(ddb.calls().map((call) => call.args[0].constructor.name)).toEqual([
-      "QueryCommand",
-      "QueryCommand",
+      "UpdateCommand",
       "PutCommand",
+      "QueryCommand",
     ]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: `chat#Lucy#${Math.floor(NOW / 10_000)}` },
+      ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
+      ExpressionAttributeValues: expect.objectContaining({ ":max": 20 }),
+    });
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: HISTORY_TABLE,
-      Item: expect.objectContaining({ id: "msg-1", sk: "000000176408280#LucyConnId0=#0005" }),
-      ConditionExpression: "attribute_not_exists(#sk)",
+      Item: expect.objectContaining({ id: "msg-1", sk: `00${NOW}#msg-1` }),
     });
     expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, lucy.connectionId]);
   });
 
-  it("answers the 21st message in 10 seconds with rate_limited, without writing or sending it", async () => {
+  it("answers a chat message over the user's rate with rate_limited, reading nothing, writing and sending nothing", async () => {
     ddb
-      .on(QueryCommand, { TableName: HISTORY_TABLE })
-      .resolves({ Items: [{ sk: "000000176408280#LucyConnId0=#0019" }] });
+      .on(UpdateCommand, {
+        TableName: RATES_TABLE,
+        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
+      })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
     await send("one too many");
-    expect(sent()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ type: "error", code: "rate_limited" })] });
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "error", code: "rate_limited", message: "at most 20 messages per 10 seconds" }],
+    });
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    // The refusal is counted against the connection, for the minute.
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: `refused#${lucy.connectionId}#${Math.floor(NOW / 60_000)}` },
+    });
   });
 
-  it("answers rate_limited when racing frames took the last slots after the read", async () => {
+  it.each([
+    ['{"action":"ping"}'],
+    ['{"action":"who"}'],
+    ['{"action":"history"}'],
+    ['{"action":"nope"}'],
+    ['{"action":"send"}'],
+  ])("takes %s from the user's rate of other requests", async (body) => {
+    await send(body);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: `other#Lucy#${Math.floor(NOW / 10_000)}` },
+    });
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: `chat#Lucy#${Math.floor(NOW / 10_000)}` },
+    });
+  });
+
+  it("answers a request over the rate of other requests with rate_limited and does not read", async () => {
     ddb
-      .on(QueryCommand, { TableName: HISTORY_TABLE })
-      .resolves({ Items: [{ sk: "000000176408280#LucyConnId0=#0017" }] });
-    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    await send("one too many");
-    expect(sent()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ type: "error", code: "rate_limited" })] });
-    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
+      .on(UpdateCommand, {
+        TableName: RATES_TABLE,
+        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
+      })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    await send('{"action":"who"}');
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "error", code: "rate_limited", message: "at most 20 requests per 10 seconds" }],
+    });
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+  });
+
+  it("closes a connection at its 100th rate_limited answer within the minute, after answering it", async () => {
+    ddb
+      .on(UpdateCommand, {
+        TableName: RATES_TABLE,
+        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
+      })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    ddb
+      .on(UpdateCommand, {
+        TableName: RATES_TABLE,
+        Key: { key: `refused#${lucy.connectionId}#${Math.floor(NOW / 60_000)}` },
+      })
+      .resolvesOnce({ Attributes: { count: 99 } })
+      .resolves({ Attributes: { count: 100 } });
+    api.on(DeleteConnectionCommand).resolves({});
+    await send("flood");
+    expect(api).not.toHaveReceivedCommand(DeleteConnectionCommand);
+    await send("flood");
+    expect(api).toHaveReceivedCommandWith(DeleteConnectionCommand, { ConnectionId: lucy.connectionId });
+    expect(sent()[lucy.connectionId]).toHaveLength(2);
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "connection closed for ignoring rate_limited" }),
+    );
   });
 
   it("does not store the sender again when the index does not list it (no ghost), and still sends it its message", async () => {
@@ -433,7 +537,7 @@ describe("$default", () => {
   });
   const storedItem = (id: string, timestamp: number, message = id) => ({
     ...stored(id, timestamp, message),
-    sk: `${String(Math.floor(timestamp / 10_000)).padStart(15, "0")}#${id}#0000`,
+    sk: historyKey(timestamp, id),
     expiresAt: timestamp / 1000 + 86_400,
   });
 
