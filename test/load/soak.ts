@@ -7,6 +7,7 @@ import { WebSocket } from "ws";
 import type { CoreLogger } from "../../lambda/core/logger.ts";
 import { startLocalStack } from "../../local/local-stack.ts";
 import { SECRET } from "../fixtures.ts";
+import { Flooder, type FlooderReport } from "./flooder.ts";
 
 /** The shape of a soak run. */
 export interface SoakOptions {
@@ -21,6 +22,22 @@ export interface SoakOptions {
    * dynalite, started in a process of its own.
    */
   readonly dynamoEndpoint?: string;
+  /**
+   * A hostile user in the first channel, flooding on `connections` connections of its own (`window` frames unanswered
+   * each, see `flooder.ts`) for as long as the others send. Default: none.
+   */
+  readonly flooder?: {
+    readonly connections: number;
+    readonly window?: number;
+    /** Keeps flooding after the others are done until the server has closed this many of its connections. */
+    readonly closes?: number;
+  };
+  /**
+   * A user with several tabs in the first channel: `connections` connections of one name, each sending `messages`
+   * messages, one every `intervalMs` (the tabs share the user's rate, so the pace must keep all of them within it).
+   * Every tab is a member that must get every message of the channel, its other tabs' included. Default: none.
+   */
+  readonly tabs?: { readonly connections: number; readonly messages: number; readonly intervalMs: number };
 }
 
 /** What a soak run saw. */
@@ -33,6 +50,13 @@ export interface SoakReport {
   lost: number;
   duplicated: number;
   unexpectedFrames: number;
+  /** Error frames (`rate_limited` or any other) that reached anyone but the flooder. */
+  errorFramesToOthers: number;
+  /** Messages of the multi-tab user, all tabs together. */
+  tabMessagesSent: number;
+  /** The flooder's chat messages the others got (those within its rate are delivered like anyone's). */
+  floodDeliveries: number;
+  flooder?: FlooderReport;
   handlerErrors: number;
   /** Warnings logged (a failed post, a stale connection not removed), and the first few of them and of the errors. */
   warnings: number;
@@ -69,8 +93,13 @@ interface SoakClient {
   /** Messages this client sent. */
   sent: number;
   unexpected: number;
+  errors: number;
+  floods: number;
   echo?: () => void;
 }
+
+const FLOODER = "flooder";
+const TABS_USER = "tabs";
 
 /** dynalite in a process of its own, and its endpoint once it listens. */
 async function forkDynalite(): Promise<{ process: ChildProcess; endpoint: string }> {
@@ -91,7 +120,10 @@ async function forkDynalite(): Promise<{ process: ChildProcess; endpoint: string
  */
 export async function soak(options: SoakOptions): Promise<SoakReport> {
   const perClient = Math.ceil(options.messages / options.clients);
-  const perChannel = Math.ceil(options.clients / options.channels);
+  const tabs = options.tabs;
+  if (tabs && tabs.messages > perClient) throw new RangeError("each tab sends at most as many messages as a client");
+  // Members per channel: the clients spread over the channels, and the tabs in the first one.
+  const perChannel = Math.ceil(options.clients / options.channels) + (tabs?.connections ?? 0);
   let handlerErrors = 0;
   let warnings = 0;
   const samples: string[] = [];
@@ -136,16 +168,15 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   lag.enable();
   const started = performance.now();
   const clients: SoakClient[] = [];
+  let flooder: Flooder | undefined;
   try {
     let lastProgress = Date.now();
-    const open = async (index: number): Promise<SoakClient> => {
-      const channel = index % options.channels;
-      const member = Math.floor(index / options.channels);
-      const response = await fetch(stack.sessionUrl, {
-        method: "POST",
-        body: JSON.stringify({ username: `soak${index}` }),
-      });
-      const { token } = (await response.json()) as { token: string };
+    const tokenOf = async (username: string) => {
+      const response = await fetch(stack.sessionUrl, { method: "POST", body: JSON.stringify({ username }) });
+      return ((await response.json()) as { token: string }).token;
+    };
+    const open = async (channel: number, member: number, username: string): Promise<SoakClient> => {
+      const token = await tokenOf(username);
       const socket = new WebSocket(`${stack.wsUrl}?channel=soak-${channel}&token=${token}`);
       const client: SoakClient = {
         socket,
@@ -154,10 +185,17 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
         counts: new Uint8Array(perChannel * perClient),
         sent: 0,
         unexpected: 0,
+        errors: 0,
+        floods: 0,
       };
       socket.on("message", (data) => {
         const frame = JSON.parse(data.toString()) as { type: string; message?: string; from?: string };
+        if (frame.type === "error") client.errors++;
         if (frame.type !== "message") return; // join notices
+        if (frame.from === FLOODER) {
+          client.floods++;
+          return;
+        }
         const match = /^s(\d+)-(\d+)$/.exec(frame.message ?? "");
         if (!match) {
           client.unexpected++;
@@ -176,39 +214,79 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       return client;
     };
     for (let start = 0; start < options.clients; start += 50) {
-      const batch = Array.from({ length: Math.min(50, options.clients - start) }, (_, i) => open(start + i));
+      const batch = Array.from({ length: Math.min(50, options.clients - start) }, (_, i) => {
+        const index = start + i;
+        return open(index % options.channels, Math.floor(index / options.channels), `soak${index}`);
+      });
       clients.push(...(await Promise.all(batch)));
     }
+    // The tabs: members of the first channel after its clients, all of one user.
+    const firstChannelClients = Math.ceil(options.clients / options.channels);
+    const tabClients: SoakClient[] = [];
+    for (let tab = 0; tab < (tabs?.connections ?? 0); tab++)
+      tabClients.push(await open(0, firstChannelClients + tab, TABS_USER));
+    clients.push(...tabClients);
+    flooder = options.flooder
+      ? new Flooder({
+          url: `${stack.wsUrl}?channel=soak-0&token=${await tokenOf(FLOODER)}`,
+          connections: options.flooder.connections,
+          window: options.flooder.window,
+        })
+      : undefined;
     const heapAfterConnect = heap();
     let heapWarm = heapAfterConnect;
 
     const stallMs = options.stallMs ?? 60_000;
     let sent = 0;
+    let tabMessagesSent = 0;
+    /** Sends one message and waits for its echo; false when none came within `stallMs`. */
+    const sendOne = async (client: SoakClient, sequence: number): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const echoed = await new Promise<boolean>((resolve) => {
+        client.echo = () => resolve(true);
+        timer = setTimeout(() => resolve(false), stallMs);
+        client.socket.send(`s${client.member}-${sequence}`);
+      });
+      clearTimeout(timer);
+      return echoed;
+    };
+    const tabsSending = tabClients.map(async (client, tab) => {
+      // The tabs start at staggered moments, so the user's messages are spread over each interval.
+      await new Promise((resolve) => setTimeout(resolve, ((tabs?.intervalMs ?? 0) * tab) / tabClients.length));
+      for (let sequence = 0; sequence < (tabs?.messages ?? 0); sequence++) {
+        const paced = new Promise((resolve) => setTimeout(resolve, tabs?.intervalMs ?? 0));
+        client.sent++;
+        tabMessagesSent++;
+        if (!(await sendOne(client, sequence))) break;
+        await paced;
+      }
+    });
+    flooder?.start();
     await Promise.all(
-      clients.map(async (client) => {
-        for (let sequence = 0; sequence < perClient && sent < options.messages; sequence++) {
-          sent++;
-          client.sent++;
-          // Once a quarter of the messages are out, the socket pools, caches and compiled code are warm: memory from
-          // here to the end is what a leak would show.
-          if (sent === Math.ceil(options.messages / 4)) {
-            heapWarm = heap();
-            snapshot("warm");
+      clients
+        .filter((client) => !tabClients.includes(client))
+        .map(async (client) => {
+          for (let sequence = 0; sequence < perClient && sent < options.messages; sequence++) {
+            sent++;
+            client.sent++;
+            // Once a quarter of the messages are out, the socket pools, caches and compiled code are warm: memory from
+            // here to the end is what a leak would show.
+            if (sent === Math.ceil(options.messages / 4)) {
+              heapWarm = heap();
+              snapshot("warm");
+            }
+            // The next message goes after this one's echo, which keeps each client within its rate and the offered load
+            // within what the stack serves. A client whose echo never comes stops sending (its loss is counted below)
+            // rather than piling more on a stack that is already behind.
+            if (!(await sendOne(client, sequence))) break;
           }
-          // The next message goes after this one's echo, which keeps each client within its rate and the offered load
-          // within what the stack serves. A client whose echo never comes stops sending (its loss is counted below)
-          // rather than piling more on a stack that is already behind.
-          let timer: NodeJS.Timeout | undefined;
-          const echoed = await new Promise<boolean>((resolve) => {
-            client.echo = () => resolve(true);
-            timer = setTimeout(() => resolve(false), stallMs);
-            client.socket.send(`s${client.member}-${sequence}`);
-          });
-          clearTimeout(timer);
-          if (!echoed) break;
-        }
-      }),
+        }),
     );
+    await Promise.all(tabsSending);
+    const floodUntil = Date.now() + stallMs;
+    while (flooder && flooder.report.closedByServer < (options.flooder?.closes ?? 0) && Date.now() < floodUntil)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await flooder?.stop();
 
     // Everyone in a channel should get every message of every sender in it, the sender included.
     const members = (client: SoakClient) => clients.filter((other) => other.channel === client.channel);
@@ -243,6 +321,10 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       lost,
       duplicated,
       unexpectedFrames: clients.reduce((sum, client) => sum + client.unexpected, 0),
+      errorFramesToOthers: clients.reduce((sum, client) => sum + client.errors, 0),
+      tabMessagesSent,
+      floodDeliveries: clients.reduce((sum, client) => sum + client.floods, 0),
+      ...(flooder ? { flooder: flooder.report } : {}),
       handlerErrors,
       warnings,
       samples,
@@ -254,6 +336,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
+    await flooder?.stop();
     for (const client of clients) client.socket.close();
     await stack.close();
     store?.process.kill();
