@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { RemovalPolicy } from "aws-cdk-lib";
 import type { Node } from "constructs";
+import { type ChatAuthOptions, checkAuthOptions } from "./auth.ts";
 import type { ChatAppProps } from "./chat-app.ts";
 import type { ChatLogLevel } from "./chat-function.ts";
 import { checkWebSocketDomain, InvalidWebSocketDomainError, type WebSocketDomainOptions } from "./websocket-domain.ts";
@@ -28,6 +29,16 @@ export const contextKeys = {
   wsCertificateArn: "wsCertificateArn",
   /** The Route 53 hosted zone of wsDomainName, to add alias records to. Default: none (you add the DNS record). */
   hostedZoneId: "hostedZoneId",
+  /** How people sign in: "guest", "cognito" (needs siteOrigin) or "oidc" (needs oidcIssuer and oidcClientId). Default: "guest". */
+  auth: "auth",
+  /** The OpenID provider's issuer URL, for auth=oidc. */
+  oidcIssuer: "oidcIssuer",
+  /** The page's client id at that provider, for auth=oidc. */
+  oidcClientId: "oidcClientId",
+  /** The Cognito managed login domain's prefix, for auth=cognito. Default: chat-{account}. */
+  cognitoDomainPrefix: "cognitoDomainPrefix",
+  /** New sessions per minute per source IP. Default: 60. */
+  sessionRate: "sessionRate",
 } as const;
 
 const LOG_LEVELS: readonly ChatLogLevel[] = ["DEBUG", "INFO", "WARN", "ERROR"];
@@ -74,6 +85,41 @@ function webSocketDomainFromContext(node: Node, region: string | undefined): Web
   return checkWebSocketDomain({ domainName, certificateArn, hostedZoneId }, region);
 }
 
+/** The sign-in from the context: `auth`, with what each mode needs and nothing it does not use. */
+function authFromContext(node: Node, siteOrigins: string[] | undefined): ChatAuthOptions | undefined {
+  const mode = text(node, contextKeys.auth) ?? "guest";
+  const issuer = text(node, contextKeys.oidcIssuer);
+  const clientId = text(node, contextKeys.oidcClientId);
+  const domainPrefix = text(node, contextKeys.cognitoDomainPrefix);
+  if (mode !== "oidc" && (issuer !== undefined || clientId !== undefined)) {
+    throw new Error(
+      `context ${contextKeys.oidcIssuer} and ${contextKeys.oidcClientId} are for auth=oidc, not auth=${mode}`,
+    );
+  }
+  if (mode !== "cognito" && domainPrefix !== undefined) {
+    throw new Error(`context ${contextKeys.cognitoDomainPrefix} is for auth=cognito, not auth=${mode}`);
+  }
+  switch (mode) {
+    case "guest":
+      return undefined;
+    case "oidc":
+      if (issuer === undefined || clientId === undefined) {
+        throw new Error(`context auth=oidc needs ${contextKeys.oidcIssuer} and ${contextKeys.oidcClientId}`);
+      }
+      return { mode, issuer, clientId };
+    case "cognito":
+      if (!siteOrigins) {
+        throw new Error(
+          `context auth=cognito needs ${contextKeys.siteOrigin} (the site's origin, output SiteUrl of a first deploy): ` +
+            "Cognito sends people back only to callback URLs it knows",
+        );
+      }
+      return { mode, siteOrigins, ...(domainPrefix ? { domainPrefix } : {}) };
+    default:
+      throw new Error(`context ${contextKeys.auth} must be "guest", "cognito" or "oidc", got "${mode}"`);
+  }
+}
+
 /** Where the app is run from, besides its context. */
 export interface AppEnvironment {
   /** The Region the CLI deploys environment-agnostic stacks to (`CDK_DEFAULT_REGION`). Default: unknown. */
@@ -96,15 +142,24 @@ export function chatAppPropsFromContext(node: Node, environment: AppEnvironment 
       `context ${contextKeys.presenceLimit} must be a whole number from 1 to 999999, got "${presenceLimit}"`,
     );
   }
+  const sessionRate = text(node, contextKeys.sessionRate);
+  if (sessionRate !== undefined && !/^[1-9][0-9]{0,5}$/.test(sessionRate)) {
+    throw new Error(`context ${contextKeys.sessionRate} must be a whole number from 1 to 999999, got "${sessionRate}"`);
+  }
+  const allowedOrigins = origins && origins.length > 0 ? origins : undefined;
+  const auth = authFromContext(node, allowedOrigins);
+  if (auth) checkAuthOptions(auth);
   const assets = text(node, contextKeys.siteAssetsDir);
   const webSocketDomain = webSocketDomainFromContext(node, environment.region || undefined);
   return {
     chat: {
-      allowedOrigins: origins && origins.length > 0 ? origins : undefined,
+      allowedOrigins,
       historyRemovalPolicy: flag(node, contextKeys.retainHistory, true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       manageApiGatewayAccount: flag(node, contextKeys.apiGatewayAccount, true),
       logLevel: logLevel as ChatLogLevel | undefined,
       ...(presenceLimit ? { presenceLimit: Number(presenceLimit) } : {}),
+      ...(sessionRate ? { sessionRate: Number(sessionRate) } : {}),
+      ...(auth ? { auth } : {}),
       ...(webSocketDomain ? { webSocketDomain } : {}),
     },
     site: { siteAssetsDir: assets ? resolve(assets) : undefined },

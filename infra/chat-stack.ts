@@ -2,6 +2,7 @@ import { CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps, T
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { ApiGatewayAccount } from "./api-gateway-account.ts";
+import type { ChatAuthOptions, SiteAuth } from "./auth.ts";
 import { BroadcastWorkers } from "./broadcast-workers.ts";
 import type { ChatLogLevel } from "./chat-function.ts";
 import { ChatFunctions } from "./chat-functions.ts";
@@ -40,6 +41,10 @@ export interface ChatStackProps extends StackProps {
    * when the account already has one and you do not want it replaced. Default: true.
    */
   readonly manageApiGatewayAccount?: boolean;
+  /** How people sign in: guests, a Cognito user pool, or another OpenID provider (`infra/auth.ts`). Default: guests. */
+  readonly auth?: ChatAuthOptions;
+  /** New sessions per minute per source IP; more get 429. Default: 60. */
+  readonly sessionRate?: number;
   /** Broadcast workers running at once for large channels. Default: 50. */
   readonly broadcastWorkers?: number;
   /**
@@ -64,6 +69,10 @@ export interface ChatEndpoints {
   readonly sessionUrl: string;
   /** The origin of `sessionUrl`, for the CSP's connect-src. */
   readonly sessionOrigin: string;
+  /** How the page signs in (`config.json`'s `auth`). Default: guests. */
+  readonly auth?: SiteAuth;
+  /** Origins the page signs in through (the OpenID provider's), for the CSP's connect-src. Default: none. */
+  readonly authOrigins?: readonly string[];
 }
 
 /**
@@ -148,6 +157,9 @@ export class ChatStack extends Stack {
 
     this.sessionApi = new SessionApi(this, "SessionApi", {
       session: fns.session,
+      auth: props.auth,
+      rates: this.tables.rates,
+      sessionRate: props.sessionRate,
       allowedOrigins: props.allowedOrigins,
       logRetention: props.logRetention,
     });
@@ -172,6 +184,8 @@ export class ChatStack extends Stack {
       webSocketUrl: this.webSocket.url,
       sessionUrl: this.sessionApi.url,
       sessionOrigin: this.sessionApi.origin,
+      auth: this.sessionApi.auth.siteAuth,
+      authOrigins: this.sessionApi.auth.connectOrigins,
     };
     new CfnOutput(this, "WebSocketUrl", { value: this.endpoints.webSocketUrl, description: "The page's wsUrl" });
     new CfnOutput(this, "SessionUrl", { value: this.endpoints.sessionUrl, description: "The page's sessionUrl" });

@@ -4,6 +4,8 @@ export interface CspEndpoints {
   readonly webSocketUrl: string;
   /** The session endpoint's origin, e.g. `https://xyz.execute-api.eu-west-1.amazonaws.com`. */
   readonly sessionOrigin: string;
+  /** Origins the page signs in through (an OpenID provider's discovery and token endpoints). Default: none. */
+  readonly authOrigins?: readonly string[];
 }
 
 /**
@@ -16,7 +18,7 @@ export function contentSecurityPolicy(endpoints: CspEndpoints): string {
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    `connect-src 'self' ${endpoints.webSocketUrl} ${endpoints.sessionOrigin}`,
+    ["connect-src 'self'", endpoints.webSocketUrl, endpoints.sessionOrigin, ...(endpoints.authOrigins ?? [])].join(" "),
     "frame-ancestors 'none'",
     "base-uri 'self'",
     "form-action 'self'",

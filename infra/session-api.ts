@@ -2,14 +2,23 @@ import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import type { Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { SESSION_RATE_PER_MINUTE } from "../lambda/core/session-rate.ts";
+import { ChatAuth, type ChatAuthOptions } from "./auth.ts";
 
 /** Properties of {@link SessionApi}. */
 export interface SessionApiProps {
-  /** The `POST /session` function. */
-  readonly session: IFunction;
+  /** The `POST /session` function; it gets its sign-in and rate settings as environment variables from here. */
+  readonly session: LambdaFunction;
+  /** How people sign in. Default: guests (`{ mode: "guest" }`). */
+  readonly auth?: ChatAuthOptions;
+  /** The rates table, where new sessions are counted per source IP. */
+  readonly rates: ITable;
+  /** New sessions per minute per source IP (`CHAT_SESSION_RATE`); more get 429. Default: 60. */
+  readonly sessionRate?: number;
   /**
    * Origins whose pages may call `POST /session` (CORS), e.g. `["https://d111111abcdef8.cloudfront.net"]`.
    * Default: `["*"]`. The endpoint takes no credentials and hands a token to anyone who asks (curl needs no CORS),
@@ -54,11 +63,22 @@ export class SessionApi extends Construct {
   readonly origin: string;
   /** `{origin}/session`: the page's `sessionUrl`. */
   readonly url: string;
+  /** The sign-in: `config.json`'s `auth`, and the origins the page signs in through (for the CSP). */
+  readonly auth: ChatAuth;
 
   constructor(scope: Construct, id: string, props: SessionApiProps) {
     super(scope, id);
     const allowOrigins = props.allowedOrigins ?? ["*"];
     checkAllowedOrigins(allowOrigins);
+    const sessionRate = props.sessionRate ?? SESSION_RATE_PER_MINUTE;
+    if (!Number.isInteger(sessionRate) || sessionRate < 1) throw new Error("sessionRate must be a positive integer");
+
+    this.auth = new ChatAuth(this, "Auth", props.auth ?? { mode: "guest" });
+    for (const [name, value] of Object.entries(this.auth.sessionEnvironment)) props.session.addEnvironment(name, value);
+    props.session.addEnvironment("CHAT_SESSION_RATE", String(sessionRate));
+    props.session.addEnvironment("RATES_TABLE", props.rates.tableName);
+    // One conditional update per session issued (RateStore.take); the table has no index, so no wildcard.
+    props.rates.grantReadWriteData(props.session);
 
     this.api = new HttpApi(this, "Api", {
       apiName: `${Stack.of(this).stackName}-session`,
@@ -68,7 +88,8 @@ export class SessionApi extends Construct {
       corsPreflight: {
         allowOrigins,
         allowMethods: [CorsHttpMethod.POST],
-        allowHeaders: ["content-type"],
+        // OIDC mode sends the ID token as `Authorization: Bearer …`.
+        allowHeaders: this.auth.siteAuth.mode === "oidc" ? ["content-type", "authorization"] : ["content-type"],
         maxAge: Duration.days(1),
       },
     });
@@ -81,8 +102,10 @@ export class SessionApi extends Construct {
       Validations.of(r).acknowledge({
         id: "AwsSolutions-APIG4",
         reason:
-          "POST /session is the sign-in itself: it trades a valid username for a short-lived token, as PROTOCOL.md §2 " +
-          "specifies, so there is nothing to authorize it with. The stage throttles it.",
+          "POST /session is the sign-in itself, as PROTOCOL.md §2 specifies: in guest mode it trades a valid username " +
+          "for a short-lived token, and in OIDC mode the function verifies the ID token itself (issuer, audience, " +
+          'expiry) so that refusals are the protocol\'s 401 {"error"}. The stage throttles it, the function limits ' +
+          "new sessions per source IP.",
       });
     }
 

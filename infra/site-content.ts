@@ -8,6 +8,7 @@ import type { ILogGroup } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { BucketDeployment, CacheControl, Source } from "aws-cdk-lib/aws-s3-deployment";
 import { Construct } from "constructs";
+import type { SiteAuth } from "./auth.ts";
 import { nagText } from "./nag.ts";
 
 /** The context key that changes the CDK bootstrap qualifier, and so the asset bucket's name. */
@@ -17,8 +18,8 @@ const BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier";
 export interface SiteConfig {
   readonly wsUrl: string;
   readonly sessionUrl: string;
-  /** How people sign in: guests pick a name (the only mode so far). */
-  readonly auth: { readonly mode: "guest" };
+  /** How people sign in: guests pick a name, or an OpenID provider (Cognito or another) names them. */
+  readonly auth: SiteAuth;
 }
 
 /** Properties of {@link SiteContent}. */

@@ -115,7 +115,11 @@ export class SiteStack extends Stack {
       bucket,
       distribution: this.distribution,
       siteAssetsDir: props.siteAssetsDir ?? defaultSiteAssetsDir,
-      config: { wsUrl: props.chat.webSocketUrl, sessionUrl: props.chat.sessionUrl, auth: { mode: "guest" } },
+      config: {
+        wsUrl: props.chat.webSocketUrl,
+        sessionUrl: props.chat.sessionUrl,
+        auth: props.chat.auth ?? { mode: "guest" },
+      },
       logGroup: new LogGroup(this, "DeploymentLogs", {
         retention: RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,

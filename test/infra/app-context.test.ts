@@ -151,3 +151,46 @@ describe("the content security policy", () => {
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
   });
 });
+
+describe("the app's sign-in context", () => {
+  const SITE = "https://d111111abcdef8.cloudfront.net";
+
+  it("is guest mode unless auth says otherwise", () => {
+    expect(propsFrom({}).chat?.auth).toBeUndefined();
+    expect(propsFrom({ auth: "guest" }).chat?.auth).toBeUndefined();
+  });
+
+  it("reads auth=cognito with the site's origins as callback URLs, and a domain prefix", () => {
+    expect(propsFrom({ auth: "cognito", siteOrigin: `${SITE}/`, cognitoDomainPrefix: "my-chat" }).chat?.auth).toEqual({
+      mode: "cognito",
+      siteOrigins: [SITE],
+      domainPrefix: "my-chat",
+    });
+  });
+
+  it("reads auth=oidc with its issuer and client id, and the session rate", () => {
+    const chat = propsFrom({
+      auth: "oidc",
+      oidcIssuer: "https://id.example.com",
+      oidcClientId: "chat",
+      sessionRate: 30,
+    }).chat;
+    expect(chat?.auth).toEqual({ mode: "oidc", issuer: "https://id.example.com", clientId: "chat" });
+    expect(chat?.sessionRate).toBe(30);
+  });
+
+  it.each([
+    [{ auth: "cognito" }, /auth=cognito needs siteOrigin/],
+    [{ auth: "oidc", oidcIssuer: "https://id.example.com" }, /needs oidcIssuer and oidcClientId/],
+    [{ auth: "oidc", oidcIssuer: "http://id.example.com", oidcClientId: "c" }, /https/],
+    [{ auth: "guest", oidcIssuer: "https://id.example.com" }, /for auth=oidc/],
+    [
+      { auth: "oidc", oidcIssuer: "https://i.example", oidcClientId: "c", cognitoDomainPrefix: "x" },
+      /for auth=cognito/,
+    ],
+    [{ auth: "saml" }, /must be "guest", "cognito" or "oidc"/],
+    [{ sessionRate: "0" }, /sessionRate must be a whole number/],
+  ])("refuses %j", (context, error) => {
+    expect(() => propsFrom(context)).toThrow(error);
+  });
+});
