@@ -75,6 +75,11 @@ export class LocalEventBus {
     private readonly keep = 100,
   ) {}
 
+  /** PutEvents calls a `hang` fault holds unanswered right now. */
+  get held(): number {
+    return this.hanging.size;
+  }
+
   /** The latest events, oldest first. */
   latest(): LocalEvent[] {
     return [...this.events];
@@ -141,6 +146,12 @@ export class LocalEventBus {
     this.events.push(event);
     if (this.events.length > this.keep) this.events.splice(0, this.events.length - this.keep);
     return { EventId: event.id };
+  }
+
+  /** Ends the fault: later calls are answered, and those a `hang` held are cut (the SDK sees a dropped connection). */
+  heal(): void {
+    this.fault = undefined;
+    this.close();
   }
 
   /** Ends the requests a `hang` fault holds, so the stack can close. */
