@@ -6,7 +6,7 @@ import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk
 import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from "playwright-core";
 import { expect } from "vitest";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
-import type { LocalStack } from "../../local/local-stack.ts";
+import type { LocalStack, LocalStackOptions } from "../../local/local-stack.ts";
 import { buildWeb } from "../../web/build.ts";
 import { connect, eventually, startTestStack, storedConnections } from "../integration/harness.ts";
 
@@ -49,11 +49,11 @@ export class PageHarness {
   #axe: Promise<string> | undefined;
   readonly #contexts = new Set<BrowserContext>();
 
-  /** Builds the page, starts the stack and the browser. */
-  async start(): Promise<void> {
+  /** Builds the page, starts the stack (with `options`, e.g. `{ auth: "oidc" }`) and the browser. */
+  async start(options: LocalStackOptions = {}): Promise<void> {
     this.#webDir = await mkdtemp(join(tmpdir(), "chat-web-"));
     await buildWeb(this.#webDir);
-    this.#stack = await startTestStack({ webDir: this.#webDir });
+    this.#stack = await startTestStack({ ...options, webDir: this.#webDir });
     this.#browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
       args: CHROMIUM_ARGS,
