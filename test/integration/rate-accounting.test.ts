@@ -1,0 +1,132 @@
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ChatDeps, handleFrame, type Participant } from "../../lambda/core/chat.ts";
+import { ConnectionStore } from "../../lambda/core/connection-store.ts";
+import { HistoryStore } from "../../lambda/core/history-store.ts";
+import { limits } from "../../lambda/core/limits.ts";
+import { PresenceStore } from "../../lambda/core/presence-store.ts";
+import { RateStore } from "../../lambda/core/rate-store.ts";
+import type { ServerFrame } from "../../lambda/core/server-frames.ts";
+import { documentClient } from "../../lambda/runtime/aws-clients.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
+import type { LocalDynamo } from "../../local/local-dynamo.ts";
+import { NOW } from "../fixtures.ts";
+import { startTestDynamo, testStore } from "./harness.ts";
+
+// Rate accounting across several connections of one user, as a property over the real stores: frames of up to four
+// connections (in two channels), handled at once within each 10-second window by three "Lambda instances" (each its
+// own RateStore, so each its own memory of full windows), in random order. Whatever the interleaving, each window
+// lets exactly min(20, sent) chat messages and min(20, sent) other requests through, every frame gets exactly one
+// answer, and a connection is closed exactly when it got 100 rate_limited answers within the minute.
+
+let names = { connections: "ra-connections", history: "ra-history", presence: "ra-presence", rates: "ra-rates" };
+let dynamo: LocalDynamo;
+let doc: ReturnType<typeof documentClient>;
+beforeAll(async () => {
+  const started = await startTestDynamo(names, { ttl: false });
+  dynamo = started;
+  names = started.names;
+  doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint });
+});
+afterAll(async () => {
+  doc.destroy();
+  await dynamo.close();
+});
+
+type Kind = "chat" | "who" | "ping" | "bad";
+const BODIES: Record<Kind, string> = {
+  chat: "hello",
+  who: '{"action":"who"}',
+  ping: '{"action":"ping"}',
+  bad: '{"action":"dance"}',
+};
+const frameArb = fc.record({
+  connection: fc.integer({ min: 0, max: 3 }),
+  kind: fc.constantFrom<Kind>("chat", "chat", "who", "ping", "bad"),
+  window: fc.integer({ min: 0, max: 2 }),
+  instance: fc.integer({ min: 0, max: 2 }),
+});
+/** Sometimes one connection floods its first window, so the 100th refusal (and the close) happens. */
+const floodArb = fc.option(fc.integer({ min: 0, max: 3 }), { freq: 3 });
+
+let run = 0;
+
+describe(`rate accounting on ${testStore}`, () => {
+  it("lets exactly min(20, sent) of each rate through per window, answers every frame once, closes at the 100th refusal", async () => {
+    // NOW is minute-aligned: the three windows fall within one refusal window.
+    expect(NOW % limits.refusalWindowMs).toBe(0);
+    await fc.assert(
+      fc.asyncProperty(fc.array(frameArb, { maxLength: 60 }), floodArb, async (generated, flood) => {
+        const user = `Lucy${++run}`;
+        const frames = [...generated];
+        if (flood !== null) {
+          for (let i = 0; i < 125; i++) frames.push({ connection: flood, kind: "chat", window: 0, instance: i % 3 });
+        }
+        let now = NOW;
+        let current = 0;
+        const answers = new Map<string, { frame: ServerFrame; window: number }[]>();
+        const closes = new Map<string, number>();
+        const poster = {
+          async post(connectionId: string, data: Uint8Array) {
+            const list = answers.get(connectionId) ?? [];
+            list.push({ frame: JSON.parse(new TextDecoder().decode(data)), window: current });
+            answers.set(connectionId, list);
+            return { status: "delivered" as const };
+          },
+          async close(connectionId: string) {
+            closes.set(connectionId, (closes.get(connectionId) ?? 0) + 1);
+            return { status: "delivered" as const };
+          },
+        };
+        const instances: ChatDeps[] = [0, 1, 2].map(() => ({
+          connections: new ConnectionStore(doc, names.connections),
+          history: new HistoryStore(doc, names.history, { now: () => now }),
+          presence: new PresenceStore(doc, names.presence, { now: () => now }),
+          rates: new RateStore(doc, names.rates, { now: () => now }),
+          poster,
+          now: () => now,
+        }));
+        const participant = (connection: number): Participant => ({
+          connectionId: `${user}-c${connection}`,
+          username: user,
+          channel: `${user}-${connection % 2}`,
+        });
+
+        for (const window of [0, 1, 2]) {
+          current = window;
+          now = NOW + window * limits.rateWindowMs + 500;
+          const inWindow = frames.filter((frame) => frame.window === window);
+          await Promise.all(
+            inWindow.map((frame) =>
+              handleFrame(instances[frame.instance] as ChatDeps, participant(frame.connection), BODIES[frame.kind]),
+            ),
+          );
+          const answered = [...answers.values()]
+            .flat()
+            .filter((answer) => answer.window === window)
+            .map((answer) => answer.frame);
+          const chatSent = inWindow.filter((frame) => frame.kind === "chat").length;
+          const otherSent = inWindow.length - chatSent;
+          const messages = answered.filter((answer) => answer.type === "message").length;
+          const refusedChat = answered.filter((a) => a.type === "error" && a.message.includes("messages")).length;
+          const refusedOther = answered.filter((a) => a.type === "error" && a.message.includes("requests")).length;
+          expect(messages).toBe(Math.min(limits.rateMaxMessages, chatSent));
+          expect(refusedChat).toBe(chatSent - messages);
+          // Other requests: the allowed ones get their answer (pong, presence, or unknown_action), the rest rate_limited.
+          expect(refusedOther).toBe(otherSent - Math.min(limits.rateMaxRequests, otherSent));
+          expect(answered).toHaveLength(inWindow.length);
+        }
+
+        for (const connection of [0, 1, 2, 3]) {
+          const id = participant(connection).connectionId;
+          const refusals = (answers.get(id) ?? []).filter(
+            ({ frame }) => frame.type === "error" && frame.code === "rate_limited",
+          );
+          const expectedCloses = Math.max(0, refusals.length - limits.refusalsBeforeClose + 1);
+          expect(closes.get(id) ?? 0, `closes of connection ${connection}`).toBe(expectedCloses);
+        }
+      }),
+      { numRuns: 8 },
+    );
+  }, 120_000);
+});
