@@ -81,6 +81,7 @@ export interface FloodOptions {
 const CHANNEL = "flood";
 const PROBE_CHANNEL = "flood-probe";
 const DELIVERY_TIMEOUT_MS = 30_000;
+const WARMUP_MESSAGES = 10;
 /** The stack counts as idle once no DynamoDB operation and no flooder answer came for this long. */
 const QUIET_MS = 1_000;
 /** Within the refusal probe, between kinds: long against one refused frame's handling (a few ms). */
@@ -179,7 +180,7 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
     await idle();
 
     let message = 0;
-    const runPhase = async (phase: "A" | "B"): Promise<FloodPhase> => {
+    const runPhase = async (phase: "A" | "B", count = messagesPerPhase): Promise<FloodPhase> => {
       phaseLatencies = [];
       arrived = 0;
       const first = message;
@@ -200,13 +201,13 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
         await sleep(1_000); // the flood under way before the first timed message
       }
       // Open loop: a message every `intervalMs` whatever happened to the ones before (no coordinated omission).
-      for (let index = 0; index < messagesPerPhase; index++) {
+      for (let index = 0; index < count; index++) {
         const n = message++;
         sentAt[n] = performance.now();
         sockets[n % senders]?.send(JSON.stringify({ action: "send", message: `m-${n}` }));
         await sleep(intervalMs);
       }
-      const expected = messagesPerPhase * members;
+      const expected = count * members;
       const deadline = performance.now() + DELIVERY_TIMEOUT_MS;
       while (arrived < expected && performance.now() < deadline) await sleep(20);
       const result: FloodPhase = {
@@ -228,6 +229,9 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
     let floodSeconds = 0;
     const samples: { phase: "A" | "B"; latencies: number[] }[] = [];
     const phases: FloodPhase[] = [];
+    // A few unmeasured messages first, so the stack's and the clients' code paths are compiled before timing.
+    await runPhase("A", WARMUP_MESSAGES);
+    samples.length = 0;
     for (let r = 0; r < rounds; r++) {
       phases.push(await runPhase("A"));
       phases.push(await runPhase("B"));

@@ -2,6 +2,7 @@ import type { BundleFloorResult, BundleResult } from "./bundles.ts";
 import type { ChannelCost } from "./cost.ts";
 import type { E2eResult } from "./e2e.ts";
 import type { FanoutResult } from "./fanout.ts";
+import type { FloodResult } from "./flood.ts";
 import type { MachineInfo } from "./machine.ts";
 import type { PresenceResult } from "./presence.ts";
 import type { ReadCostResult } from "./read-cost.ts";
@@ -21,6 +22,8 @@ export interface BenchResults {
   sharded: ShardedResult | null;
   /** Presence by user at scale (bench/presence.ts). */
   presence: PresenceResult | null;
+  /** One user flooding beside a chatting channel, and what a refused frame costs in DynamoDB (bench/flood.ts). */
+  flood: FloodResult | null;
   cost: Record<string, ChannelCost> | null;
   costAssumptions: unknown;
   errors: Record<string, string>;
@@ -119,6 +122,7 @@ function rows(r: BenchResults): Row[] {
     ]);
   }
   out.push(...presenceRows(r.presence));
+  out.push(...floodRows(r.flood));
   for (const [size, c] of Object.entries(r.cost ?? {})) {
     out.push([
       `cost per million deliveries, channel of ${n(Number(size))}`,
@@ -169,6 +173,32 @@ function presenceRows(p: PresenceResult | null): Row[] {
     verdict(j.ours.seconds <= 10 && j.ours.failed === 0),
   ]);
   return out;
+}
+
+function floodRows(f: FloodResult | null | undefined): Row[] {
+  if (!f) return [];
+  const lost = f.phases.reduce((sum, phase) => sum + phase.lost, 0);
+  const kinds = Object.entries(f.refusedByKind);
+  const counted = kinds.filter(([, kind]) => kind.refused === kind.frames).map(([name]) => name);
+  const left = kinds.filter(([, kind]) => kind.refused !== kind.frames).map(([name]) => name);
+  return [
+    [
+      `flood: ${f.members} members, send → delivery at each, p50 / p99, with one user flooding on ${f.flooderConnections} connections (${f.flooderWindow} frames unanswered each) / without`,
+      `${n(f.p50BMs, 1)} / ${n(f.p99BMs, 1)} ms (flooder: ${n(f.flooder.framesSent)} frames at ${n(f.flooder.framesPerSecond)}/s, ${n(f.flooder.refused)} refused, ${n(f.flooder.closedByServer)} connections closed by the server; ${n(lost)} deliveries lost)`,
+      `${n(f.p50AMs, 1)} / ${n(f.p99AMs, 1)} ms without (${f.phases.length / 2} rounds of A then B, ${f.messagesPerPhase} messages each, one every ${f.intervalMs} ms from ${f.senders} members)`,
+      `p99 ${n(f.p99Ratio, 2)}× without`,
+      "p99 ≤ 1.25× without",
+      Number.isFinite(f.p99Ratio) ? verdict(f.p99Ratio <= 1.25 && lost === 0) : "—",
+    ],
+    [
+      "flood: DynamoDB operations per refused frame (counted at the store by `X-Amz-Target`)",
+      `${n(f.readsPerRefusedFrame, 2)} reads (${n(f.indexReadsPerRefusedFrame, 2)} of an index), ${n(f.writesPerRefusedFrame, 2)} writes`,
+      `${n(f.refusedFrames)} frames refused: ${counted.join(", ")}${left.length ? ` (not refused, left out: ${left.join(", ")})` : ""}`,
+      "—",
+      "reads ≤ 1, index reads 0",
+      verdict(f.refusedFrames > 0 && f.readsPerRefusedFrame <= 1 && f.indexReadsPerRefusedFrame === 0),
+    ],
+  ];
 }
 
 /** The results as a markdown table, with the machine and any benchmark that failed to run. */

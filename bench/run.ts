@@ -9,6 +9,7 @@ import { measureBundles } from "./bundles.ts";
 import { costModel, defaultAssumptions } from "./cost.ts";
 import { measureE2e } from "./e2e.ts";
 import { measureFanoutSuite } from "./fanout.ts";
+import { measureFlood } from "./flood.ts";
 import { finishMachineInfo, machineInfo } from "./machine.ts";
 import { measurePresence } from "./presence.ts";
 import { measureReadCost } from "./read-cost.ts";
@@ -38,6 +39,7 @@ const results: BenchResults = {
   e2e: null,
   sharded: null,
   presence: null,
+  flood: null,
   cost: null,
   costAssumptions: null,
   errors: {},
@@ -89,6 +91,12 @@ results.sharded = await step("sharded fan-out", () =>
 
 // Presence by user: posts per join and leave through the real core on dynalite, then 1,000 clients joining one channel.
 results.presence = await step("presence", () => measurePresence(quick));
+
+// One user flooding on its own connections beside a 100-member channel chatting at a human pace (phases with and
+// without, alternated), then the DynamoDB operations a refused frame costs, counted at the store.
+results.flood = await step("flood", () =>
+  measureFlood(quick ? { members: 20, messagesPerPhase: 10, rounds: 1, probeFramesPerKind: 2 } : {}),
+);
 
 const msPerDelivery = results.fanout ? 1000 / results.fanout.posterPerSec : defaultAssumptions.msPerDelivery;
 const assumptions = {
