@@ -24,8 +24,8 @@ export interface CostAssumptions {
   /** Lambda's memory at which a function has one full vCPU; below it, CPU is allotted in proportion (AWS: 1,769 MB). */
   fullCpuMemoryMb: number;
   /**
-   * One DynamoDB call in Region. The message path makes two in sequence: the rate-slot query and the channel-index
-   * query at once, then the put.
+   * One DynamoDB call in Region. The message path makes two in sequence before it posts: the update of the sender's
+   * rate counter, then the history put and the channel-index query at once.
    */
   dynamoCallMs: number;
   /** API Gateway's answer to one post (the 20 ms the fan-out benchmark injects). */
@@ -72,22 +72,21 @@ export function fanoutMs(members: number, assumptions: CostAssumptions = default
 /**
  * The cost of one chat message to a channel of `members`, counted operation by operation: API Gateway bills the
  * inbound frame and each delivery (a chat message reaches every member, the sender included); Lambda bills one
- * `$default` request and its duration (two DynamoDB calls in sequence — the two reads at once, then the put — and
- * the fan-out, {@link fanoutMs}); DynamoDB bills two eventually consistent queries (half a read unit per 4 KB read:
- * the sender's latest rate slot, one history item of under 4 KB, and each page of the channel index) and one write
- * of under 1 KB (the history item, which is also the rate slot: a chat line of a few hundred characters; a message
- * near the 4,000-character limit takes up to 16 write units in UTF-8). Left out, being rare: the extra write of a slot
- * found taken (only when frames of one connection race) and restoring a sender missing from the index.
+ * `$default` request and its duration (two DynamoDB calls in sequence — the rate update, then the put and the index
+ * query at once — and the fan-out, {@link fanoutMs}); DynamoDB bills the eventually consistent index query (half a
+ * read unit per 4 KB of each page) and two writes of under 1 KB: the user's rate counter (PROTOCOL v2 counts per user
+ * across connections and channels, which the history item, kept per channel, cannot) and the history item (a chat
+ * line of a few hundred characters; a message near the 4,000-character limit takes up to 16 write units in UTF-8).
  */
 export function channelCost(members: number, assumptions: CostAssumptions = defaultAssumptions): ChannelCost {
   const lambdaMs = Math.ceil(2 * assumptions.dynamoCallMs + fanoutMs(members, assumptions));
   const lambdaUsd =
     prices.lambdaRequestUsd + (assumptions.memoryMb / 1024) * (lambdaMs / 1000) * prices.lambdaGbSecondUsd;
-  let readUnits = 0.5;
+  let readUnits = 0;
   for (let left = members; left > 0; left -= assumptions.pageSize) {
     readUnits += 0.5 * Math.ceil((Math.min(left, assumptions.pageSize) * assumptions.indexItemBytes) / 4096);
   }
-  const writeUnits = 1;
+  const writeUnits = 2;
   const dynamoUsd = readUnits * prices.dynamoReadUnitUsd + writeUnits * prices.dynamoWriteUnitUsd;
   const apiGatewayUsd = (1 + members) * prices.apiGatewayMessageUsd;
   const perMillion = (usd: number) => (usd / members) * 1e6;
