@@ -409,9 +409,13 @@ async function probeRefusals(
   }
 }
 
-// `npx tsx bench/flood.ts [--quick]` runs this benchmark alone and prints its results.
+// `npx tsx bench/flood.ts [--quick] [--window=16]` runs this benchmark alone and prints its results.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const quick = process.argv.includes("--quick");
-  const result = await measureFlood(quick ? { members: 20, messagesPerPhase: 10, rounds: 1 } : {});
+  const window = process.argv.find((arg) => arg.startsWith("--window="));
+  const result = await measureFlood({
+    ...(quick ? { members: 20, messagesPerPhase: 10, rounds: 1 } : {}),
+    ...(window ? { flooderWindow: Number(window.slice("--window=".length)) } : {}),
+  });
   console.log(JSON.stringify(result, null, 2));
 }
