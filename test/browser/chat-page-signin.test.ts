@@ -75,6 +75,29 @@ describe("the chat page in OIDC mode", () => {
     await expect.poll(() => texts(lucy)).toContain("still here");
   });
 
+  it("refreshes an ID token about to expire with the refresh token before trading it for a chat token", async () => {
+    const lucy = await signIn("Lucy", "refresh");
+    const before = JSON.parse((await storedSignIn(lucy)) ?? "{}");
+    const grants: string[] = [];
+    lucy.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/oidc/token") grants.push(request.postData() ?? "");
+    });
+    // As if the ID token had reached the end of its hour: the next chat token renewal must refresh it first.
+    await lucy.evaluate(() => {
+      const kept = JSON.parse(sessionStorage.getItem("wschat.oidc") ?? "{}");
+      sessionStorage.setItem("wschat.oidc", JSON.stringify({ ...kept, expiresLocal: kept.receivedAt + 1 }));
+    });
+    await expect
+      .poll(() => grants.some((body) => body.includes("grant_type=refresh_token")), { timeout: 15_000 })
+      .toBe(true);
+    await expect
+      .poll(async () => JSON.parse((await storedSignIn(lucy)) ?? "{}").receivedAt, { timeout: 10_000 })
+      .toBeGreaterThan(before.receivedAt);
+    await say(lucy, "refreshed");
+    await expect.poll(() => texts(lucy)).toContain("refreshed");
+    expect(await lucy.locator("#whoami").textContent()).toBe("#refresh as Lucy");
+  });
+
   it("signs out at the provider too, and then shows the sign-in again", async () => {
     const lucy = await signIn("Lucy", "leaving");
     await lucy.locator("#signout-button").click();
