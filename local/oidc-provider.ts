@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { exportJWK, generateKeyPair } from "jose";
-import Provider, { type Configuration, type KoaContextWithOIDC } from "oidc-provider";
+import type { Configuration, KoaContextWithOIDC } from "oidc-provider";
 import { parseUsername } from "../lambda/core/names.ts";
 import { readBody } from "./read-body.ts";
 
@@ -134,6 +134,8 @@ export async function createDevOidcProvider(options: DevOidcProviderOptions): Pr
       );
     },
   };
+  // Loaded only in OIDC mode: guest mode needs none of it (it is a dev dependency, and warns on Node 20 at load).
+  const { default: Provider } = await import("oidc-provider");
   const provider = new Provider(issuer, configuration);
   const callback = provider.callback();
 
