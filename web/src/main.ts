@@ -209,7 +209,8 @@ byId("signout-button", HTMLButtonElement).addEventListener("click", () => void s
 /** OIDC mode with nobody signed in: only the sign-in screen, saying why if a sign-in failed. */
 function showSignIn(error?: string): void {
   keepUnsent();
-  client.close(1000, "signed out");
+  // A page that never connected stays "Not connected" rather than "Offline".
+  if (client.state.kind !== "idle") client.close(1000, "signed out");
   forgetSession();
   user = undefined;
   notice.hide();
@@ -283,10 +284,12 @@ client.addEventListener("message", (event) => {
       presenceView.render(presence, me, presenceCount);
       break;
     case "history": {
-      const { live } = pager.answered(frame.messages, frame.more);
-      for (const message of frame.messages) if (isOwn(message.from)) outbox.confirm(message.message);
-      log.addMessages(frame.messages, isOwn, live);
-      if (live) title.arrived(frame.messages.filter((message) => !isOwn(message.from)).length);
+      // A channel's page holds its chat messages; direct messages are not shown by this page.
+      const messages = frame.messages.flatMap((message) => (message.type === "message" ? [message] : []));
+      const { live } = pager.answered(messages, frame.more);
+      for (const message of messages) if (isOwn(message.from)) outbox.confirm(message.message);
+      log.addMessages(messages, isOwn, live);
+      if (live) title.arrived(messages.filter((message) => !isOwn(message.from)).length);
       break;
     }
     case "error": {
