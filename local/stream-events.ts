@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
+import { crc32 } from "node:zlib";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   chatEventStreams,
@@ -100,6 +101,36 @@ function unprocessed(answer: Buffer): Set<string> {
   return keys;
 }
 
+/**
+ * Whether an UpdateItem's condition holds only for an item that exists (a top-level `attribute_exists(…)` or
+ * `contains(…)` conjunct, no OR or NOT): then the update can never create the item, and never makes an INSERT.
+ * UpdateItem never deletes an item, so such an update is a MODIFY or nothing, and needs no image read before it.
+ */
+export function requiresExistingItem(condition: unknown): boolean {
+  if (typeof condition !== "string" || /\b(OR|NOT)\b/i.test(condition)) return false;
+  return condition
+    .split(/\bAND\b/i)
+    .some((conjunct) => /^\(*\s*(attribute_exists|contains)\s*\(/i.test(conjunct.trim()));
+}
+
+/** The request asks for nothing back, so the proxy may ask for the old item and keep it from the answer. */
+const asksNothing = (body: Request) => body.ReturnValues === undefined || body.ReturnValues === "NONE";
+
+/** An answer with its JSON body replaced, its length and CRC32 (`x-amz-crc32`, as DynamoDB sends) made to match. */
+function withBody(answer: Answer, text: string): Answer {
+  const body = Buffer.from(text, "utf8");
+  const headers: IncomingHttpHeaders = { ...answer.headers, "content-length": String(body.byteLength) };
+  delete headers["transfer-encoding"];
+  if (headers["x-amz-crc32"] !== undefined) headers["x-amz-crc32"] = String(crc32(body));
+  return { ...answer, headers, body };
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
 /** Serializes the work on each item, as DynamoDB orders one item's stream records. */
 class ItemLocks {
   private readonly tails = new Map<string, Promise<void>>();
@@ -159,14 +190,18 @@ export async function startStreamProxy(
   let sequence = 0;
 
   const send = (request: IncomingMessage, body: Buffer | undefined) =>
-    new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    new Promise<Answer>((resolve, reject) => {
       const upstream = httpRequest(
         {
           hostname: base.hostname,
           port: base.port,
           path: request.url,
           method: request.method,
-          headers: { ...request.headers, host: base.host },
+          headers: {
+            ...request.headers,
+            host: base.host,
+            ...(body ? { "content-length": String(body.byteLength) } : {}),
+          },
         },
         (answer) => {
           const chunks: Buffer[] = [];
@@ -217,6 +252,50 @@ export async function startStreamProxy(
         StreamViewType: view,
       },
     };
+  };
+
+  const hand = (table: StreamTable, made: StreamRecord) =>
+    setImmediate(() => {
+      try {
+        sink(table, [made]);
+      } catch (error) {
+        logger.error("stream records not handed on", { table, error });
+      }
+    });
+
+  /**
+   * A one-item write whose old item the store itself can tell atomically: a PutItem, DeleteItem or UpdateItem asking
+   * for nothing back is sent asking for `ALL_OLD`, which is kept from the answer; an UpdateItem that requires the
+   * item to exist is at most a MODIFY. No lock and no read: what DynamoDB decides in one step stays one step.
+   */
+  const oneStepWrite = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    raw: Buffer,
+    body: Request,
+    write: ItemWrite,
+    rewrite: boolean,
+  ) => {
+    const sent = rewrite ? Buffer.from(JSON.stringify({ ...body, ReturnValues: "ALL_OLD" }), "utf8") : raw;
+    let answer = await send(request, sent);
+    let old: StreamImage | undefined;
+    if (rewrite && answer.status >= 200 && answer.status < 300) {
+      const parsed = JSON.parse(answer.body.toString("utf8")) as { Attributes?: StreamImage };
+      old = parsed.Attributes;
+      delete parsed.Attributes;
+      answer = withBody(answer, JSON.stringify(parsed));
+    }
+    response.writeHead(answer.status, answer.headers);
+    response.end(answer.body);
+    if (answer.status < 200 || answer.status >= 300) return;
+    if (write.kind === "delete") {
+      if (old) hand(write.table, record(write, "REMOVE", old));
+      return;
+    }
+    const needsNew = (chatEventStreams[write.table].viewType as string).includes("NEW");
+    const next = write.kind === "put" ? write.item : needsNew ? await read(write) : write.key;
+    // Without a rewrite this is an update that required the item: it existed, so this is a MODIFY.
+    hand(write.table, record(write, !rewrite || old ? "MODIFY" : "INSERT", old, next));
   };
 
   /** A write that can make records: serialized per item, its item read before, records made after a 2xx. */
@@ -282,19 +361,29 @@ export async function startStreamProxy(
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.once("end", () => {
       const body = Buffer.concat(chunks);
+      let parsed: Request = {};
       let writes: ItemWrite[] = [];
       try {
-        writes = itemWrites(operation, JSON.parse(body.toString("utf8")) as Request, watched);
+        parsed = JSON.parse(body.toString("utf8")) as Request;
+        writes = itemWrites(operation, parsed, watched);
       } catch {
         // not JSON: the store answers it
       }
+      const [only] = writes;
+      const oneStep =
+        only !== undefined &&
+        operation !== "BatchWriteItem" &&
+        operation !== "TransactWriteItems" &&
+        (asksNothing(parsed) || (operation === "UpdateItem" && requiresExistingItem(parsed.ConditionExpression)));
       const handled =
-        writes.length > 0
-          ? watchedWrite(request, response, body, writes)
-          : send(request, body).then((answer) => {
+        only === undefined
+          ? send(request, body).then((answer) => {
               response.writeHead(answer.status, answer.headers);
               response.end(answer.body);
-            });
+            })
+          : oneStep
+            ? oneStepWrite(request, response, body, parsed, only, asksNothing(parsed))
+            : watchedWrite(request, response, body, writes);
       handled.catch(fail);
     });
   });
