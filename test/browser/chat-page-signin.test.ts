@@ -100,6 +100,10 @@ describe("the chat page in OIDC mode", () => {
 
   it("signs out at the provider too, and then shows the sign-in again", async () => {
     const lucy = await signIn("Lucy", "leaving");
+    const revoked: string[] = [];
+    lucy.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/oidc/token/revocation") revoked.push(request.postData() ?? "");
+    });
     await lucy.locator("#signout-button").click();
     await lucy.waitForURL(/\/oidc\/session\/end/);
     expect(await lucy.locator("body").textContent()).toContain("Sign out of the chat");
@@ -107,6 +111,8 @@ describe("the chat page in OIDC mode", () => {
     await lucy.waitForURL((url) => url.pathname === "/");
     await lucy.locator("#signin").waitFor();
     expect(await storedSignIn(lucy)).toBeNull();
+    // The refresh token was revoked on the way out.
+    expect(revoked).toEqual([expect.stringContaining("token=")]);
     // The provider's session is over too: signing in asks for a name again.
     await lucy.locator("#signin-button").click();
     await lucy.locator('form input[name="username"]').waitFor();

@@ -229,9 +229,16 @@ export class OidcSignIn {
    * the configured logout URL), coming back to the page. Returns whether the browser is being sent away.
    */
   async signOut(): Promise<boolean> {
-    const idToken = read(this.#storage, SIGNED_IN_KEY, signedInSchema)?.idToken;
+    const kept = read(this.#storage, SIGNED_IN_KEY, signedInSchema);
+    const idToken = kept?.idToken;
     this.forget();
     const server = await this.#authorizationServer().catch(() => undefined);
+    if (server?.revocation_endpoint && kept?.refreshToken) {
+      // A refresh token outlives the provider's session (Cognito's: 30 days): revoke it, best effort.
+      await oauth
+        .revocationRequest(server, this.#client, oauth.None(), kept.refreshToken, this.#options)
+        .catch(() => undefined);
+    }
     if (server?.end_session_endpoint) {
       const url = new URL(server.end_session_endpoint);
       url.searchParams.set("client_id", this.#config.clientId);
