@@ -56,6 +56,8 @@ export class PublishApi extends Construct {
   readonly url: string;
   /** Allows `execute-api:Invoke` on the publish route and nothing else: attach it to a backend's role or user. */
   readonly publisherPolicy: ManagedPolicy;
+  /** The execute-api ARN of POST on every channel's messages path, on any stage: what a publisher may invoke. */
+  readonly publishArn: string;
 
   constructor(scope: Construct, id: string, props: PublishApiProps) {
     super(scope, id);
@@ -136,14 +138,16 @@ export class PublishApi extends Construct {
     });
     this.url = this.api.apiEndpoint;
 
+    this.publishArn = this.api.arnForExecuteApi("POST", "/channels/*/messages");
     this.publisherPolicy = new ManagedPolicy(this, "PublisherPolicy", {
       description: "Publish to the chat's channels: execute-api:Invoke on POST /channels/*/messages only",
-      statements: [new PolicyStatement({ actions: ["execute-api:Invoke"], resources: [this.route.routeArn] })],
+      // Narrower than the route's own ARN (`…/POST/channels/*`): the messages path alone, on any stage.
+      statements: [new PolicyStatement({ actions: ["execute-api:Invoke"], resources: [this.publishArn] })],
     });
     Validations.of(this.publisherPolicy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${nagText(this.publisherPolicy, this.route.routeArn)}]`,
+      id: `AwsSolutions-IAM5[Resource::${nagText(this.publisherPolicy, this.publishArn)}]`,
       reason:
-        "Channels are named at run time, so the route's ARN ends in `channels/*` (the `{channel}` path parameter); " +
+        "Channels are named at run time, so the ARN reads `channels/*/messages` (the `{channel}` path parameter); " +
         "the `*` stage is the API's only one, `$default`. Only POST on this one route of this API is allowed.",
     });
   }
