@@ -64,7 +64,7 @@ describe("the publish API", () => {
       { Action: "execute-api:Invoke", Effect: "Allow", Resource: expect.anything() },
     ]);
     const resource = flatten(policy?.Properties.PolicyDocument.Statement[0].Resource);
-    expect(resource).toMatch(/:execute-api:.*\{\w+\}\/\*\/POST\/channels\/\*$/);
+    expect(resource).toMatch(/:execute-api:.*\{\w+\}\/\*\/POST\/channels\/\*\/messages$/);
     expect(resource).toContain(q.logicalId(chat.publishApi.api));
     expect(policy?.Properties.Roles ?? policy?.Properties.Users ?? policy?.Properties.Groups).toBeUndefined();
     expect(q.grantsOf("execute-api:Invoke").roles).toEqual([]);
