@@ -6,6 +6,7 @@ import { publishMessage } from "../../lambda/core/chat.ts";
 import { limits } from "../../lambda/core/limits.ts";
 import { SERVER_NAME } from "../../lambda/core/names.ts";
 import { parsePublishRequest, publishBodyMaxBytes } from "../../lambda/core/publish.ts";
+import type { SegmentJob } from "../../lambda/core/sharded-fanout.ts";
 import { createPublishHandler, type PublishEvent } from "../../lambda/handlers/publish.ts";
 import { bob, decodeData, HISTORY_TABLE, lucy, NOW, testChatDeps } from "../fixtures.ts";
 
@@ -130,6 +131,42 @@ describe("the publish handler", () => {
         timestamp: NOW,
       });
     }
+  });
+
+  it("hands a channel over the shard threshold to the segment queue, as a member's message would be", async () => {
+    ddb.on(PutCommand).resolves({});
+    const members = Array.from({ length: limits.shardThreshold + 2 }, (_, i) => ({
+      connectionId: `c${i}`,
+      username: `u${i}`,
+    }));
+    const pages = Math.ceil(members.length / limits.membersPageSize);
+    let query = ddb.on(QueryCommand);
+    for (let page = 0; page < pages; page++) {
+      const items = members.slice(page * limits.membersPageSize, (page + 1) * limits.membersPageSize);
+      const last = items.at(-1);
+      query = query.resolvesOnce({
+        Items: items,
+        ...(page < pages - 1 && last ? { LastEvaluatedKey: { connectionId: last.connectionId } } : {}),
+      });
+    }
+    const jobs: SegmentJob[] = [];
+    const deps = testChatDeps();
+    const handle = createPublishHandler({
+      ...deps,
+      segmentQueue: { enqueue: async (queued) => void jobs.push(...queued) },
+      managementEndpoint: "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+      posterFor: () => deps.poster,
+      publish: publishMessage,
+    });
+
+    const answer = await handle(event("crowded", body({ message: "to everyone", from: "Billing" })));
+
+    expect(answer.statusCode).toBe(200);
+    expect(api).not.toHaveReceivedCommand(PostToConnectionCommand);
+    expect(jobs.flatMap((job) => job.members.map((member) => member.connectionId)).sort()).toEqual(
+      members.map((member) => member.connectionId).sort(),
+    );
+    expect(jobs.every((job) => job.channel === "crowded")).toBe(true);
   });
 
   it.each([
