@@ -16,14 +16,20 @@ async function signIn(username: string, channel: string, screenshots = false): P
   const page = await harness.open(undefined, channel, { waitOnline: false });
   await page.locator("#signin").waitFor();
   expect(await page.locator("#join").isHidden()).toBe(true);
-  if (screenshots) await page.screenshot({ path: join(SCREENSHOTS, "oidc-sign-in-screen.png") });
+  if (screenshots) {
+    await page.screenshot({ path: join(SCREENSHOTS, "oidc-sign-in-screen.png") });
+    expect(await harness.seriousViolations(page)).toEqual([]);
+  }
   await page.locator("#signin-button").click();
   await page.waitForURL(/\/oidc\/interaction\//);
   const form = page.locator('form input[name="username"]');
   await form.waitFor();
   expect(await page.locator("body").textContent()).toContain("Development only");
   await form.fill(username);
-  if (screenshots) await page.screenshot({ path: join(SCREENSHOTS, "oidc-provider-form.png") });
+  if (screenshots) {
+    await page.screenshot({ path: join(SCREENSHOTS, "oidc-provider-form.png") });
+    expect(await harness.seriousViolations(page)).toEqual([]);
+  }
   await page.locator('form button[type="submit"]').click();
   await page.waitForURL((url) => url.pathname === "/" && !url.searchParams.has("code"));
   await online(page);
@@ -42,6 +48,7 @@ describe("the chat page in OIDC mode", () => {
     await expect.poll(() => texts(bob, "other")).toContain("hello from a signed-in Lucy");
     expect(await bob.locator('#messages > li.msg[data-kind="other"]').first().getAttribute("data-from")).toBe("Lucy");
     await lucy.screenshot({ path: join(SCREENSHOTS, "oidc-signed-in-chat.png") });
+    expect(await harness.seriousViolations(lucy)).toEqual([]);
     expect(await lucy.locator("#rename-button").isHidden()).toBe(true);
     expect(await lucy.locator("#signout-button").isVisible()).toBe(true);
     expect(harness.pageErrors).toEqual([]);
