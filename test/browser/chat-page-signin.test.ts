@@ -105,6 +105,23 @@ describe("the chat page in OIDC mode", () => {
     expect(await lucy.locator("#whoami").textContent()).toBe("#refresh as Lucy");
   });
 
+  it("refuses a redirect back it did not ask for, takes the code out of the address and offers the sign-in", async () => {
+    const page = await harness.open(undefined, "forged", { waitOnline: false });
+    const url = new URL(page.url());
+    url.searchParams.set("code", "stolen-code");
+    url.searchParams.set("state", "someone-elses");
+    await page.goto(url.href);
+    await page.locator("#signin-error").waitFor();
+    expect(await page.locator("#signin-error").textContent()).toMatch(/not begun in this tab/);
+    const now = new URL(page.url());
+    expect([now.searchParams.has("code"), now.searchParams.has("state"), now.searchParams.get("channel")]).toEqual([
+      false,
+      false,
+      "forged",
+    ]);
+    expect(await storedSignIn(page)).toBeNull();
+  });
+
   it("signs out at the provider too, and then shows the sign-in again", async () => {
     const lucy = await signIn("Lucy", "leaving");
     const revoked: string[] = [];
