@@ -19,7 +19,10 @@ export interface FlooderStats {
   connectionsOpened: number;
 }
 
-/** `{ type: "start", wsUrl, channel, username, connections }` starts flooding; `{ type: "stop" }` stops writing. */
+/**
+ * `{ type: "start", wsUrl, channel, username, connections, window }` opens the connections (again whenever the server
+ * closes one, until `end`) and floods on them; `window: 0` only opens them. `{ type: "stop" }` stops writing.
+ */
 interface Start {
   type: "start";
   /** Frames each connection keeps unanswered. */
@@ -111,7 +114,6 @@ function connect(url: string): void {
     sockets.delete(flood);
     if (ending) return;
     if (opened) stats.closedByServer++;
-    if (!flooding) return; // stopped: the connection stays closed until the next start
     // Straight back, as a hostile client would; a refused handshake (429 until the server has let go of the closed
     // connection) tries again a little later.
     setTimeout(() => connect(url), opened ? 0 : 100);

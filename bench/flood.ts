@@ -177,6 +177,20 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
       Array.from({ length: members }, (_, index) => urlFor(server.ready.wsUrl, CHANNEL, `member${index}`)),
     );
     sockets.push(...(await pool(urls, 16, (url) => open(url, onFrame))));
+    // The flooder's connections are members in every phase (idle in A), so each message has as many recipients.
+    const startFlooder = (window: number) =>
+      flooder?.ask(
+        {
+          type: "start",
+          wsUrl: server.ready.wsUrl,
+          channel: CHANNEL,
+          username: "flooder",
+          connections: flooderConnections,
+          window,
+        },
+        "started",
+      );
+    await startFlooder(0);
     await idle();
 
     let message = 0;
@@ -186,17 +200,7 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
       const first = message;
       let floodStarted = 0;
       if (phase === "B") {
-        await flooder?.ask(
-          {
-            type: "start",
-            wsUrl: server.ready.wsUrl,
-            channel: CHANNEL,
-            username: "flooder",
-            connections: flooderConnections,
-            window: flooderWindow,
-          },
-          "started",
-        );
+        await startFlooder(flooderWindow);
         floodStarted = performance.now();
         await sleep(1_000); // the flood under way before the first timed message
       }
