@@ -7,7 +7,7 @@ import { isFresh } from "./session-expiry.ts";
 export interface OidcConfig {
   readonly issuer: string;
   readonly clientId: string;
-  /** A logout URL for providers whose discovery has no `end_session_endpoint` (Cognito's `/logout`). */
+  /** A logout URL taking `client_id` and `logout_uri` instead of RP-initiated logout (Cognito's `/logout`). */
   readonly logoutUrl?: string;
 }
 
@@ -239,18 +239,20 @@ export class OidcSignIn {
         .revocationRequest(server, this.#client, oauth.None(), kept.refreshToken, this.#options)
         .catch(() => undefined);
     }
+    // Cognito names its /logout as end_session_endpoint, but it takes client_id and logout_uri, not RP-initiated
+    // logout's parameters: config.json's logoutUrl says to use that form (AWS doc "Logout endpoint").
+    if (this.#config.logoutUrl) {
+      const url = new URL(this.#config.logoutUrl);
+      url.searchParams.set("client_id", this.#config.clientId);
+      url.searchParams.set("logout_uri", redirectUri());
+      this.#navigate(url.href);
+      return true;
+    }
     if (server?.end_session_endpoint) {
       const url = new URL(server.end_session_endpoint);
       url.searchParams.set("client_id", this.#config.clientId);
       url.searchParams.set("post_logout_redirect_uri", redirectUri());
       if (idToken) url.searchParams.set("id_token_hint", idToken);
-      this.#navigate(url.href);
-      return true;
-    }
-    if (this.#config.logoutUrl) {
-      const url = new URL(this.#config.logoutUrl);
-      url.searchParams.set("client_id", this.#config.clientId);
-      url.searchParams.set("logout_uri", redirectUri());
       this.#navigate(url.href);
       return true;
     }
