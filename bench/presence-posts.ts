@@ -4,6 +4,7 @@ import { join, leave } from "../lambda/core/chat.ts";
 import { ConnectionStore } from "../lambda/core/connection-store.ts";
 import { HistoryStore } from "../lambda/core/history-store.ts";
 import { limits } from "../lambda/core/limits.ts";
+import { MemberStore } from "../lambda/core/member-store.ts";
 import type { Poster } from "../lambda/core/poster.ts";
 import { PresenceStore } from "../lambda/core/presence-store.ts";
 import { RateStore } from "../lambda/core/rate-store.ts";
@@ -96,6 +97,7 @@ export async function measurePresencePosts(sizes: readonly number[]): Promise<Pr
     history: "bench-history",
     presence: "bench-presence",
     rates: "bench-rates",
+    members: "bench-members",
   };
   const dynamo = await startLocalDynamo(names);
   const client = new DynamoDBClient({
@@ -110,6 +112,7 @@ export async function measurePresencePosts(sizes: readonly number[]): Promise<Pr
     history: new HistoryStore(doc, names.history),
     presence: new PresenceStore(doc, names.presence),
     rates: new RateStore(doc, names.rates),
+    members: new MemberStore(doc, names.members),
     poster,
   };
   const result: PresencePostsResult = {

@@ -94,6 +94,7 @@ export async function measureReadCost(tableSize = 10_000, channels = 100, runs =
     history: "bench-history",
     presence: "bench-presence",
     rates: "bench-rates",
+    members: "bench-members",
   };
   const dynamo = await startLocalDynamo(names);
   const { client, doc, counted, reset } = countingClient(dynamo.endpoint);

@@ -63,6 +63,7 @@ export class ChatFunctions extends Construct {
       HISTORY_TABLE: tables.history.tableName,
       PRESENCE_TABLE: tables.presence.tableName,
       RATES_TABLE: tables.rates.tableName,
+      MEMBERS_TABLE: tables.members.tableName,
       ...(props.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(props.presenceLimit) } : {}),
       ...(props.segmentQueue ? { SEGMENT_QUEUE_URL: props.segmentQueue.queueUrl } : {}),
     };
@@ -121,6 +122,9 @@ export class ChatFunctions extends Construct {
     // Every route keeps the users' limits: connect holds a connection, disconnect (and any route finding a member
     // gone) lets it go, message takes from the user's rates.
     for (const fn of [this.connect, this.message, this.disconnect]) tables.rates.grantReadWriteData(fn);
+    // Private channels: connect lets members in (the first creates the channel), message checks members and lets
+    // the owner invite and remove.
+    for (const fn of [this.connect, this.message]) tables.members.grantReadWriteData(fn);
     // Any route may fan out to a large channel: connect and disconnect announce, message broadcasts.
     if (props.segmentQueue)
       for (const fn of [this.connect, this.message, this.disconnect]) props.segmentQueue.grantSendMessages(fn);

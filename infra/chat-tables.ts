@@ -9,12 +9,19 @@ import {
 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { chatEventStreams } from "../lambda/core/chat-events.ts";
-import { connectionsTable, historyTable, type KeyAttribute, presenceTable, ratesTable } from "../lambda/core/tables.ts";
+import {
+  connectionsTable,
+  historyTable,
+  type KeyAttribute,
+  membersTable,
+  presenceTable,
+  ratesTable,
+} from "../lambda/core/tables.ts";
 
 /** Properties of {@link ChatTables}. */
 export interface ChatTablesProps {
   /**
-   * What `cdk destroy` does with the history table. The connections table is always destroyed: its items describe
+   * What `cdk destroy` does with the history and members tables. The connections table is always destroyed: its items describe
    * sockets that die with the API.
    * Default: `RemovalPolicy.RETAIN` — the history is what users wrote, so deleting it takes a decision of its own.
    */
@@ -40,6 +47,8 @@ export class ChatTables extends Construct {
   readonly presence: Table;
   /** Rate counters by key and window, and each user's live connections (PROTOCOL v2's per-user limits). */
   readonly rates: Table;
+  /** Private channels' owners and members (PROTOCOL v2 §7). */
+  readonly members: Table;
 
   constructor(scope: Construct, id: string, props: ChatTablesProps = {}) {
     super(scope, id);
@@ -82,11 +91,21 @@ export class ChatTables extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    this.members = new Table(this, "Members", {
+      partitionKey: attribute(membersTable.partitionKey),
+      sortKey: attribute(membersTable.sortKey),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Who may read a private channel is the deployer's data, like the history it guards.
+      removalPolicy: props.historyRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
     this.rates = new Table(this, "Rates", {
       partitionKey: attribute(ratesTable.partitionKey),
       billingMode: BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: ratesTable.ttlAttribute,
-      // Counters of the last minutes and live connections: nothing to recover, and nothing to keep without the API.
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Counters of the last minutes and live connections: nothing to keep without the API.
       removalPolicy: RemovalPolicy.DESTROY,
     });
   }

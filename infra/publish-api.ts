@@ -73,6 +73,7 @@ export class PublishApi extends Construct {
         HISTORY_TABLE: tables.history.tableName,
         PRESENCE_TABLE: tables.presence.tableName,
         RATES_TABLE: tables.rates.tableName,
+        MEMBERS_TABLE: tables.members.tableName,
         ...(props.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(props.presenceLimit) } : {}),
         ...(props.segmentQueue ? { SEGMENT_QUEUE_URL: props.segmentQueue.queueUrl } : {}),
       },

@@ -10,7 +10,14 @@ import {
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { connectionsTable, historyTable, type KeyAttribute, presenceTable, ratesTable } from "../lambda/core/tables.ts";
+import {
+  connectionsTable,
+  historyTable,
+  type KeyAttribute,
+  membersTable,
+  presenceTable,
+  ratesTable,
+} from "../lambda/core/tables.ts";
 import { withDynamoFaults } from "./dynamo-faults.ts";
 import type { Faults } from "./faults.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local-aws.ts";
@@ -21,6 +28,7 @@ export interface LocalTableNames {
   readonly history: string;
   readonly presence: string;
   readonly rates: string;
+  readonly members: string;
 }
 
 const attribute = (key: KeyAttribute) => ({ AttributeName: key.name, AttributeType: key.type });
@@ -47,6 +55,7 @@ export function createTableInputs(names: LocalTableNames): CreateTableCommandInp
     },
     keyedTable(names.history, historyTable),
     keyedTable(names.presence, presenceTable),
+    keyedTable(names.members, membersTable),
     {
       TableName: names.rates,
       BillingMode: "PAY_PER_REQUEST",

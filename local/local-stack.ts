@@ -61,7 +61,7 @@ export interface LocalStackOptions {
    * not check signatures (DynamoDB Local, dynalite): requests reach the store signed for the proxy's host. Default: false.
    */
   readonly dynamoFaultProxy?: boolean;
-  /** The tables' names, e.g. for several stacks on one store. Default: `chat-connections`, `chat-history`, `chat-presence`, `chat-rates`. */
+  /** The tables' names, e.g. for several stacks on one store. Default: `chat-connections`, `chat-history`, `chat-presence`, `chat-rates`, `chat-members`. */
 
   readonly tables?: LocalTableNames;
   /** Broadcast workers running at once for large channels' segments. Default: 4. */
@@ -120,6 +120,7 @@ const TABLES: LocalTableNames = {
   history: "chat-history",
   presence: "chat-presence",
   rates: "chat-rates",
+  members: "chat-members",
 };
 
 /** A store at `endpoint` with the chat's tables, behind a fault-injecting proxy when `faults` are given. */
@@ -204,6 +205,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     HISTORY_TABLE: tables.history,
     PRESENCE_TABLE: tables.presence,
     RATES_TABLE: tables.rates,
+    MEMBERS_TABLE: tables.members,
     ...(options.presenceLimit ? { CHAT_PRESENCE_LIMIT: String(options.presenceLimit) } : {}),
     CHAT_MANAGEMENT_ENDPOINT: managementEndpoint,
     CHAT_EVENT_BUS_NAME: EVENT_BUS,

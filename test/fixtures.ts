@@ -5,6 +5,7 @@ import type { ChatDeps, Participant } from "../lambda/core/chat.ts";
 import { ConnectionStore } from "../lambda/core/connection-store.ts";
 import { HistoryStore } from "../lambda/core/history-store.ts";
 import type { CoreLogger } from "../lambda/core/logger.ts";
+import { MemberStore } from "../lambda/core/member-store.ts";
 import { managementApiPoster } from "../lambda/core/poster.ts";
 import { PresenceStore } from "../lambda/core/presence-store.ts";
 import { RateStore } from "../lambda/core/rate-store.ts";
@@ -15,6 +16,7 @@ export const CONNECTIONS_TABLE = "test-connections";
 export const HISTORY_TABLE = "test-history";
 export const PRESENCE_TABLE = "test-presence";
 export const RATES_TABLE = "test-rates";
+export const MEMBERS_TABLE = "test-members";
 export const SECRET = "a-test-secret-that-is-long-enough-for-hs256";
 /** 2025-11-25T15:00:00Z, a fixed clock. */
 export const NOW = 1_764_082_800_000;
@@ -58,6 +60,7 @@ export function testChatDeps(
     history: new HistoryStore(doc, HISTORY_TABLE, { now: () => NOW }),
     presence: new PresenceStore(doc, PRESENCE_TABLE, { now: () => NOW }),
     rates: new RateStore(doc, RATES_TABLE, { now: () => NOW }),
+    members: new MemberStore(doc, MEMBERS_TABLE),
     poster: managementApiPoster(management),
     logger: recordingLogger(),
     now: () => NOW,

@@ -1,16 +1,18 @@
 import { randomUUID } from "node:crypto";
 import type { BroadcastResult } from "./broadcast.ts";
-import { type ClientRequest, type FrameRefusal, type HistoryPosition, parseClientFrame } from "./client-frames.ts";
+import { type ClientRequest, type FrameRefusal, type HistoryRequest, parseClientFrame } from "./client-frames.ts";
 import type { ConnectionRecord, ConnectionStore, Member } from "./connection-store.ts";
 import { encodeFrame, HistoryPageBudget } from "./frame-size.ts";
-import type { HistoryStore } from "./history-store.ts";
+import { conversationKey, type HistoryStore } from "./history-store.ts";
 import { limits } from "./limits.ts";
 import { type CoreLogger, silentLogger } from "./logger.ts";
+import { isPrivateChannel, type MemberStore } from "./member-store.ts";
 import type { Poster } from "./poster.ts";
 import type { PresenceStore } from "./presence-store.ts";
 import type { RateStore } from "./rate-store.ts";
 import { isPayloadTooLarge, ReplyTooLargeError } from "./reply-size.ts";
 import {
+  type DmFrame,
   errorFrame,
   historyFrame,
   type MessageFrame,
@@ -28,6 +30,8 @@ export interface ChatDeps {
   readonly history: HistoryStore;
   /** Every user's rates and live connections (PROTOCOL v2 "Names and limits"). */
   readonly rates: RateStore;
+  /** Who may enter each private channel (PROTOCOL v2 §7). */
+  readonly members: MemberStore;
   /** Who is present in each channel, by user, and how many. */
   readonly presence: PresenceStore;
   /** The largest channel, in users, whose members get join and leave notices. Default: `limits.presenceNoticeLimit`. */
@@ -58,6 +62,7 @@ export interface Participant {
 /** What handling a client frame did, for the handler's log and result. */
 export type FrameOutcome =
   | { kind: "broadcast"; messageId: string; result: BroadcastResult }
+  | { kind: "direct"; messageId: string; delivered: number; gone: number }
   | { kind: "replied"; action: ClientRequest["action"] }
   | { kind: "refused"; refusal: FrameRefusal };
 
@@ -101,15 +106,21 @@ async function announce(
 
 const NO_BROADCAST: BroadcastResult = { delivered: 0, gone: 0, connecting: 0, failed: 0, notRemoved: 0 };
 
+/** Whether a connection may open: `forbidden` (403) or `too_many` (429) refuse the handshake. */
+export type Admission = "admitted" | "forbidden" | "too_many";
+
 /**
- * Whether a user may open one more connection: at most `limits.connectionsPerUser` live ones (PROTOCOL v2), held in
- * the user's item until `leave` (or a broadcast that finds the connection gone) lets go. `$connect` answers 429
- * otherwise, before anything is stored.
+ * Whether a connection may open, before anything of it is stored: a private channel only to its members (the first
+ * user to enter one creates it and owns it, PROTOCOL v2 §7); and at most `limits.connectionsPerUser` live connections
+ * per user (PROTOCOL v2), held in the user's item until `leave` (or a post that finds the connection gone) lets go.
  */
-export async function admit(deps: ChatDeps, who: Participant): Promise<boolean> {
+export async function admit(deps: ChatDeps, who: Participant): Promise<Admission> {
+  if (isPrivateChannel(who.channel) && (await deps.members.enter(who.channel, who.username)) === "none") {
+    return "forbidden";
+  }
   const { expiresAt } = connectionRecord(who, clock(deps));
   const hold = await deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
-  return hold === "held";
+  return hold === "held" ? "admitted" : "too_many";
 }
 
 /**
@@ -292,10 +303,95 @@ async function presence(deps: ChatDeps, channel: string): Promise<ServerFrame> {
   return presenceFrame(channel, users, count);
 }
 
-/** The answer to `history`: one page that fits a frame (PROTOCOL §4). */
-async function historyPage(deps: ChatDeps, channel: string, position: HistoryPosition): Promise<ServerFrame> {
-  const page = await deps.history.page(channel, position, new HistoryPageBudget(channel));
-  return historyFrame(channel, page.messages, page.more);
+/**
+ * The answer to `history`: one page that fits a frame (PROTOCOL §4), of the connection's channel, or (v2 §7) of the
+ * sender's direct messages with one user: the conversation is found from the sender's own name, so nobody reads
+ * another pair's messages.
+ */
+async function historyPage(deps: ChatDeps, who: Participant, request: HistoryRequest): Promise<ServerFrame> {
+  const { before, after } = request;
+  const source = request.with === undefined ? who.channel : { with: request.with };
+  const partition = request.with === undefined ? who.channel : conversationKey(who.username, request.with);
+  const page = await deps.history.page(partition, { before, after }, new HistoryPageBudget(source));
+  return historyFrame(source, page.messages, page.more);
+}
+
+/**
+ * A direct message (PROTOCOL v2 §7): kept in the pair's conversation, then posted to every live connection of the
+ * recipient and of the sender, whatever channel each is in, as their users' connection items list them. The
+ * recipient offline, it is kept all the same and read later with `history` `with`. A connection found gone is
+ * removed, leaves its channel's presence and lets go of its hold, as in a broadcast.
+ */
+async function sendDirect(deps: ChatDeps, who: Participant, to: string, message: string): Promise<FrameOutcome> {
+  if (to === who.username)
+    return refuse(deps, who, { code: "forbidden", message: "a direct message needs another user" });
+  const frame: DmFrame = {
+    type: "dm",
+    id: (deps.newId ?? randomUUID)(),
+    from: who.username,
+    to,
+    message,
+    timestamp: clock(deps),
+  };
+  await deps.history.append(frame, conversationKey(who.username, to));
+  const nowSeconds = Math.floor(frame.timestamp / 1000);
+  const held = await Promise.all([who.username, to].map((user) => deps.rates.connectionsOf(user)));
+  const targets = new Map<string, string>([[who.connectionId, who.username]]);
+  held.forEach((connections, i) => {
+    for (const [id, until] of Object.entries(connections ?? {})) {
+      if (Number(until) > nowSeconds) targets.set(id, i === 0 ? who.username : to);
+    }
+  });
+  const data = encodeFrame(frame);
+  let delivered = 0;
+  const gone: Pick<Member, "connectionId" | "username">[] = [];
+  await Promise.all(
+    [...targets].map(async ([connectionId, username]) => {
+      const outcome = await deps.poster.post(connectionId, data);
+      if (outcome.status === "delivered") delivered++;
+      else if (outcome.status === "gone") gone.push({ connectionId, username });
+    }),
+  );
+  for (const member of gone) {
+    const record = await deps.connections.remove(member.connectionId);
+    if (record) await depart(deps, record.channel, member);
+    else await deps.rates.releaseConnection(member.username, member.connectionId);
+  }
+  return { kind: "direct", messageId: frame.id, delivered, gone: gone.length };
+}
+
+/**
+ * `invite` and `remove` (PROTOCOL v2 §7): only the owner of a private channel changes its members. The channel is
+ * told who was added or removed; a removed member's connections to it are closed.
+ */
+async function changeMembers(deps: ChatDeps, who: Participant, request: { action: "invite" | "remove"; user: string }) {
+  if (!isPrivateChannel(who.channel)) {
+    return refuse(deps, who, { code: "forbidden", message: "only private channels have members" });
+  }
+  const { action, user } = request;
+  const change =
+    action === "invite"
+      ? await deps.members.invite(who.channel, who.username, user)
+      : await deps.members.remove(who.channel, who.username, user);
+  if (change === "forbidden") {
+    const what =
+      action === "remove" && user === who.username
+        ? "the owner cannot be removed"
+        : `only the channel's owner can ${action}`;
+    return refuse(deps, who, { code: "forbidden", message: what });
+  }
+  if (change === "unchanged") {
+    const what = action === "invite" ? `${user} is already a member` : `${user} is not a member`;
+    await reply(deps, who, systemFrame(who.channel, what, clock(deps)));
+    return { kind: "replied", action } as const;
+  }
+  if (action === "remove") {
+    const connections = await deps.presence.connectionsOf(who.channel, user);
+    await Promise.all(connections.map((connectionId) => deps.poster.close?.(connectionId)));
+  }
+  const notice = action === "invite" ? `${who.username} added ${user}` : `${who.username} removed ${user}`;
+  await timedFanOut(deps, who.channel, systemFrame(who.channel, notice, clock(deps)));
+  return { kind: "replied", action } as const;
 }
 
 /** The seed's onMessage, and the rest of PROTOCOL §4: one client frame from a connection. */
@@ -306,9 +402,23 @@ export async function handleFrame(deps: ChatDeps, who: Participant, body: string
   if (!taken.allowed) return rateLimited(deps, who, rate);
   if (!parsed.ok) return refuse(deps, who, parsed.refusal);
   const { request } = parsed;
+  if (
+    inChannel(request) &&
+    isPrivateChannel(who.channel) &&
+    !(await deps.members.isMember(who.channel, who.username))
+  ) {
+    // Removed while connected: its connection is being closed; it reads and writes nothing more there.
+    await deps.poster.close?.(who.connectionId);
+    return refuse(deps, who, { code: "forbidden", message: "you are no longer a member of this channel" });
+  }
   switch (request.action) {
     case "send":
       return sendMessage(deps, who, request.message);
+    case "dm":
+      return sendDirect(deps, who, request.to, request.message);
+    case "invite":
+    case "remove":
+      return changeMembers(deps, who, request);
     case "ping":
       await reply(deps, who, pongFrame(clock(deps)));
       break;
@@ -316,11 +426,15 @@ export async function handleFrame(deps: ChatDeps, who: Participant, body: string
       await reply(deps, who, await presence(deps, who.channel));
       break;
     case "history":
-      await reply(deps, who, await historyPage(deps, who.channel, { before: request.before, after: request.after }));
+      await reply(deps, who, await historyPage(deps, who, request));
       break;
   }
   return { kind: "replied", action: request.action };
 }
+
+/** Whether a request reads or writes the connection's channel (a private one's members only may). */
+const inChannel = (request: ClientRequest) =>
+  request.action === "send" || request.action === "who" || (request.action === "history" && request.with === undefined);
 
 /** Tells the sender that the server failed, without closing its connection. */
 export async function replyInternalError(deps: ChatDeps, who: Participant, requestId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { limits } from "./limits.ts";
-import { codePoints } from "./names.ts";
+import { codePoints, parseUsername } from "./names.ts";
 
 /** A message a history page starts from (PROTOCOL §4): messages are ordered by timestamp, then id. */
 export interface HistoryCursor {
@@ -14,12 +14,20 @@ export interface HistoryPosition {
   after?: HistoryCursor;
 }
 
+/** Whose history: the connection's channel, or (v2) the direct messages with one user. */
+export interface HistoryRequest extends HistoryPosition {
+  with?: string;
+}
+
 /** What a client frame asks for, once parsed (PROTOCOL §4). */
 export type ClientRequest =
   | { action: "send"; message: string }
   | { action: "ping" }
   | { action: "who" }
-  | ({ action: "history" } & HistoryPosition);
+  | ({ action: "history" } & HistoryRequest)
+  | { action: "dm"; to: string; message: string }
+  | { action: "invite"; user: string }
+  | { action: "remove"; user: string };
 
 /** Error codes of PROTOCOL §5, as a list the server frames' schema reuses. */
 export const ERROR_CODES = [
@@ -56,7 +64,11 @@ const actionSchemas = {
     action: v.literal("history"),
     before: v.optional(cursorSchema),
     after: v.optional(cursorSchema),
+    with: v.optional(v.string()),
   }),
+  dm: v.object({ action: v.literal("dm"), to: v.string(), message: v.string() }),
+  invite: v.object({ action: v.literal("invite"), user: v.string() }),
+  remove: v.object({ action: v.literal("remove"), user: v.string() }),
 } as const;
 
 type Action = keyof typeof actionSchemas;
@@ -107,6 +119,26 @@ export function parseClientFrame(body: string): ParsedFrame {
   }
   const request = result.output;
   if (request.action === "send") return chatMessage(request.message);
+  if (request.action === "dm") {
+    const to = parseUsername(request.to);
+    if (!to.ok) return refuse("bad_request", `dm: to: ${to.error}`);
+    const text = chatMessage(request.message);
+    if (!text.ok) return text;
+    return {
+      ok: true,
+      request: { action: "dm", to: to.value, message: (text.request as { message: string }).message },
+    };
+  }
+  if (request.action === "invite" || request.action === "remove") {
+    const user = parseUsername(request.user);
+    if (!user.ok) return refuse("bad_request", `${request.action}: user: ${user.error}`);
+    return { ok: true, request: { action: request.action, user: user.value } };
+  }
+  if (request.action === "history" && request.with !== undefined) {
+    const peer = parseUsername(request.with);
+    if (!peer.ok) return refuse("bad_request", `history: with: ${peer.error}`);
+    request.with = peer.value;
+  }
   if (request.action === "history" && request.before !== undefined && request.after !== undefined) {
     return refuse("bad_request", "history: give before or after, not both");
   }

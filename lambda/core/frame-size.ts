@@ -1,5 +1,5 @@
 import { limits } from "./limits.ts";
-import { historyFrame, type MessageFrame, type ServerFrame } from "./server-frames.ts";
+import { type HistorySource, historyFrame, type ServerFrame, type StoredFrame } from "./server-frames.ts";
 
 /** A frame as it goes on the wire: the UTF-8 bytes of its JSON. */
 export const encodeFrame = (frame: ServerFrame): Buffer => Buffer.from(JSON.stringify(frame));
@@ -10,7 +10,7 @@ const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(v
 /** Takes messages into a page while they fit; what the history store fills a page with. */
 export interface PageBudget {
   /** Takes `message` into the page and answers true, or answers false (and takes nothing) when it does not fit. */
-  admit(message: MessageFrame): boolean;
+  admit(message: StoredFrame): boolean;
   /** True once no message at all can be taken (the page holds its most messages). */
   readonly full: boolean;
 }
@@ -25,14 +25,14 @@ export class HistoryPageBudget implements PageBudget {
   private bytes: number;
 
   constructor(
-    channel: string,
+    source: string | HistorySource,
     private readonly maxMessages: number = limits.historySize,
     private readonly maxBytes: number = limits.serverFrameMaxBytes,
   ) {
-    this.bytes = jsonBytes(historyFrame(channel, [], false));
+    this.bytes = jsonBytes(historyFrame(source, [], false));
   }
 
-  admit(message: MessageFrame): boolean {
+  admit(message: StoredFrame): boolean {
     if (this.full) return false;
     const added = jsonBytes(message) + (this.count > 0 ? 1 : 0);
     if (this.bytes + added > this.maxBytes) return false;

@@ -3,7 +3,7 @@ import type { HistoryCursor, HistoryPosition } from "./client-frames.ts";
 import type { PageBudget } from "./frame-size.ts";
 import { historyKey, timeKey } from "./history-keys.ts";
 import { limits } from "./limits.ts";
-import type { MessageFrame } from "./server-frames.ts";
+import type { DmFrame, MessageFrame, StoredFrame } from "./server-frames.ts";
 import { historyTable } from "./tables.ts";
 
 /** Options of a {@link HistoryStore}. */
@@ -16,25 +16,39 @@ export interface HistoryStoreOptions {
 
 /** A page of history, oldest first; `more`: another message lies beyond it in the direction read. */
 export interface HistoryPage {
-  messages: MessageFrame[];
+  messages: StoredFrame[];
   more: boolean;
 }
 
-const toFrame = (item: Record<string, unknown>): MessageFrame => ({
-  type: "message",
-  id: String(item.id),
-  from: String(item.from),
-  message: String(item.message),
-  channel: String(item.channel),
-  timestamp: Number(item.timestamp),
-});
+/** The partition of the direct messages between two users, whichever of them asks (`#` is in no username). */
+export const conversationKey = (a: string, b: string): string => `dm#${[a, b].sort().join("#")}`;
+
+const toFrame = (item: Record<string, unknown>): StoredFrame =>
+  item.type === "dm"
+    ? ({
+        type: "dm",
+        id: String(item.id),
+        from: String(item.from),
+        to: String(item.to),
+        message: String(item.message),
+        timestamp: Number(item.timestamp),
+      } satisfies DmFrame)
+    : ({
+        type: "message",
+        id: String(item.id),
+        from: String(item.from),
+        message: String(item.message),
+        channel: String(item.channel),
+        timestamp: Number(item.timestamp),
+      } satisfies MessageFrame);
 
 /** History order (PROTOCOL §4): by timestamp, then by id. */
 export const compareMessages = (a: HistoryCursor, b: HistoryCursor): number =>
   a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
- * The chat messages of each channel, kept `ttlSeconds`. Each message is one item whose sort key is its place in the
+ * The chat messages of each channel, and the direct messages of each conversation ({@link conversationKey}), kept
+ * `ttlSeconds`. Each message is one item whose sort key is its place in the
  * history's order (`history-keys.ts`), so every page is one key range read in the page's direction: never a scan,
  * never a sort, never more items than the page and one to tell whether there are more.
  */
@@ -54,13 +68,19 @@ export class HistoryStore {
     }
   }
 
-  /** Stores a message: one put of one item (writing it again, as a retried put may, changes nothing). */
-  async append(frame: MessageFrame): Promise<void> {
+  /**
+   * Stores a message in its channel, or a direct message in `partition` (its conversation): one put of one item
+   * (writing it again, as a retried put may, changes nothing).
+   */
+  async append(frame: MessageFrame): Promise<void>;
+  async append(frame: DmFrame, partition: string): Promise<void>;
+  async append(frame: StoredFrame, partition = (frame as MessageFrame).channel): Promise<void> {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
         Item: {
           ...frame,
+          [historyTable.partitionKey.name]: partition,
           [historyTable.sortKey.name]: historyKey(frame.timestamp, frame.id),
           [historyTable.ttlAttribute]: Math.floor(frame.timestamp / 1000) + this.ttlSeconds,
         },
@@ -69,7 +89,7 @@ export class HistoryStore {
   }
 
   /**
-   * One page of a channel's unexpired history, oldest first: the newest messages (no cursor), those just older than
+   * One page of a channel's (or a conversation's) unexpired history, oldest first: the newest messages (no cursor), those just older than
    * `before`, or those just newer than `after`, in (timestamp, id) order, as many as `budget` admits. `more` is exact:
    * whether another message lies beyond the page in the direction read.
    *
@@ -89,7 +109,7 @@ export class HistoryStore {
         ? { condition: "#sk < :key", key: historyKey(before.timestamp, before.id) }
         : { condition: "#sk >= :key", key: kept };
 
-    const taken: MessageFrame[] = [];
+    const taken: StoredFrame[] = [];
     const done = (more: boolean): HistoryPage => ({ messages: forward ? taken : taken.reverse(), more });
     let startKey: Record<string, unknown> | undefined;
     do {

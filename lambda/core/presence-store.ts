@@ -146,6 +146,18 @@ export class PresenceStore {
     return { users, count: Math.max(await count, users.length) };
   }
 
+  /** The connections a user has in a channel (strongly consistent). */
+  async connectionsOf(channel: string, user: string): Promise<string[]> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [partitionKey.name]: channel, [sortKey.name]: user },
+        ConsistentRead: true,
+      }),
+    );
+    return [...((Item?.connections as Set<string> | undefined) ?? [])];
+  }
+
   /** How many users are present in a channel, as kept on arrivals and departures. */
   async count(channel: string): Promise<number> {
     const { Item } = await this.doc.send(

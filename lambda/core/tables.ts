@@ -65,3 +65,14 @@ export const ratesTable = {
   partitionKey: { name: "key", type: "S" },
   ttlAttribute: "expiresAt",
 } as const satisfies { partitionKey: KeyAttribute; ttlAttribute: string };
+
+/**
+ * Members of private channels (PROTOCOL v2 §7): one item per member (`role`: `owner` or `member`), and one per channel
+ * under {@link membersTable.ownerKey} (which no username can be) naming its owner: created by the first user to join,
+ * with a conditional put, so a channel has one owner however many first joins race.
+ */
+export const membersTable = {
+  partitionKey: { name: "channel", type: "S" },
+  sortKey: { name: "user", type: "S" },
+  ownerKey: "#owner",
+} as const satisfies { partitionKey: KeyAttribute; sortKey: KeyAttribute; ownerKey: string };

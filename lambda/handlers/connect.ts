@@ -13,11 +13,12 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
       return { statusCode: 403 };
     }
     const chat = chatDepsFor(deps);
-    if (!(await admit(chat, who))) {
+    const admission = await admit(chat, who);
+    if (admission !== "admitted") {
       // API Gateway answers the handshake with the status $connect's integration returns ("$connect route": "You
       // want to throttle connections or control who connects").
-      deps.logger.warn("connection refused: too many connections of this user", { ...who });
-      return { statusCode: 429 };
+      deps.logger.warn("connection refused", { ...who, admission });
+      return { statusCode: admission === "forbidden" ? 403 : 429 };
     }
     let result: Awaited<ReturnType<typeof join>>;
     try {

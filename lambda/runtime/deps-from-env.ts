@@ -2,6 +2,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { ConnectionStore } from "../core/connection-store.ts";
 import { HistoryStore } from "../core/history-store.ts";
 import type { CoreLogger } from "../core/logger.ts";
+import { MemberStore } from "../core/member-store.ts";
 import { PresenceStore } from "../core/presence-store.ts";
 import { RateStore } from "../core/rate-store.ts";
 import type { SegmentQueue } from "../core/sharded-fanout.ts";
@@ -36,7 +37,7 @@ function segmentQueueFromEnv(env: Env, options: WiringOptions): SegmentQueue | u
 
 /**
  * The WebSocket routes' dependencies from the environment: `CONNECTIONS_TABLE`, `HISTORY_TABLE`, `PRESENCE_TABLE`,
- * `RATES_TABLE`, and
+ * `RATES_TABLE`, `MEMBERS_TABLE`, and
  * optionally `CHAT_PRESENCE_LIMIT` (the largest channel with join and leave notices) and `SEGMENT_QUEUE_URL` (sharded
  * fan-out for large channels). Posts go to `CHAT_MANAGEMENT_ENDPOINT` (required: CDK sets the API's execute-api
  * endpoint, the local stack its own), whatever domain the client used. The local stack calls it too, with its own
@@ -47,6 +48,7 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   const historyTable = requireEnv("HISTORY_TABLE", env);
   const presenceTable = requireEnv("PRESENCE_TABLE", env);
   const ratesTable = requireEnv("RATES_TABLE", env);
+  const membersTable = requireEnv("MEMBERS_TABLE", env);
   const presenceLimit = positiveIntEnv("CHAT_PRESENCE_LIMIT", env);
   const aws = options.aws ?? {};
   const doc = documentClient(aws);
@@ -58,6 +60,7 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
     history: new HistoryStore(doc, historyTable),
     presence: new PresenceStore(doc, presenceTable),
     rates: new RateStore(doc, ratesTable),
+    members: new MemberStore(doc, membersTable),
     ...(presenceLimit ? { presenceLimit } : {}),
     posterFor: posterCache({ ...aws, region }),
     managementEndpoint,

@@ -36,7 +36,7 @@ async function page(
   const more = (answer as { more?: unknown }).more;
   check(typeof more === "boolean", "a history page without more (v2)", '"more": true or false', answer);
   equal(answer.channel, channel, "the history page's channel");
-  return { messages: answer.messages, more };
+  return { messages: answer.messages as MessageFrame[], more };
 }
 
 /**

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatFunctionName } from "../../infra/chat-functions.ts";
 import type { ChatStack } from "../../infra/chat-stack.ts";
 import { limits } from "../../lambda/core/limits.ts";
-import { connectionsTable, historyTable, presenceTable } from "../../lambda/core/tables.ts";
+import { connectionsTable, historyTable, membersTable, presenceTable, ratesTable } from "../../lambda/core/tables.ts";
 import { ChatTemplate, type StackFunctionName } from "./chat-template.ts";
 import { flatten, type SynthesizedChatApp, synthChatApp } from "./infra-fixture.ts";
 
@@ -75,12 +75,14 @@ describe("the tables", () => {
     });
   });
 
-  it("destroy the connections and the presence with the stack but keep the history by default", () => {
+  it("destroy the connections, the presence and the rates with the stack but keep the history and members by default", () => {
     const tables = template.findResources("AWS::DynamoDB::Table");
-    expect(Object.keys(tables)).toHaveLength(3);
+    expect(Object.keys(tables)).toHaveLength(5);
     expect(tables[q.logicalId(chat.tables.connections)]?.DeletionPolicy).toBe("Delete");
     expect(tables[q.logicalId(chat.tables.presence)]?.DeletionPolicy).toBe("Delete");
+    expect(tables[q.logicalId(chat.tables.rates)]?.DeletionPolicy).toBe("Delete");
     expect(tables[q.logicalId(chat.tables.history)]?.DeletionPolicy).toBe("Retain");
+    expect(tables[q.logicalId(chat.tables.members)]?.DeletionPolicy).toBe("Retain");
   });
 });
 
@@ -190,6 +192,43 @@ describe("the permissions", () => {
     for (const action of ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"]) {
       expect(q.grantsOf(action, presence).roles, action).toEqual(q.rolesOf(...ROUTES, "broadcast-worker", "publish"));
     }
+  });
+
+  it("let the routes, the broadcast worker, the publish and session functions keep the rates and connection holds", () => {
+    const rates = `{${q.logicalId(chat.tables.rates)}.Arn}`;
+    for (const action of ["dynamodb:UpdateItem", "dynamodb:GetItem"]) {
+      expect(q.grantsOf(action, rates).roles, action).toEqual(
+        q.rolesOf(...ROUTES, "broadcast-worker", "publish", "session"),
+      );
+    }
+    for (const name of [...ROUTES, "broadcast-worker"] as const) {
+      const fn = template.findResources("AWS::Lambda::Function")[q.fnId(name)];
+      expect(flatten(fn?.Properties.Environment.Variables.RATES_TABLE)).toBe(`{${q.logicalId(chat.tables.rates)}}`);
+    }
+  });
+
+  it("let only $connect and $default read and change private channels' members", () => {
+    const members = `{${q.logicalId(chat.tables.members)}.Arn}`;
+    for (const action of ["dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]) {
+      expect(q.grantsOf(action, members).roles, action).toEqual(q.rolesOf("connect", "message"));
+    }
+  });
+
+  it("key the rates table by key alone, with TTL; the members table by channel and user, kept on destroy", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [{ AttributeName: ratesTable.partitionKey.name, KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: ratesTable.ttlAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [
+        { AttributeName: membersTable.partitionKey.name, KeyType: "HASH" },
+        { AttributeName: membersTable.sortKey.name, KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
   });
 
   it("let the WebSocket routes send segments, and the worker hand on what it had no time for, with the queue's URL", () => {

@@ -240,7 +240,7 @@ describe("with options", () => {
       });
       custom.chatTemplate.resourceCountIs("AWS::ApiGateway::Account", 0);
       const tables = Object.values(custom.chatTemplate.findResources("AWS::DynamoDB::Table"));
-      expect(tables.map((t) => t.DeletionPolicy)).toEqual(["Delete", "Delete", "Delete"]);
+      expect(tables.map((t) => t.DeletionPolicy)).toEqual(["Delete", "Delete", "Delete", "Delete", "Delete"]);
       const functions = custom.chatTemplate.findResources("AWS::Lambda::Function");
       const customQ = new ChatTemplate(custom.chatTemplate, custom.chat);
       for (const name of ["connect", "message", "disconnect"] as const) {

@@ -32,6 +32,7 @@ function tablesOnSharedStore(dataDir?: string): LocalTableNames {
     history: `${prefix}-history`,
     presence: `${prefix}-presence`,
     rates: `${prefix}-rates`,
+    members: `${prefix}-members`,
   };
 }
 
@@ -82,6 +83,7 @@ export async function startTestDynamo(
     history: `${prefix}-${names.history}`,
     presence: `${prefix}-${names.presence}`,
     rates: `${prefix}-${names.rates}`,
+    members: `${prefix}-${names.members}`,
   };
   await createTables(endpoint, own, options);
   return { endpoint, names: own, close: async () => {} };

@@ -13,7 +13,13 @@ import { startTestDynamo } from "./harness.ts";
 // with a fixed clock. The clock is in the past, so TTL stays off: DynamoDB Local would delete the items as soon as
 // they are written.
 
-let names = { connections: "h-connections", history: "h-history", presence: "h-presence", rates: "h-rates" };
+let names = {
+  connections: "h-connections",
+  history: "h-history",
+  presence: "h-presence",
+  rates: "h-rates",
+  members: "h-members",
+};
 let dynamo: LocalDynamo;
 let doc: ReturnType<typeof documentClient>;
 beforeAll(async () => {
@@ -54,7 +60,7 @@ async function allPages(history: HistoryStore, channel: string, direction: "befo
     const page = await history.page(channel, position, new HistoryPageBudget(channel));
     pages.push({ page, scanned: scanned() });
     if (!page.more) return pages;
-    cursor = direction === "before" ? page.messages[0] : page.messages.at(-1);
+    cursor = (direction === "before" ? page.messages[0] : page.messages.at(-1)) as MessageFrame | undefined;
     if (!cursor) throw new Error("a page that says more must hold a message");
   }
 }
@@ -222,7 +228,7 @@ describe("history store on dynalite: pages within 128 KiB", () => {
     const history = store(NOW + 60_000);
     for (const direction of ["before", "after"] as const) {
       const pages = await allPages(history, channel, direction, direction === "after" ? sent[0] : undefined);
-      const seen = pages.flatMap(({ page }) => page.messages);
+      const seen = pages.flatMap(({ page }) => page.messages as MessageFrame[]);
       expect(seen.sort(byTime)).toEqual(direction === "after" ? sent.slice(1) : sent);
       for (const { page } of pages) {
         expect(page.messages.length).toBeGreaterThan(0);

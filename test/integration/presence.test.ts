@@ -4,6 +4,7 @@ import { handleFrame, type Participant } from "../../lambda/core/chat.ts";
 import { ConnectionStore } from "../../lambda/core/connection-store.ts";
 import { HistoryStore } from "../../lambda/core/history-store.ts";
 import { limits } from "../../lambda/core/limits.ts";
+import { MemberStore } from "../../lambda/core/member-store.ts";
 import { compareCodePoints } from "../../lambda/core/names.ts";
 import { PresenceStore } from "../../lambda/core/presence-store.ts";
 import { RateStore } from "../../lambda/core/rate-store.ts";
@@ -270,6 +271,7 @@ describe("notices that do not grow with N² (issue 12, item 2)", () => {
       history: new HistoryStore(doc, stack.tables.history),
       presence: new PresenceStore(doc, stack.tables.presence),
       rates: new RateStore(doc, stack.tables.rates),
+      members: new MemberStore(doc, stack.tables.members),
       poster: {
         post: async (_connectionId: string, data: Uint8Array) => {
           posted.push(JSON.parse(new TextDecoder().decode(data)));

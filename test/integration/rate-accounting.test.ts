@@ -4,6 +4,7 @@ import { type ChatDeps, handleFrame, type Participant } from "../../lambda/core/
 import { ConnectionStore } from "../../lambda/core/connection-store.ts";
 import { HistoryStore } from "../../lambda/core/history-store.ts";
 import { limits } from "../../lambda/core/limits.ts";
+import { MemberStore } from "../../lambda/core/member-store.ts";
 import { PresenceStore } from "../../lambda/core/presence-store.ts";
 import { RateStore } from "../../lambda/core/rate-store.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
@@ -19,7 +20,13 @@ import { startTestDynamo, testStore } from "./harness.ts";
 // lets exactly min(20, sent) chat messages and min(20, sent) other requests through, every frame gets exactly one
 // answer, and a connection is closed exactly when it got 100 rate_limited answers within the minute.
 
-let names = { connections: "ra-connections", history: "ra-history", presence: "ra-presence", rates: "ra-rates" };
+let names = {
+  connections: "ra-connections",
+  history: "ra-history",
+  presence: "ra-presence",
+  rates: "ra-rates",
+  members: "ra-members",
+};
 let dynamo: LocalDynamo;
 let doc: ReturnType<typeof documentClient>;
 beforeAll(async () => {
@@ -83,6 +90,7 @@ describe(`rate accounting on ${testStore}`, () => {
           history: new HistoryStore(doc, names.history, { now: () => now }),
           presence: new PresenceStore(doc, names.presence, { now: () => now }),
           rates: new RateStore(doc, names.rates, { now: () => now }),
+          members: new MemberStore(doc, names.members),
           poster,
           now: () => now,
         }));

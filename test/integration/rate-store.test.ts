@@ -10,7 +10,13 @@ import { startTestDynamo, testStore } from "./harness.ts";
 // The rate store against each local store: conditional updates, nested map paths and size() as DynamoDB evaluates
 // them. The clock is fixed in the past, so TTL stays off (DynamoDB Local would delete the items at once).
 
-let names = { connections: "r-connections", history: "r-history", presence: "r-presence", rates: "r-rates" };
+let names = {
+  connections: "r-connections",
+  history: "r-history",
+  presence: "r-presence",
+  rates: "r-rates",
+  members: "r-members",
+};
 let dynamo: LocalDynamo;
 let doc: ReturnType<typeof documentClient>;
 beforeAll(async () => {
@@ -35,7 +41,9 @@ describe(`rate store on ${testStore}`, () => {
     const key = freshKey();
     // Five stores stand for five Lambda instances: none has seen the window full before the race.
     const stores = Array.from({ length: 5 }, () => store(WINDOW_START + 1_000));
-    const decisions = await Promise.all(Array.from({ length: 100 }, (_, i) => stores[i % 5]!.take(key, rule)));
+    const decisions = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (stores[i % 5] as RateStore).take(key, rule)),
+    );
     expect(decisions.filter((decision) => decision.allowed)).toHaveLength(20);
     expect(decisions.find((decision) => !decision.allowed)).toEqual({ allowed: false, retryAfterMs: 9_000 });
     const next = await Promise.all(Array.from({ length: 30 }, () => store(WINDOW_START + 10_000).take(key, rule)));
@@ -66,10 +74,11 @@ describe(`rate store on ${testStore}`, () => {
     );
     expect(holds.filter((hold) => hold === "held")).toHaveLength(10);
     const held = Object.keys((await store().connectionsOf(user)) ?? {});
+    const first = held[0] as string;
     expect(held).toHaveLength(10);
-    expect(await store().holdConnection(user, held[0]!, expiresAt, 10)).toBe("held");
+    expect(await store().holdConnection(user, first, expiresAt, 10)).toBe("held");
     expect(await store().holdConnection(user, "another", expiresAt, 10)).toBe("full");
-    await store().releaseConnection(user, held[0]!);
+    await store().releaseConnection(user, first);
     await store().releaseConnection(user, "never-held");
     expect(await store().holdConnection(user, "another", expiresAt, 10)).toBe("held");
     expect(Object.keys((await store().connectionsOf(user)) ?? {})).toHaveLength(10);

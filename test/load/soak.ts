@@ -158,6 +158,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       history: `${prefix}-history`,
       presence: `${prefix}-presence`,
       rates: `${prefix}-rates`,
+      members: `${prefix}-members`,
     },
   }).catch((error: unknown) => {
     store?.process.kill();

@@ -32,6 +32,7 @@ describe("Lambda entries", () => {
     vi.stubEnv("HISTORY_TABLE", "history");
     vi.stubEnv("PRESENCE_TABLE", "presence");
     vi.stubEnv("RATES_TABLE", "rates");
+    vi.stubEnv("MEMBERS_TABLE", "members");
     vi.stubEnv("CHAT_MANAGEMENT_ENDPOINT", "");
     await expect(import("../../lambda/entry/connect.ts")).rejects.toThrow("CHAT_MANAGEMENT_ENDPOINT");
   });
@@ -41,6 +42,7 @@ describe("Lambda entries", () => {
     vi.stubEnv("HISTORY_TABLE", "history");
     vi.stubEnv("PRESENCE_TABLE", "presence");
     vi.stubEnv("RATES_TABLE", "rates");
+    vi.stubEnv("MEMBERS_TABLE", "members");
     vi.stubEnv("CHAT_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod");
     for (const entry of [
       import("../../lambda/entry/connect.ts"),

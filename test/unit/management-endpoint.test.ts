@@ -68,6 +68,7 @@ describe("the management API endpoint behind a custom domain", () => {
       HISTORY_TABLE: "h",
       PRESENCE_TABLE: "p",
       RATES_TABLE: "r",
+      MEMBERS_TABLE: "m",
       AWS_REGION: "eu-west-2",
     };
     const options = { metrics: false, aws: { credentials: { accessKeyId: "x", secretAccessKey: "y" } } };
