@@ -3,10 +3,12 @@ import { broadcast, joinAndLeave, ping, plainText, presence, subprotocol } from 
 import { historyPaging } from "./scenarios-history.ts";
 import { binaryFrame, errorCodes, frameTooLarge, rateLimit, unprovokable } from "./scenarios-limits.ts";
 import { handshakeRefusals, sessionBad, sessionGood, sessionOidcRefusals } from "./scenarios-session.ts";
+import { connectionsByUser, directMessages, privateChannel, rateByUser } from "./scenarios-users.ts";
 
 /**
  * The protocol's scenarios (PROTOCOL.md v2), in the order a report reads best: sessions, handshakes, the channel,
- * errors and limits, and last the rate limit, which waits for the start of a rate window.
+ * errors and limits, private channels and direct messages, and last the rates, which wait for the start of a rate
+ * window.
  */
 export const scenarios: readonly Scenario[] = [
   sessionGood,
@@ -23,7 +25,11 @@ export const scenarios: readonly Scenario[] = [
   errorCodes,
   frameTooLarge,
   binaryFrame,
+  privateChannel,
+  directMessages,
+  connectionsByUser,
   rateLimit,
+  rateByUser,
 ];
 
 /** What the suite reports as skipped because it cannot be provoked from outside. */
