@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  Agent,
   createServer,
   request as httpRequest,
   type IncomingHttpHeaders,
@@ -187,6 +188,9 @@ export async function startStreamProxy(
     maxAttempts: limits.dynamoMaxAttempts,
   });
   const locks = new ItemLocks();
+  // Kept-alive sockets to the store: the functions keep theirs alive to the proxy, and a new socket per request
+  // would cost more than the proxy itself.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   let sequence = 0;
 
   const send = (request: IncomingMessage, body: Buffer | undefined) =>
@@ -197,6 +201,7 @@ export async function startStreamProxy(
           port: base.port,
           path: request.url,
           method: request.method,
+          agent,
           headers: {
             ...request.headers,
             host: base.host,
@@ -216,6 +221,26 @@ export async function startStreamProxy(
       if (body) upstream.end(body);
       else request.pipe(upstream);
     });
+
+  /** Reads and other tables' writes go through untouched, streamed both ways, as the fault proxy does. */
+  const pipeThrough = (request: IncomingMessage, response: ServerResponse, fail: (error: unknown) => void) => {
+    const upstream = httpRequest(
+      {
+        hostname: base.hostname,
+        port: base.port,
+        path: request.url,
+        method: request.method,
+        headers: { ...request.headers, host: base.host },
+        agent,
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.once("error", fail);
+    request.pipe(upstream);
+  };
 
   const read = async (write: ItemWrite): Promise<StreamImage | undefined> => {
     const { Item } = await store.send(
@@ -350,13 +375,7 @@ export async function startStreamProxy(
       logger.warn("stream emulation proxy: request failed", { operation, error });
       response.destroy(); // the SDK sees a dropped connection and retries, as on AWS
     };
-    if (!WRITES.has(operation)) {
-      send(request, undefined).then((answer) => {
-        response.writeHead(answer.status, answer.headers);
-        response.end(answer.body);
-      }, fail);
-      return;
-    }
+    if (!WRITES.has(operation)) return pipeThrough(request, response, fail);
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.once("end", () => {
@@ -396,6 +415,7 @@ export async function startStreamProxy(
     close: () =>
       new Promise<void>((resolve, reject) => {
         store.destroy();
+        agent.destroy();
         server.close((error?: Error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
