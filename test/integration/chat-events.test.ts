@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalEvent } from "../../local/local-events.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
-import { type ChatClient, connect, startTestStack, WAIT_MS } from "./harness.ts";
+import { connect, startTestStack, WAIT_MS } from "./harness.ts";
 
 let stack: LocalStack;
 beforeAll(async () => {
@@ -143,6 +143,3 @@ describe("events out", () => {
     );
   });
 });
-
-/** Keeps `ChatClient` in use as a type for the helpers above. */
-export type { ChatClient };
