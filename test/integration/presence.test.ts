@@ -122,7 +122,7 @@ describe("presence by user (issue 12, item 1)", () => {
 
   it("announces once when two connections of a user join at the same moment, and once when both leave", async () => {
     const channel = newChannel();
-    const carol = await join(stack, "Carol", channel);
+    const carol = await join(stack, "Cara", channel);
     for (let round = 1; round <= 3; round++) {
       const tabs = await Promise.all([join(stack, "Lucy", channel), join(stack, "Lucy", channel)]);
       await handled(stack, "joined", "Lucy", channel, 2 * round);
@@ -134,12 +134,12 @@ describe("presence by user (issue 12, item 1)", () => {
       await settle(carol);
       expect(notices(carol, "Lucy disconnected"), `round ${round}`).toBe(round);
     }
-    expect(await who(carol)).toMatchObject({ users: ["Carol"], count: 1 });
+    expect(await who(carol)).toMatchObject({ users: ["Cara"], count: 1 });
   });
 
   it("makes a connection found gone by a 410 leave, with one notice only when it was its user's last", async () => {
     const channel = newChannel();
-    const carol = await join(stack, "Carol", channel);
+    const carol = await join(stack, "Cathy", channel);
     const dora = await join(stack, "Dora", channel);
     const doraId = await connectionIdOf(stack, "Dora", channel);
     // Records whose $disconnect was lost: API Gateway answers 410 for them. Connected long enough ago that a 410
@@ -158,7 +158,7 @@ describe("presence by user (issue 12, item 1)", () => {
       );
       await presence.arrive(channel, username, connectionId, expiresAt());
     }
-    expect(await who(carol)).toMatchObject({ users: ["Carol", "Dora", "Ghost"], count: 3 });
+    expect(await who(carol)).toMatchObject({ users: ["Cathy", "Dora", "Ghost"], count: 3 });
 
     dora.send("hello");
     await carol.next((frame) => frame.type === "message" && frame.message === "hello");
@@ -173,7 +173,7 @@ describe("presence by user (issue 12, item 1)", () => {
     expect(notices(carol, "Ghost disconnected")).toBe(1);
     expect(notices(dora, "Ghost disconnected")).toBe(1);
     expect(notices(carol, "Dora disconnected")).toBe(0);
-    expect(await who(carol)).toMatchObject({ users: ["Carol", "Dora"], count: 2 });
+    expect(await who(carol)).toMatchObject({ users: ["Cathy", "Dora"], count: 2 });
     expect((await storedConnections(stack)).map((r) => r.connectionId)).not.toContain("DoraStale00=");
 
     // Its $disconnect, arriving late, changes nothing more.
@@ -186,7 +186,7 @@ describe("presence by user (issue 12, item 1)", () => {
 
   it("takes Zoë typed with a combining diaeresis and with a precomposed ë for one user", async () => {
     const channel = newChannel();
-    const carol = await join(stack, "Carol", channel);
+    const carol = await join(stack, "Cleo", channel);
     const nfc = "Zo\u00eb";
     const nfd = "Zoe\u0308";
     const composed = await join(stack, nfc, channel);
@@ -196,7 +196,7 @@ describe("presence by user (issue 12, item 1)", () => {
     await settle(carol);
     expect(notices(carol, `${nfc} connected`)).toBe(1);
     expect(notices(carol, `${nfd} connected`)).toBe(0);
-    expect(await who(carol)).toMatchObject({ users: ["Carol", nfc], count: 2 });
+    expect(await who(carol)).toMatchObject({ users: ["Cleo", nfc], count: 2 });
 
     await leave(stack, composed, nfc, channel);
     await leave(stack, decomposed, nfc, channel);
@@ -291,10 +291,10 @@ describe("notices that do not grow with N² (issue 12, item 2)", () => {
 describe("no ghosts (issue 12, item 4)", () => {
   it("never stores again a sender whose $disconnect removed it while its frame was handled", async () => {
     const channel = newChannel();
-    const carol = await join(stack, "Carol", channel);
-    const lucy = await join(stack, "Lucy", channel);
-    const lucyId = await connectionIdOf(stack, "Lucy", channel);
-    const key = { channel, user: "Lucy" };
+    const carol = await join(stack, "Cora", channel);
+    const lucy = await join(stack, "Lena", channel);
+    const lucyId = await connectionIdOf(stack, "Lena", channel);
+    const key = { channel, user: "Lena" };
     const presenceItem = async () =>
       (await stack.documentClient.send(new GetCommand({ TableName: stack.tables.presence, Key: key }))).Item;
     const before = await presenceItem();
@@ -305,17 +305,17 @@ describe("no ghosts (issue 12, item 4)", () => {
       new DeleteCommand({ TableName: stack.tables.connections, Key: { connectionId: lucyId } }),
     );
     lucy.send("still here");
-    expect(await lucy.ofType("message")).toMatchObject({ from: "Lucy", message: "still here" });
-    expect(await carol.ofType("message")).toMatchObject({ from: "Lucy", message: "still here" });
+    expect(await lucy.ofType("message")).toMatchObject({ from: "Lena", message: "still here" });
+    expect(await carol.ofType("message")).toMatchObject({ from: "Lena", message: "still here" });
     await eventually(() => framesHandled(stack, lucyId) === 1);
     expect((await storedConnections(stack)).map((record) => record.connectionId)).not.toContain(lucyId);
     expect(await presenceItem()).toEqual(before);
 
     // The rest of $disconnect: Lucy leaves once, and nothing of her stays.
-    await leave(stack, lucy, "Lucy", channel);
+    await leave(stack, lucy, "Lena", channel);
     await settle(carol);
-    expect(notices(carol, "Lucy disconnected")).toBe(1);
+    expect(notices(carol, "Lena disconnected")).toBe(1);
     expect(await presenceItem()).toBeUndefined();
-    expect(await who(carol)).toMatchObject({ users: ["Carol"], count: 1 });
+    expect(await who(carol)).toMatchObject({ users: ["Cora"], count: 1 });
   });
 });
