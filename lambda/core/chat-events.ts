@@ -90,9 +90,14 @@ function number(image: StreamImage | undefined, name: string): number {
   return value;
 }
 
-/** A message stored in history: `message.sent`, from the new item's own fields. */
-function messageEvent(record: StreamRecord): ChatEvent {
+/**
+ * A message stored in history: `message.sent`, from the new item's own fields. A direct message (kept in the same
+ * table, in its pair's conversation) is no channel's message and makes no event: what two users say to each other
+ * is not handed to every rule on the bus (docs/protocol.md §7).
+ */
+function messageEvent(record: StreamRecord): ChatEvent | undefined {
   const item = record.dynamodb?.NewImage;
+  if (item?.type?.S === "dm") return undefined;
   return {
     detailType: chatEventTypes.message,
     detail: {
@@ -160,6 +165,11 @@ export const streamKeys = {
   presence: [presenceTable.partitionKey.name, presenceTable.sortKey.name],
 } as const satisfies Record<StreamTable, readonly string[]>;
 
-/** Whether a change to the item with these keys can ever make an event: any but a channel's presence count. */
+/**
+ * Whether a change to the item with these keys can ever make an event: any but a channel's presence count, or a
+ * direct message (whose partition is its conversation's, `dm#…`, which no channel name can be).
+ */
 export const mayMakeEvents = (table: StreamTable, keys: StreamImage): boolean =>
-  !(table === "presence" && keys[presenceTable.sortKey.name]?.S === presenceTable.countKey);
+  table === "presence"
+    ? keys[presenceTable.sortKey.name]?.S !== presenceTable.countKey
+    : !keys[historyTable.partitionKey.name]?.S?.startsWith("dm#");

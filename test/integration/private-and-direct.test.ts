@@ -103,6 +103,14 @@ describe("direct messages", () => {
     await carlTab.ofType("pong");
     expect(carlTab.frames.filter((frame) => frame.type === "dm")).toEqual([]);
 
+    // Not an event: once a later channel message is on the local bus, the direct message is not there.
+    lucyTab1.send("after the dm");
+    const events = async () =>
+      (await (await fetch(`${stack.url}/local/events`)).json()) as { detail: { message?: string; channel: string } }[];
+    await eventually(async () => (await events()).some((event) => event.detail.message === "after the dm"));
+    expect(
+      (await events()).filter((event) => event.detail.message === "psst" || event.detail.channel.startsWith("dm#")),
+    ).toEqual([]);
     lucyTab1.send({ action: "dm", to: lucy, message: "note to self" });
     expect(await refusal(lucyTab1)).toMatchObject({ code: "forbidden" });
     lucyTab1.send({ action: "dm", to: "", message: "hi" });

@@ -80,6 +80,22 @@ describe("chatEventOf", () => {
     expect(mayMakeEvents("presence", { channel: { S: "support" }, user: { S: "Lucy" } })).toBe(true);
   });
 
+  it("makes nothing of a direct message, which is kept in the history table under its conversation", () => {
+    const record = messageRecord("d1", "just between us");
+    const image = record.dynamodb?.NewImage ?? {};
+    const dm: StreamRecord = {
+      ...record,
+      dynamodb: {
+        ...record.dynamodb,
+        Keys: { channel: { S: "dm#Bob#Lucy" }, sk: { S: "k-d1" } },
+        NewImage: { ...image, channel: { S: "dm#Bob#Lucy" }, type: { S: "dm" }, to: { S: "Bob" } },
+      },
+    };
+    expect(chatEventOf("history", dm)).toBeUndefined();
+    expect(mayMakeEvents("history", { channel: { S: "dm#Bob#Lucy" }, sk: { S: "k" } })).toBe(false);
+    expect(mayMakeEvents("history", { channel: { S: "support" }, sk: { S: "k" } })).toBe(true);
+  });
+
   it("throws MalformedRecordError for a record that lacks what its event needs", () => {
     const record = messageRecord("m3");
     delete record.dynamodb?.NewImage?.message;
