@@ -60,8 +60,9 @@ async function main(): Promise<void> {
         ? `  Open ${stack.url}/?channel=support and sign in at the development OpenID provider ${stack.oidc.issuer} (any name, no password)`
         : `  Open ${stack.url}/?username=Lucy&channel=support and ${stack.url}/?username=Bob&channel=support`,
       `  WebSocket ${stack.wsUrl} · management API ${stack.managementEndpoint}`,
+      `  Publish: POST ${stack.url}/publish/channels/{channel}/messages (npm run publish -- support "hello" --url ${stack.url}) · events: ${stack.url}/local/events`,
       dynamoEndpoint
-        ? `  Store: the DynamoDB-compatible endpoint ${dynamoEndpoint} (tables ${stack.tables.connections}, ${stack.tables.history})`
+        ? `  Store: the DynamoDB-compatible endpoint ${dynamoEndpoint} (tables ${Object.values(stack.tables).join(", ")})`
         : `  Store: dynalite, embedded; data ${env.CHAT_DATA_DIR ? `in ${resolve(env.CHAT_DATA_DIR)}` : "in memory (set CHAT_DATA_DIR to keep it)"}`,
       "  Ctrl-C stops it.",
       "",

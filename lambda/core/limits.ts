@@ -30,6 +30,10 @@ export const limits = {
   refusalWindowMs: 60_000,
   /** Live connections per user; the next handshake is refused with 429. */
   connectionsPerUser: 10,
+  /** New sessions per source IP per session-rate window, unless the deployment says otherwise (`sessionRate`). */
+  sessionsPerMinute: 60,
+  /** The session rate's window: a minute, fixed and aligned to the epoch. */
+  sessionRateWindowMs: 60_000,
   /** Default session token lifetime. */
   tokenTtlSeconds: 3_600,
   /** Messages per history page, at most (a page also stays within `serverFrameMaxBytes`). */

@@ -1,3 +1,4 @@
+import { limits } from "./limits.ts";
 import type { RateDecision, RateRule } from "./rate-store.ts";
 
 /** A fixed-window counter: takes one unit under `key` (`RateStore.take`). */
@@ -7,10 +8,10 @@ export type TakeSlot = (key: string, rule: RateRule) => Promise<RateDecision>;
 export type SessionRate = (sourceIp: string) => Promise<RateDecision>;
 
 /** New sessions per source IP per minute unless the deployment says otherwise (PROTOCOL "Names and limits"). */
-export const SESSION_RATE_PER_MINUTE = 60;
+export const SESSION_RATE_PER_MINUTE = limits.sessionsPerMinute;
 
 /** The window the session rate is counted in. */
-export const SESSION_RATE_WINDOW_MS = 60_000;
+export const SESSION_RATE_WINDOW_MS = limits.sessionRateWindowMs;
 
 /** The session rate over a fixed-window counter, one counter per source IP (`session#{ip}`). */
 export function sessionRate(take: TakeSlot, perMinute: number = SESSION_RATE_PER_MINUTE): SessionRate {
