@@ -3,10 +3,12 @@ import type { ChatClient, ConnectionState } from "./chat-client.ts";
 import { Composer } from "./composer.ts";
 import { type ChatAuth, loadConfig } from "./config.ts";
 import { createConnection } from "./connection.ts";
+import { DirectMessages } from "./direct-view.ts";
 import { byId } from "./dom.ts";
 import { parseServerFrame } from "./frames.ts";
 import { HistoryPager } from "./history-pager.ts";
 import { checkJoin, JoinForm, type JoinRequest } from "./join-form.ts";
+import { MembersView } from "./members-view.ts";
 import { MessageLog } from "./message-log.ts";
 import { chatUrl, readLocation } from "./navigation.ts";
 import { OidcSignIn } from "./oidc.ts";
@@ -14,11 +16,13 @@ import { readOptions } from "./options.ts";
 import { Outbox } from "./outbox.ts";
 import { applyPresence, normalisePresence, presenceChange } from "./presence.ts";
 import { PresenceView } from "./presence-view.ts";
+import { PrivateAccess } from "./private-access.ts";
 import { Screens } from "./screens.ts";
 import { SignInRequired } from "./session.ts";
 import { SignInView } from "./sign-in-view.ts";
 import { NoticeView, StatusView } from "./status-view.ts";
 import { UnreadTitle } from "./unread-title.ts";
+import { Wire } from "./wire.ts";
 import { refusalSentence, refusedMessageSentence, sessionRefusalSentence } from "./wording.ts";
 
 declare global {
@@ -71,12 +75,20 @@ function request(frame: object): boolean {
   return true;
 }
 
-const outbox = new Outbox({
-  // Wrapped in a `send` action so a message that happens to be JSON with an "action" is still a message.
-  transmit: (message) => request({ action: "send", message }),
-  show: (entry) => log.showOutgoing(entry),
-  drop: (entry) => log.dropOutgoing(entry),
-});
+/** One frame an error may answer at a time: the channel's messages, direct messages and member requests take turns. */
+const wire = new Wire();
+const outbox = new Outbox(
+  wire.guard(
+    "channel",
+    {
+      // Wrapped in a `send` action so a message that happens to be JSON with an "action" is still a message.
+      transmit: (message) => request({ action: "send", message }),
+      show: (entry) => log.showOutgoing(entry),
+      drop: (entry) => log.dropOutgoing(entry),
+    },
+    () => outbox.pump(),
+  ),
+);
 
 const log = new MessageLog(
   byId("log", HTMLElement),
@@ -100,6 +112,13 @@ const pager = new HistoryPager({
   // Caught up with what was said meanwhile: what could not be sent while offline goes now, after it.
   caughtUp: () => outbox.resume(),
 });
+
+// Direct messages over this connection, a private channel's refusal and its members (PROTOCOL §7).
+const direct = new DirectMessages({ client, request, wire, notice, title, me: () => me });
+const access = new PrivateAccess(client);
+const members = new MembersView({ client, request, wire, notice, me: () => me, changed: () => presenceView.refresh() });
+presenceView.message = (user) => direct.open(user);
+presenceView.actions = (user) => members.userActions(user);
 
 const composer = new Composer(
   byId("composer", HTMLFormElement),
@@ -269,6 +288,8 @@ client.addEventListener("message", (event) => {
       break;
     case "system": {
       log.addSystem(frame);
+      access.notice(frame.message, me);
+      members.notice(frame.message);
       const change = presenceChange(frame.message);
       if (change) {
         const before = presence.length;
@@ -283,7 +304,14 @@ client.addEventListener("message", (event) => {
       presenceCount = frame.count;
       presenceView.render(presence, me, presenceCount);
       break;
+    case "dm":
+      direct.received(frame);
+      break;
     case "history": {
+      if (frame.with !== undefined) {
+        direct.history(frame);
+        break;
+      }
       // A channel's page holds its chat messages; direct messages are not shown by this page.
       const messages = frame.messages.flatMap((message) => (message.type === "message" ? [message] : []));
       const { live } = pager.answered(messages, frame.more);
@@ -293,22 +321,26 @@ client.addEventListener("message", (event) => {
       break;
     }
     case "error": {
-      // Error frames do not say which request they answer: the one message on the wire, else the history request.
+      // Error frames do not say which request they answer: the one frame on the wire, else the history request.
+      if (direct.refused(frame) || members.refused(frame)) break;
       const refused = outbox.refuse();
       if (refused) {
         if (composer.empty && outbox.entries.length === 1) {
           outbox.discard(refused);
           composer.restore(refused.text);
-          notice.show(refusedMessageSentence(frame.code, "back"), { code: frame.code, cause: "refused" });
+          notice.show(refusedMessageSentence(frame.code, "back", frame.message), {
+            code: frame.code,
+            cause: "refused",
+          });
         } else {
-          notice.show(refusedMessageSentence(frame.code, "kept"), {
+          notice.show(refusedMessageSentence(frame.code, "kept", frame.message), {
             code: frame.code,
             cause: "refused",
           });
         }
       } else {
         if (pager.waiting) pager.refused();
-        notice.show(refusalSentence(frame.code), { code: frame.code });
+        notice.show(refusalSentence(frame.code, frame.message), { code: frame.code });
       }
       break;
     }

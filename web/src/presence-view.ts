@@ -10,6 +10,11 @@ export class PresenceView {
   readonly #list: HTMLUListElement;
   readonly #stale: HTMLElement;
   #count = 0;
+  #shown: { users: readonly string[]; me: string | undefined } = { users: [], me: undefined };
+  /** Set: another user's name is a button that starts a direct message with them. */
+  message: ((user: string) => void) | undefined;
+  /** More buttons for a user other than us (remove from a private channel). */
+  actions: (user: string) => HTMLElement[] = () => [];
 
   constructor(panel: HTMLElement, summary: HTMLElement, list: HTMLUListElement, stale: HTMLElement) {
     this.#panel = panel;
@@ -21,13 +26,27 @@ export class PresenceView {
   /** Shows `users` (unique, sorted); `count` is everyone, when the server lists only the first ones. */
   render(users: readonly string[], me: string | undefined, count = users.length): void {
     this.#count = Math.max(count, users.length);
+    this.#shown = { users, me };
     this.#list.replaceChildren(
       ...users.map((user) => {
-        const item = element("li", "presence-user", user);
+        const item = element("li", "presence-user");
         item.dataset.user = user;
+        const message = this.message;
+        if (user === me || !message) {
+          item.append(element("span", "presence-name", user));
+        } else {
+          const name = element("button", "presence-name", user);
+          name.type = "button";
+          name.title = `Message ${user}`;
+          name.setAttribute("aria-label", name.title);
+          name.addEventListener("click", () => message(user));
+          item.append(name);
+        }
         if (user === me) {
           item.classList.add("presence-me");
           item.append(element("span", "presence-you", " (you)"));
+        } else {
+          item.append(...this.actions(user));
         }
         return item;
       }),
@@ -35,6 +54,11 @@ export class PresenceView {
     const hidden = this.#count - users.length;
     if (hidden > 0) this.#list.append(element("li", "presence-more", `and ${hidden.toLocaleString()} more`));
     this.#label();
+  }
+
+  /** Draws the same list again (the actions changed). */
+  refresh(): void {
+    this.render(this.#shown.users, this.#shown.me, this.#count);
   }
 
   /** Marks the list as not current (offline: people may have come and gone) or current again. */

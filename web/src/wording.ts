@@ -46,8 +46,18 @@ export function channelProblem(input: string): string | undefined {
   return bad ? `A channel name cannot contain ${bad}. Use ${CHANNEL_CHARS}` : "Choose another channel name.";
 }
 
-/** What the server's refusal (an error frame's code, PROTOCOL §5) means for the person who wrote it. */
-export function refusalSentence(code: ErrorCode): string {
+/** The server's own words ("only the channel's owner can invite") as a sentence. */
+export const asSentence = (text: string): string => {
+  const trimmed = text.trim();
+  return `${trimmed.charAt(0).toUpperCase()}${trimmed.slice(1)}${/[.!?]$/.test(trimmed) ? "" : "."}`;
+};
+
+/**
+ * What the server's refusal (an error frame's code, PROTOCOL §5) means for the person who wrote it. A `forbidden`
+ * refusal says why in its `message` (only the owner may invite, a removed member), so that is the sentence.
+ */
+export function refusalSentence(code: ErrorCode, message?: string): string {
+  if (code === "forbidden" && message) return asSentence(message);
   switch (code) {
     case "rate_limited":
       return "You are sending faster than the chat allows.";
@@ -68,9 +78,9 @@ export const sessionRefusalSentence = (username: string): string =>
   usernameProblem(username) ?? `The chat did not accept the name “${username}”. Try another.`;
 
 /** The refusal of one of our messages and what to do: it is `"back"` in the box, or `"kept"` in the log with Retry. */
-export function refusedMessageSentence(code: ErrorCode, where: "back" | "kept"): string {
+export function refusedMessageSentence(code: ErrorCode, where: "back" | "kept", message?: string): string {
   const wait = code === "rate_limited" || code === "internal";
   if (where === "back")
-    return `${refusalSentence(code)} Your message is back in the box${wait ? ": send it again in a few seconds." : "."}`;
-  return `${refusalSentence(code)} ${wait ? "In a few seconds, press" : "Press"} Retry on the message to send it again, or Discard it.`;
+    return `${refusalSentence(code, message)} Your message is back in the box${wait ? ": send it again in a few seconds." : "."}`;
+  return `${refusalSentence(code, message)} ${wait ? "In a few seconds, press" : "Press"} Retry on the message to send it again, or Discard it.`;
 }
