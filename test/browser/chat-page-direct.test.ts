@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../integration/harness.ts";
-import { eventually, online, PageHarness, presence, SCREENSHOTS, texts } from "./page-harness.ts";
+import { eventually, online, PageHarness, PHONE, presence, SCREENSHOTS, texts } from "./page-harness.ts";
 
 // Direct messages and private channels in headless Chromium against the local stack, both sides real pages.
 const harness = new PageHarness();
@@ -101,6 +101,11 @@ describe("direct messages on the chat page", () => {
     expect(await ann.locator("#dm-to-hint").textContent()).toBe("That is you: direct messages go to someone else.");
     expect(await ann.locator("#dm-to").getAttribute("aria-invalid")).toBe("true");
     expect(await ann.locator("#direct-heading").textContent()).toBe("Ben");
+
+    await sayDm(ann, "from a phone");
+    await expect.poll(() => dmTexts(ann)).toEqual(["from a phone"]);
+    await ann.setViewportSize(PHONE);
+    await checkAndShoot(ann, "dm-phone");
   });
 
   it("shows a message sent while the reader was away once they come, remembers conversations across a reload, and fills a gap after a reconnect", async () => {

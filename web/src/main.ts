@@ -115,7 +115,7 @@ const pager = new HistoryPager({
 
 // Direct messages over this connection, a private channel's refusal and its members (PROTOCOL §7).
 const direct = new DirectMessages({ client, request, wire, notice, title, me: () => me });
-const access = new PrivateAccess(client);
+const access = new PrivateAccess(client, () => direct.showChannel(false));
 const members = new MembersView({ client, request, wire, notice, me: () => me, changed: () => presenceView.refresh() });
 presenceView.message = (user) => direct.open(user);
 presenceView.actions = (user) => members.userActions(user);

@@ -19,6 +19,7 @@ const ABNORMAL = 1006;
  */
 export class PrivateAccess {
   readonly #client: ChatClient;
+  readonly #stopped: () => void;
   readonly #panel = byId("access", HTMLElement);
   readonly #text = byId("access-text", HTMLElement);
   readonly #retry = byId("access-retry", HTMLButtonElement);
@@ -31,8 +32,10 @@ export class PrivateAccess {
   /** The current attempt opened. */
   #opened = false;
 
-  constructor(client: ChatClient) {
+  /** `stopped` is told when the page gives up on the channel (to show the channel's log, where the sentence is). */
+  constructor(client: ChatClient, stopped: () => void = () => {}) {
     this.#client = client;
+    this.#stopped = stopped;
     this.#retry.addEventListener("click", () => {
       this.#hide();
       if (this.#channel !== undefined) client.join(this.#channel);
@@ -83,6 +86,7 @@ export class PrivateAccess {
         ? `${removed} from ${channel}. Ask its owner to invite you again.`
         : `You are not a member of ${channel}; ask its owner to invite you.`;
       this.#panel.hidden = false;
+      this.#stopped();
       this.#retry.focus();
     });
   }
