@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connect } from "../integration/harness.ts";
+import { connect, roomInRateWindow } from "../integration/harness.ts";
 import { eventually, online, PageHarness, PHONE, presence, SCREENSHOTS, texts } from "./page-harness.ts";
 
 // Direct messages and private channels in headless Chromium against the local stack, both sides real pages.
@@ -106,6 +106,36 @@ describe("direct messages on the chat page", () => {
     await expect.poll(() => dmTexts(ann)).toEqual(["from a phone"]);
     await ann.setViewportSize(PHONE);
     await checkAndShoot(ann, "dm-phone");
+  });
+
+  it("puts a direct message the chat refuses back into its box, leaving the channel's messages alone", async () => {
+    const flo = await harness.open("Flo", "dm-limits");
+    await messageSomeone(flo, "Rae");
+    // The 20 and the one too many must fall in one rate window, which are aligned to the clock. A dm is a chat
+    // message by the protocol, but the server counts it as another request: both rates are spent, so it is refused
+    // either way.
+    await roomInRateWindow();
+    await flo.evaluate(() => {
+      const wschat = (window as unknown as { wschat: WebSocket }).wschat;
+      const seen = window as unknown as { pongs: number };
+      seen.pongs = 0;
+      wschat.addEventListener("message", (event) => {
+        if (JSON.parse(event.data).type === "pong") seen.pongs++;
+      });
+      for (let i = 1; i <= 20; i++) wschat.send(JSON.stringify({ action: "ping" }));
+      for (let i = 1; i <= 20; i++) wschat.send(`burst ${i}`);
+    });
+    await expect.poll(async () => (await texts(flo, "own")).length).toBe(20);
+    await expect.poll(() => flo.evaluate(() => (window as unknown as { pongs: number }).pongs)).toBe(20);
+    await sayDm(flo, "one too many");
+    const notice = flo.locator('#notice[data-code="rate_limited"]');
+    await notice.waitFor();
+    expect(await notice.textContent()).toBe(
+      "You are sending faster than the chat allows. Your message is back in the box: send it again in a few seconds.",
+    );
+    expect(await flo.locator("#dm-input").inputValue()).toBe("one too many");
+    expect(await flo.locator("#dm-messages > li").count()).toBe(0);
+    expect(await flo.locator("#messages > li.msg-outgoing").count()).toBe(0);
   });
 
   it("shows a message sent while the reader was away once they come, remembers conversations across a reload, and fills a gap after a reconnect", async () => {
