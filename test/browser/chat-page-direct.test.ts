@@ -138,6 +138,29 @@ describe("direct messages on the chat page", () => {
     expect(await flo.locator("#messages > li.msg-outgoing").count()).toBe(0);
   });
 
+  it("loads older messages of a conversation with `history` `with` `before` when scrolled to the top", async () => {
+    // Long messages of escaped characters: a page holds fewer of them (it must fit 128 KiB), so a few make two pages.
+    await roomInRateWindow();
+    const pax = await connect(harness.stack, "Pax", "elsewhere");
+    const sent = Array.from({ length: 19 }, (_, i) => `long ${i + 1}`);
+    for (const label of sent) {
+      pax.send({ action: "dm", to: "Quinn", message: `${label}${"\n".repeat(3_900)}${label}` });
+      await pax.next((frame) => frame.type === "dm" && frame.message.startsWith(`${label}\n`), 10_000, label);
+    }
+    await pax.close();
+    const firstLines = async (page: Page) => (await dmTexts(page)).map((text) => text.split("\n")[0]);
+
+    const quinn = await harness.open("Quinn", "dm-pages");
+    await messageSomeone(quinn, "Pax");
+    await expect.poll(async () => (await firstLines(quinn)).at(-1)).toBe("long 19");
+    const firstPage = await firstLines(quinn);
+    expect(firstPage.length).toBeLessThan(19);
+    await quinn.locator("#dm-log").evaluate((node) => {
+      node.scrollTop = 0;
+    });
+    await expect.poll(() => firstLines(quinn)).toEqual(sent);
+  });
+
   it("shows a message sent while the reader was away once they come, remembers conversations across a reload, and fills a gap after a reconnect", async () => {
     const lucy = await harness.open("Lucia", "dm-away");
     // Otto has never been here: the message waits for him on the server.
