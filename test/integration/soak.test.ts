@@ -10,10 +10,10 @@ describe("soak (small)", () => {
       channels: 20,
       messages: 2_000,
       dynamoEndpoint,
-      // In the first channel: a user flooding on two connections of its own, and a user in three tabs sending 9
-      // messages in all, one every second across the tabs (the tabs share the user's 20 per 10 s).
+      // In the first channel: a user flooding on two connections of its own until the server has closed one, and a
+      // user in three tabs sending 9 messages in all, each tab one a second (the tabs share the user's 20 per 10 s).
       flooder: { connections: 2, window: 8, closes: 1 },
-      tabs: { connections: 3, messages: 3, intervalMs: 3_000 },
+      tabs: { connections: 3, messages: 3, intervalMs: 1_000 },
     });
     expect(report.messagesSent).toBe(2_000);
     expect(report.tabMessagesSent).toBe(9);
