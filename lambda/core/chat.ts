@@ -115,12 +115,20 @@ export type Admission = "admitted" | "forbidden" | "too_many";
  * per user (PROTOCOL v2), held in the user's item until `leave` (or a post that finds the connection gone) lets go.
  */
 export async function admit(deps: ChatDeps, who: Participant): Promise<Admission> {
-  if (isPrivateChannel(who.channel) && (await deps.members.enter(who.channel, who.username)) === "none") {
-    return "forbidden";
-  }
   const { expiresAt } = connectionRecord(who, clock(deps));
   const hold = await deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
-  return hold === "held" ? "admitted" : "too_many";
+  if (hold !== "held") return "too_many";
+  // After the hold, so that a handshake refused for too many connections never creates (and owns) a channel.
+  if (isPrivateChannel(who.channel) && (await deps.members.enter(who.channel, who.username)) === "none") {
+    await deps.rates.releaseConnection(who.username, who.connectionId);
+    return "forbidden";
+  }
+  return "admitted";
+}
+
+/** Thrown by {@link join} when the user was removed from the private channel while its handshake was under way. */
+export class NoLongerMemberError extends Error {
+  override readonly name = "NoLongerMemberError";
 }
 
 /**
@@ -131,6 +139,12 @@ export async function join(deps: ChatDeps, who: Participant): Promise<BroadcastR
   const record = connectionRecord(who, clock(deps));
   await deps.connections.put(record);
   const arrival = await deps.presence.arrive(who.channel, who.username, who.connectionId, record.expiresAt);
+  // A removal races a handshake between `admit` and here: `remove` deletes the member first, then reads the presence
+  // (both strongly consistent). Either it finds this connection there and takes it out, or this read finds the member
+  // gone; the caller then takes the connection out again and refuses the handshake.
+  if (isPrivateChannel(who.channel) && !(await deps.members.isMember(who.channel, who.username))) {
+    throw new NoLongerMemberError(`${who.username} is no longer a member of ${who.channel}`);
+  }
   if (!arrival.first) return NO_BROADCAST;
   // Never post to the joining connection here: until $connect returns, API Gateway answers 410 for it.
   return (await announce(deps, who, `${who.username} connected`, arrival.count)) ?? NO_BROADCAST;
@@ -261,9 +275,9 @@ export async function publishMessage(
   return { frame, result: await timedFanOut(deps, channel, frame) };
 }
 
-/** The rate a frame counts against: chat messages, or every other request (malformed ones included). */
+/** The rate a frame counts against: chat messages (`send`, plain text, `dm`), or every other request (malformed ones included). */
 const rateOf = (parsed: ReturnType<typeof parseClientFrame>) =>
-  parsed.ok && parsed.request.action === "send"
+  parsed.ok && (parsed.request.action === "send" || parsed.request.action === "dm")
     ? ({ name: "chat", max: limits.rateMaxMessages, what: "messages" } as const)
     : ({ name: "other", max: limits.rateMaxRequests, what: "requests" } as const);
 
@@ -337,9 +351,14 @@ async function sendDirect(deps: ChatDeps, who: Participant, to: string, message:
   const nowSeconds = Math.floor(frame.timestamp / 1000);
   const held = await Promise.all([who.username, to].map((user) => deps.rates.connectionsOf(user)));
   const targets = new Map<string, string>([[who.connectionId, who.username]]);
+  /** Connections this young may still be inside their `$connect`, where a 410 does not mean gone. */
+  const connecting = new Set<string>();
   held.forEach((connections, i) => {
     for (const [id, until] of Object.entries(connections ?? {})) {
-      if (Number(until) > nowSeconds) targets.set(id, i === 0 ? who.username : to);
+      if (Number(until) <= nowSeconds) continue;
+      targets.set(id, i === 0 ? who.username : to);
+      const connectedAtMs = (Number(until) - limits.connectionTtlSeconds) * 1000;
+      if (frame.timestamp - connectedAtMs < limits.connectGraceMs) connecting.add(id);
     }
   });
   const data = encodeFrame(frame);
@@ -349,7 +368,7 @@ async function sendDirect(deps: ChatDeps, who: Participant, to: string, message:
     [...targets].map(async ([connectionId, username]) => {
       const outcome = await deps.poster.post(connectionId, data);
       if (outcome.status === "delivered") delivered++;
-      else if (outcome.status === "gone") gone.push({ connectionId, username });
+      else if (outcome.status === "gone" && !connecting.has(connectionId)) gone.push({ connectionId, username });
     }),
   );
   for (const member of gone) {
@@ -386,8 +405,23 @@ async function changeMembers(deps: ChatDeps, who: Participant, request: { action
     return { kind: "replied", action } as const;
   }
   if (action === "remove") {
+    // Out of the channel's membership at once, whether or not each close succeeds (or finds the connection still in
+    // its $connect): broadcasts stop reaching it with its record gone.
     const connections = await deps.presence.connectionsOf(who.channel, user);
-    await Promise.all(connections.map((connectionId) => deps.poster.close?.(connectionId)));
+    await Promise.all(
+      connections.map(async (connectionId) => {
+        await deps.connections.remove(connectionId);
+        await depart(deps, who.channel, { connectionId, username: user });
+        const closed = await deps.poster.close?.(connectionId);
+        if (closed?.status === "failed") {
+          (deps.logger ?? silentLogger).warn("removed member's connection not closed", {
+            connectionId,
+            channel: who.channel,
+            error: closed.error,
+          });
+        }
+      }),
+    );
   }
   const notice = action === "invite" ? `${who.username} added ${user}` : `${who.username} removed ${user}`;
   await timedFanOut(deps, who.channel, systemFrame(who.channel, notice, clock(deps)));
@@ -407,9 +441,13 @@ export async function handleFrame(deps: ChatDeps, who: Participant, body: string
     isPrivateChannel(who.channel) &&
     !(await deps.members.isMember(who.channel, who.username))
   ) {
-    // Removed while connected: its connection is being closed; it reads and writes nothing more there.
+    // Removed while connected: it reads and writes nothing more there, is told why, and its connection is closed.
+    const outcome = await refuse(deps, who, {
+      code: "forbidden",
+      message: "you are no longer a member of this channel",
+    });
     await deps.poster.close?.(who.connectionId);
-    return refuse(deps, who, { code: "forbidden", message: "you are no longer a member of this channel" });
+    return outcome;
   }
   switch (request.action) {
     case "send":

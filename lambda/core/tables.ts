@@ -33,8 +33,8 @@ export const connectionsTable = {
 };
 
 /**
- * Chat history: channel → messages keyed by `sk` = `${window}#${connectionId}#${slot}` (`history-keys.ts`), so that a
- * message is also one of its sender's rate slots. Windows sort by time; within one, messages sort by sender.
+ * Chat history: channel (or a direct-message conversation, `dm#…`) → messages keyed by `sk` = `${timestamp}#${id}`
+ * (`history-keys.ts`), the order in which history is paged.
  */
 export const historyTable = {
   partitionKey: { name: "channel", type: "S" },

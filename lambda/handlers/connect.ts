@@ -1,4 +1,4 @@
-import { admit, join, leave } from "../core/chat.ts";
+import { admit, join, leave, NoLongerMemberError } from "../core/chat.ts";
 import { CHAT_SUBPROTOCOL, headerValue, offersChatProtocol } from "../core/subprotocol.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
 import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
@@ -24,8 +24,12 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
     try {
       result = await join(chat, who);
     } catch (error) {
-      // The handshake fails (500) and no $disconnect will come: nothing of this connection may stay held or stored.
+      // The handshake fails and no $disconnect will come: nothing of this connection may stay held or stored.
       await leave(chat, who).catch(() => {});
+      if (error instanceof NoLongerMemberError) {
+        deps.logger.warn("connection refused: removed from the channel during the handshake", { ...who });
+        return { statusCode: 403 };
+      }
       throw error;
     }
     deps.logger.info("joined", { ...who, ...result });

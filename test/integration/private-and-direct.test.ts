@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChatDeps, handleFrame } from "../../lambda/core/chat.ts";
+import { admit, type ChatDeps, handleFrame, join, leave, NoLongerMemberError } from "../../lambda/core/chat.ts";
 import { ConnectionStore } from "../../lambda/core/connection-store.ts";
 import { HistoryStore } from "../../lambda/core/history-store.ts";
 import { MemberStore } from "../../lambda/core/member-store.ts";
@@ -10,7 +10,7 @@ import type { ServerFrame } from "../../lambda/core/server-frames.ts";
 import { documentClient } from "../../lambda/runtime/aws-clients.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
-import { type ChatClient, connect, eventually, startTestStack } from "./harness.ts";
+import { type ChatClient, connect, eventually, roomInRateWindow, startTestStack } from "./harness.ts";
 
 // Private channels and direct messages (PROTOCOL v2 §7) on the local stack, with real sockets.
 
@@ -137,16 +137,111 @@ describe("direct messages", () => {
     await recipient.close();
   });
 
-  it("cost chat messages from the user's rate", async () => {
+  it("count as chat messages in the user's rate, with the channel's messages", async () => {
     const [ivy, jon] = [fresh("Ivy"), fresh("Jon")];
     const client = await connect(stack, ivy, "dm-f");
-    for (let i = 0; i < 25; i++) client.send({ action: "dm", to: jon, message: `m${i}` });
-    await eventually(() => client.frames.filter((f) => f.type === "dm" || f.type === "error").length >= 25);
-    const limited = client.frames.filter((frame) => frame.type === "error" && frame.code === "rate_limited");
-    // Within one window exactly 5 are refused; across a window's edge fewer.
-    expect(limited.length).toBeLessThanOrEqual(5);
-    expect(client.frames.filter((frame) => frame.type === "dm").length).toBe(25 - limited.length);
+    await roomInRateWindow();
+    for (let i = 0; i < 15; i++) client.send(`chat ${i}`);
+    for (let i = 0; i < 10; i++) client.send({ action: "dm", to: jon, message: `m${i}` });
+    const answered = (f: ServerFrame) => f.type === "dm" || f.type === "message" || f.type === "error";
+    await eventually(() => client.frames.filter(answered).length >= 25);
+    expect(client.frames.filter((frame) => frame.type === "error")).toEqual(
+      Array(5).fill({ type: "error", code: "rate_limited", message: "at most 20 messages per 10 seconds" }),
+    );
     await client.close();
+  });
+});
+
+describe("races with a removal and with a handshake", () => {
+  const inProcess = () => {
+    const doc = documentClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      dynamoEndpoint: stack.dynamoEndpoint,
+    });
+    const posted = new Map<string, ServerFrame[]>();
+    const gone = new Set<string>();
+    const deps: ChatDeps = {
+      connections: new ConnectionStore(doc, stack.tables.connections),
+      history: new HistoryStore(doc, stack.tables.history),
+      presence: new PresenceStore(doc, stack.tables.presence),
+      rates: new RateStore(doc, stack.tables.rates),
+      members: new MemberStore(doc, stack.tables.members),
+      poster: {
+        async post(connectionId, data) {
+          if (gone.has(connectionId)) return { status: "gone" };
+          posted.set(connectionId, [...(posted.get(connectionId) ?? []), JSON.parse(new TextDecoder().decode(data))]);
+          return { status: "delivered" };
+        },
+        async close(connectionId) {
+          gone.add(connectionId);
+          return { status: "delivered" };
+        },
+      },
+    };
+    return { doc, deps, posted, gone };
+  };
+
+  it("never lets a member removed during its handshake in, nor deliver the channel to it", async () => {
+    const { doc, deps, posted } = inProcess();
+    try {
+      const channel = privateChannel();
+      const ann = { connectionId: `${channel}-ann`, username: fresh("Ann"), channel };
+      const eve = { connectionId: `${channel}-eve`, username: fresh("Eve"), channel };
+      expect(await admit(deps, ann)).toBe("admitted");
+      await join(deps, ann);
+      await handleFrame(deps, ann, JSON.stringify({ action: "invite", user: eve.username }));
+      // Eve's handshake passes admit; the owner removes her before her $connect stores her.
+      expect(await admit(deps, eve)).toBe("admitted");
+      await handleFrame(deps, ann, JSON.stringify({ action: "remove", user: eve.username }));
+      await expect(join(deps, eve)).rejects.toThrow(NoLongerMemberError);
+      await leave(deps, eve); // what $connect does before answering 403
+      await handleFrame(deps, ann, "secret plan");
+      expect(posted.get(eve.connectionId) ?? []).toEqual([]);
+      expect(await deps.rates.connectionsOf(eve.username)).toEqual({});
+    } finally {
+      doc.destroy();
+    }
+  });
+
+  it("takes a removed member out at once, even when closing its connection fails", async () => {
+    const { doc, deps, posted } = inProcess();
+    deps.poster.close = async () => ({ status: "failed", error: new Error("throttled") });
+    try {
+      const channel = privateChannel();
+      const ann = { connectionId: `${channel}-ann`, username: fresh("Ann"), channel };
+      const eve = { connectionId: `${channel}-eve`, username: fresh("Eve"), channel };
+      await admit(deps, ann);
+      await join(deps, ann);
+      await handleFrame(deps, ann, JSON.stringify({ action: "invite", user: eve.username }));
+      await admit(deps, eve);
+      await join(deps, eve);
+      await handleFrame(deps, ann, JSON.stringify({ action: "remove", user: eve.username }));
+      await handleFrame(deps, ann, "secret plan");
+      expect((posted.get(eve.connectionId) ?? []).map((frame) => frame.type)).not.toContain("message");
+      // Anything it still sends is refused, and it is told so before the server closes it.
+      await handleFrame(deps, eve, "still here?");
+      expect(posted.get(eve.connectionId)?.at(-1)).toMatchObject({ type: "error", code: "forbidden" });
+    } finally {
+      doc.destroy();
+    }
+  });
+
+  it("does not take a 410 from a recipient still in its $connect as gone", async () => {
+    const { doc, deps, gone } = inProcess();
+    try {
+      const lucy = { connectionId: `${fresh("c")}-lucy`, username: fresh("Lucy"), channel: "race" };
+      const bob = { connectionId: `${fresh("c")}-bob`, username: fresh("Bob"), channel: "race" };
+      await admit(deps, lucy);
+      await join(deps, lucy);
+      // Bob's handshake holds its connection; its $connect has not returned, so posts to it answer 410.
+      await admit(deps, bob);
+      gone.add(bob.connectionId);
+      await handleFrame(deps, lucy, JSON.stringify({ action: "dm", to: bob.username, message: "early" }));
+      expect(Object.keys((await deps.rates.connectionsOf(bob.username)) ?? {})).toEqual([bob.connectionId]);
+    } finally {
+      doc.destroy();
+    }
   });
 });
 
