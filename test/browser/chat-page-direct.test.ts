@@ -100,9 +100,15 @@ describe("direct messages on the chat page", () => {
     await ann.locator("#dm-to").press("Enter");
     expect(await ann.locator("#dm-to-hint").textContent()).toBe("That is you: direct messages go to someone else.");
     expect(await ann.locator("#dm-to").getAttribute("aria-invalid")).toBe("true");
-    expect(await ann.locator("#direct-heading").textContent()).toBe("Ben");
+    expect(await ann.locator("#direct-heading").textContent()).toBe("Direct messages with Ben");
 
     await sayDm(ann, "from a phone");
+    await expect.poll(() => dmTexts(ann)).toEqual(["from a phone"]);
+    // Escape goes back to the channel, and the list reopens the conversation.
+    await ann.locator("#dm-input").press("Escape");
+    await ann.locator("#direct").waitFor({ state: "hidden" });
+    expect(await ann.evaluate(() => document.activeElement?.id)).toBe("message-input");
+    await ann.locator('#conversation-list > li[data-with="Ben"] button').press("Enter");
     await expect.poll(() => dmTexts(ann)).toEqual(["from a phone"]);
     await ann.setViewportSize(PHONE);
     await checkAndShoot(ann, "dm-phone");
@@ -111,10 +117,10 @@ describe("direct messages on the chat page", () => {
   it("puts a direct message the chat refuses back into its box, leaving the channel's messages alone", async () => {
     const flo = await harness.open("Flo", "dm-limits");
     await messageSomeone(flo, "Rae");
-    // The 20 and the one too many must fall in one rate window, which are aligned to the clock. A dm is a chat
-    // message by the protocol, but the server counts it as another request: both rates are spent, so it is refused
-    // either way.
-    await roomInRateWindow();
+    // The 20 and the one too many must fall in one rate window (windows are aligned to the clock), after the one of
+    // the page's own requests. A dm is a chat message by the protocol, but the server counts it as another request:
+    // both rates are spent, so it is refused either way.
+    await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() % 10_000) + 50));
     await flo.evaluate(() => {
       const wschat = (window as unknown as { wschat: WebSocket }).wschat;
       const seen = window as unknown as { pongs: number };

@@ -3,7 +3,7 @@ import type { ChatClient } from "./chat-client.ts";
 import { Composer } from "./composer.ts";
 import { ConversationList } from "./conversation-list.ts";
 import { Conversations } from "./conversations.ts";
-import { byId } from "./dom.ts";
+import { byId, element } from "./dom.ts";
 import { parseServerFrame } from "./frames.ts";
 import { HistoryPager } from "./history-pager.ts";
 import { MessageLog } from "./message-log.ts";
@@ -113,6 +113,9 @@ export class DirectMessages {
       },
     );
     this.#back.addEventListener("click", () => this.showChannel());
+    this.#view.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !event.isComposing) this.showChannel();
+    });
     client.addEventListener("open", () => this.#opened());
     client.addEventListener("close", () => {
       for (const outbox of this.#outboxes.values()) outbox.disconnected();
@@ -143,7 +146,7 @@ export class DirectMessages {
     this.#open = peer;
     this.#chat.dataset.view = "direct";
     this.#view.hidden = false;
-    this.#heading.textContent = peer;
+    this.#heading.replaceChildren(element("span", "visually-hidden", "Direct messages with "), peer);
     byId("dm-log", HTMLElement).setAttribute("aria-label", `Direct messages with ${peer}`);
     this.#input.value = this.#drafts.get(peer) ?? "";
     this.#input.dispatchEvent(new Event("input"));
