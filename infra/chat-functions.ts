@@ -81,6 +81,9 @@ export class ChatFunctions extends Construct {
       ...common,
       entry: "session",
       description: "Chat POST /session: signs a session token for a username",
+      // In OIDC mode the first request after a cold start may fetch the issuer's discovery document and JWKS (5 s
+      // each at most) before it answers: room for both within HTTP API's 30-second integration limit.
+      timeout: Duration.seconds(15),
       environment: {
         CHAT_TOKEN_SECRET_ARN: tokenSecret.secretArn,
         CHAT_TOKEN_TTL: String(tokenTtl.toSeconds()),

@@ -89,8 +89,14 @@ export class ChatEvents extends Construct {
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         onFailure: deadLetters,
-        // Only records that can make an event invoke the function (the mapping checks them again).
-        filters: [FilterCriteria.filter({ eventName: FilterRule.or(...chatEventStreams[table].eventNames) })],
+        // Only records that can make an event invoke the function (the mapping checks them again): in the history,
+        // only channel messages, so direct messages (`type` dm, docs/protocol.md §7) never reach it.
+        filters: [
+          FilterCriteria.filter({
+            eventName: FilterRule.or(...chatEventStreams[table].eventNames),
+            ...(table === "history" ? { dynamodb: { NewImage: { type: { S: FilterRule.isEqual("message") } } } } : {}),
+          }),
+        ],
       });
       // The stream actions Lambda's poller uses, on this stream alone: `DynamoEventSource` would also allow
       // dynamodb:ListStreams on every resource (AWS doc "IAM policy to allow an AWS Lambda function to access

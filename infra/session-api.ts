@@ -3,6 +3,7 @@ import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -77,8 +78,15 @@ export class SessionApi extends Construct {
     for (const [name, value] of Object.entries(this.auth.sessionEnvironment)) props.session.addEnvironment(name, value);
     props.session.addEnvironment("CHAT_SESSION_RATE", String(sessionRate));
     props.session.addEnvironment("RATES_TABLE", props.rates.tableName);
-    // One conditional update per session issued (RateStore.take); the table has no index, so no wildcard.
-    props.rates.grantReadWriteData(props.session);
+    // One conditional update per session issued (RateStore.take), and only of the session counters: this function
+    // answers anyone on the internet, so it may not touch the users' rates or connection holds in the same table.
+    props.session.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:UpdateItem"],
+        resources: [props.rates.tableArn],
+        conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["session#*"] } },
+      }),
+    );
 
     this.api = new HttpApi(this, "Api", {
       apiName: `${Stack.of(this).stackName}-session`,

@@ -196,11 +196,21 @@ describe("the permissions", () => {
 
   it("let the routes, the broadcast worker, the publish and session functions keep the rates and connection holds", () => {
     const rates = `{${q.logicalId(chat.tables.rates)}.Arn}`;
-    for (const action of ["dynamodb:UpdateItem", "dynamodb:GetItem"]) {
-      expect(q.grantsOf(action, rates).roles, action).toEqual(
-        q.rolesOf(...ROUTES, "broadcast-worker", "publish", "session"),
-      );
-    }
+    expect(q.grantsOf("dynamodb:GetItem", rates).roles).toEqual(q.rolesOf(...ROUTES, "broadcast-worker", "publish"));
+    expect(q.grantsOf("dynamodb:UpdateItem", rates).roles).toEqual(
+      q.rolesOf(...ROUTES, "broadcast-worker", "publish", "session"),
+    );
+    // The session function answers anyone: it may update the session counters (session#…) and nothing else.
+    const sessionStatements = Object.values(template.findResources("AWS::IAM::Policy"))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .filter((statement) => flatten(statement.Resource).includes(q.logicalId(chat.tables.rates)))
+      .filter((statement) => statement.Condition !== undefined);
+    expect(sessionStatements).toEqual([
+      expect.objectContaining({
+        Action: "dynamodb:UpdateItem",
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["session#*"] } },
+      }),
+    ]);
     for (const name of [...ROUTES, "broadcast-worker"] as const) {
       const fn = template.findResources("AWS::Lambda::Function")[q.fnId(name)];
       expect(flatten(fn?.Properties.Environment.Variables.RATES_TABLE)).toBe(`{${q.logicalId(chat.tables.rates)}}`);

@@ -63,7 +63,11 @@ describe("events out", () => {
       const mapping = mappings.find((m) => flatten(m.EventSourceArn).includes(q.logicalId(chat.tables[table])));
       return JSON.parse(mapping?.FilterCriteria.Filters[0].Pattern);
     };
-    expect(filterOf("history")).toEqual({ eventName: ["INSERT"] });
+    // Channel messages only: a direct message (type dm) never invokes the function.
+    expect(filterOf("history")).toEqual({
+      eventName: ["INSERT"],
+      dynamodb: { NewImage: { type: { S: ["message"] } } },
+    });
     expect(filterOf("presence")).toEqual({ eventName: ["INSERT", "REMOVE"] });
   });
 
