@@ -213,6 +213,9 @@ describe("private channels on the chat page", () => {
       .toBe("You are not a member of private-x; ask its owner to invite you.");
     await bob.locator('#connection-status[data-state="offline"]').waitFor();
     expect(await access.isVisible()).toBe(true);
+    expect(await bob.locator("#members").isHidden()).toBe(true);
+    expect(await harness.seriousViolations(bob)).toEqual([]);
+    await bob.screenshot({ path: join(SCREENSHOTS, "private-refused.png") });
 
     // The owner invites Bobby from her page; the channel is told.
     await ann.locator("#member-name").fill("Bobby");

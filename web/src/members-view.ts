@@ -45,6 +45,8 @@ export class MembersView {
   #channel: string | undefined;
   /** The owner's name, `""` when known to be someone else unnamed, `undefined` when not known. */
   #owner: string | undefined;
+  /** Whether we are in the channel (so a member). */
+  #member = false;
   #pending: { action: Change; user: string; sent: boolean; timer?: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(deps: MembersDeps) {
@@ -56,12 +58,18 @@ export class MembersView {
     });
     parts.input.addEventListener("input", () => parts.input.removeAttribute("aria-invalid"));
     deps.wire.waiting("members", () => this.#pump());
-    deps.client.addEventListener("statechange", () => {
-      if (deps.client.channel === this.#channel) return;
-      this.#channel = deps.client.channel;
-      this.#owner = undefined;
-      this.#finish();
+    // Shown to members only: once a connection to the channel opened, until the page stops (refused, left).
+    deps.client.addEventListener("open", () => {
+      this.#member = true;
       this.#render();
+    });
+    deps.client.addEventListener("statechange", () => {
+      const { channel, state } = deps.client;
+      if (channel === this.#channel && state.kind !== "offline") return;
+      if (channel !== this.#channel) this.#owner = undefined;
+      this.#channel = channel;
+      this.#member = false;
+      this.#finish();
     });
   }
 
@@ -145,7 +153,7 @@ export class MembersView {
 
   #render(): void {
     const { panel, form, hint } = this.#parts;
-    panel.hidden = !isPrivate(this.#channel);
+    panel.hidden = !isPrivate(this.#channel) || !this.#member;
     form.hidden = !this.#mayChange;
     for (const button of form.querySelectorAll("button")) button.disabled = this.#pending !== undefined;
     const me = this.#deps.me();
