@@ -117,22 +117,11 @@ describe("direct messages on the chat page", () => {
   it("puts a direct message the chat refuses back into its box, leaving the channel's messages alone", async () => {
     const flo = await harness.open("Flo", "dm-limits");
     await messageSomeone(flo, "Rae");
-    // The 20 and the one too many must fall in one rate window (windows are aligned to the clock), after the one of
-    // the page's own requests. A dm is a chat message by the protocol, but the server counts it as another request:
-    // both rates are spent, so it is refused either way.
-    await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() % 10_000) + 50));
-    await flo.evaluate(() => {
-      const wschat = (window as unknown as { wschat: WebSocket }).wschat;
-      const seen = window as unknown as { pongs: number };
-      seen.pongs = 0;
-      wschat.addEventListener("message", (event) => {
-        if (JSON.parse(event.data).type === "pong") seen.pongs++;
-      });
-      for (let i = 1; i <= 20; i++) wschat.send(JSON.stringify({ action: "ping" }));
-      for (let i = 1; i <= 20; i++) wschat.send(`burst ${i}`);
-    });
+    // A dm is a chat message in the rate: the 20 and the one too many must fall in one window (aligned to the clock).
+    await roomInRateWindow();
+    for (let i = 1; i <= 20; i++)
+      await flo.evaluate((n) => (window as unknown as { wschat: WebSocket }).wschat.send(`burst ${n}`), i);
     await expect.poll(async () => (await texts(flo, "own")).length).toBe(20);
-    await expect.poll(() => flo.evaluate(() => (window as unknown as { pongs: number }).pongs)).toBe(20);
     await sayDm(flo, "one too many");
     const notice = flo.locator('#notice[data-code="rate_limited"]');
     await notice.waitFor();
