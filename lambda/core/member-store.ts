@@ -10,10 +10,7 @@ import { membersTable } from "./tables.ts";
 
 const { partitionKey, sortKey, ownerKey } = membersTable;
 
-/** Channels whose names start with this are private (PROTOCOL v2 §7). */
-export const PRIVATE_PREFIX = "private-";
-
-export const isPrivateChannel = (channel: string): boolean => channel.startsWith(PRIVATE_PREFIX);
+export { isPrivateChannel, PRIVATE_PREFIX } from "./names.ts";
 
 /** What a user is in a private channel; `none` when they may not enter it. */
 export type Role = "owner" | "member" | "none";

@@ -7,6 +7,12 @@ export const SERVER_NAME = "<server>";
 /** The channel a connection joins when it names none. */
 export const DEFAULT_CHANNEL = "default";
 
+/** Channels whose names start with this are private (PROTOCOL v2 §7). */
+export const PRIVATE_PREFIX = "private-";
+
+/** Whether a channel is private: only its members may enter it (PROTOCOL v2 §7). */
+export const isPrivateChannel = (channel: string): boolean => channel.startsWith(PRIVATE_PREFIX);
+
 const codePoints = (text: string): number => {
   let count = 0;
   for (const _ of text) count++;

@@ -1,11 +1,9 @@
+import { isPrivateChannel } from "../../lambda/core/names.ts";
 import type { ChatClient } from "./chat-client.ts";
 import { byId } from "./dom.ts";
 
-/**
- * Names starting so are private channels (PROTOCOL §7; the server's `PRIVATE_PREFIX` lives beside its DynamoDB
- * client, which the page must not bundle).
- */
-export const isPrivate = (channel: string | undefined): boolean => channel?.startsWith("private-") ?? false;
+/** Whether the page's channel is private (PROTOCOL §7), by the server's own rule. */
+export const isPrivate = (channel: string | undefined): boolean => channel !== undefined && isPrivateChannel(channel);
 
 /** The closing code browsers report for a connection that ended without a close frame: a refused handshake. */
 const ABNORMAL = 1006;
