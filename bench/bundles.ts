@@ -34,6 +34,9 @@ const entryEnv = {
   CONNECTIONS_TABLE: "chat-connections",
   HISTORY_TABLE: "chat-history",
   PRESENCE_TABLE: "chat-presence",
+  RATES_TABLE: "chat-rates",
+  MEMBERS_TABLE: "chat-members",
+  CHAT_EVENT_BUS_NAME: "chat-events",
   // As the stack sets it for every function that posts (infra/chat-stack.ts); the worker requires it.
   CHAT_MANAGEMENT_ENDPOINT: "https://abcdef1234.execute-api.us-east-1.amazonaws.com/chat",
   CHAT_TOKEN_SECRET: "a-benchmark-secret-that-is-long-enough-for-hs256",

@@ -282,6 +282,15 @@ const rateOf = (parsed: ReturnType<typeof parseClientFrame>) =>
     : ({ name: "other", max: limits.rateMaxRequests, what: "requests" } as const);
 
 /**
+ * Whether the refusal numbered `refusals` within its minute closes the connection: the 100th (exactly one caller
+ * counts it, the count being one atomic update), and every 50th after it in case that close did not take (frames
+ * already on their way still arrive, and are refused without closing it again).
+ */
+export const closesAt = (refusals: number): boolean =>
+  refusals >= limits.refusalsBeforeClose &&
+  (refusals - limits.refusalsBeforeClose) % limits.refusalsBetweenCloseRetries === 0;
+
+/**
  * Refuses a frame over its user's rate, and counts the refusal against its connection: the one that gets
  * `limits.refusalsBeforeClose` within a minute is closed (PROTOCOL v2), a client that ignores `rate_limited` being
  * one that would otherwise keep every Lambda busy refusing it. Costs no read: the rate's failed update (or nothing,
@@ -296,7 +305,7 @@ async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<ty
     reply(deps, who, errorFrame(refusal.code, refusal.message)),
     deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs),
   ]);
-  if (refusals >= limits.refusalsBeforeClose) {
+  if (closesAt(refusals)) {
     const closed = await deps.poster.close?.(who.connectionId);
     (deps.logger ?? silentLogger).warn("connection closed for ignoring rate_limited", {
       connectionId: who.connectionId,

@@ -26,6 +26,8 @@ export const limits = {
   rateWindowMs: 10_000,
   /** A connection that gets this many `rate_limited` answers within one refusal window is closed by the server. */
   refusalsBeforeClose: 100,
+  /** Refusals after which the server closes the connection again, should its first close not have taken. */
+  refusalsBetweenCloseRetries: 50,
   /** The refusal window: a minute, fixed and aligned to the epoch like the rate's. */
   refusalWindowMs: 60_000,
   /** Live connections per user; the next handshake is refused with 429. */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChatDeps, handleFrame, type Participant } from "../../lambda/core/chat.ts";
+import { type ChatDeps, closesAt, handleFrame, type Participant } from "../../lambda/core/chat.ts";
 import { ConnectionStore } from "../../lambda/core/connection-store.ts";
 import { HistoryStore } from "../../lambda/core/history-store.ts";
 import { limits } from "../../lambda/core/limits.ts";
@@ -130,7 +130,12 @@ describe(`rate accounting on ${testStore}`, () => {
           const refusals = (answers.get(id) ?? []).filter(
             ({ frame }) => frame.type === "error" && frame.code === "rate_limited",
           );
-          const expectedCloses = Math.max(0, refusals.length - limits.refusalsBeforeClose + 1);
+          const expectedCloses = Array.from({ length: refusals.length }, (_, i) => closesAt(i + 1)).filter(
+            Boolean,
+          ).length;
+          expect(expectedCloses).toBe(
+            refusals.length >= limits.refusalsBeforeClose ? 1 + Math.floor((refusals.length - 100) / 50) : 0,
+          );
           expect(closes.get(id) ?? 0, `closes of connection ${connection}`).toBe(expectedCloses);
         }
       }),

@@ -434,7 +434,7 @@ describe("$default", () => {
     expect(ddb).not.toHaveReceivedCommand(GetCommand);
   });
 
-  it("closes a connection at its 100th rate_limited answer within the minute, after answering it", async () => {
+  it("closes a connection at its 100th rate_limited answer within the minute, after answering it, once", async () => {
     ddb
       .on(UpdateCommand, {
         TableName: RATES_TABLE,
@@ -447,13 +447,20 @@ describe("$default", () => {
         Key: { key: `refused#${lucy.connectionId}#${Math.floor(NOW / 60_000)}` },
       })
       .resolvesOnce({ Attributes: { count: 99 } })
-      .resolves({ Attributes: { count: 100 } });
+      .resolvesOnce({ Attributes: { count: 100 } })
+      .resolvesOnce({ Attributes: { count: 101 } })
+      .resolves({ Attributes: { count: 150 } });
     api.on(DeleteConnectionCommand).resolves({});
     await send("flood");
     expect(api).not.toHaveReceivedCommand(DeleteConnectionCommand);
     await send("flood");
     expect(api).toHaveReceivedCommandWith(DeleteConnectionCommand, { ConnectionId: lucy.connectionId });
-    expect(sent()[lucy.connectionId]).toHaveLength(2);
+    // Frames already on their way are refused without closing it again; the 150th tries once more.
+    await send("flood");
+    expect(api).toHaveReceivedCommandTimes(DeleteConnectionCommand, 1);
+    await send("flood");
+    expect(api).toHaveReceivedCommandTimes(DeleteConnectionCommand, 2);
+    expect(sent()[lucy.connectionId]).toHaveLength(4);
     expect(deps.logger.lines).toContainEqual(
       expect.objectContaining({ level: "warn", message: "connection closed for ignoring rate_limited" }),
     );
