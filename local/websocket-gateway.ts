@@ -174,8 +174,10 @@ export class WebSocketGateway {
     // In the cloud every invocation has its own instance and memory; in one process, a thousand concurrent fan-outs
     // would hold every pending post at once, so invocations beyond the limit wait their turn, as they would for a
     // function with reserved concurrency whose throttled invocations are retried.
+    // Invocations wait their turn by connection (see ConcurrencyLimit): one flooding client cannot queue ahead of all.
+    const key = (event as { requestContext?: { connectionId?: string } }).requestContext?.connectionId;
     const run = this.instances
-      .acquire()
+      .acquire(key)
       .then(() => handler(event))
       .catch((error: unknown) => {
         this.options.logger.error("integration failed", { routeKey, error });

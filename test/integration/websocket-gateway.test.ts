@@ -224,4 +224,19 @@ describe("integration concurrency", () => {
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
     expect(() => new ConcurrencyLimit(0)).toThrow(RangeError);
   });
+  it("lets keys take turns: a key with many waiters delays another key's waiter by one turn only", async () => {
+    const limit = new ConcurrencyLimit(1);
+    await limit.acquire("held");
+    const order: string[] = [];
+    const waiter = async (key: string, label: string) => {
+      await limit.acquire(key);
+      order.push(label);
+      limit.release();
+    };
+    const flood = Array.from({ length: 5 }, (_, i) => waiter("flooder", `f${i}`));
+    const others = [waiter("lucy", "lucy"), waiter("bob", "bob"), waiter("flooder", "f5")];
+    limit.release();
+    await Promise.all([...flood, ...others]);
+    expect(order).toEqual(["f0", "lucy", "bob", "f1", "f2", "f3", "f4", "f5"]);
+  });
 });
