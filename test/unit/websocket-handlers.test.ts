@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -30,6 +31,7 @@ import {
   goneError,
   HISTORY_TABLE,
   lucy,
+  MEMBERS_TABLE,
   NOW,
   PRESENCE_TABLE,
   RATES_TABLE,
@@ -647,5 +649,91 @@ describe("$default", () => {
       statusCode: 403,
     });
     expect(api).not.toHaveReceivedCommand(PostToConnectionCommand);
+  });
+});
+
+describe("private channels and direct messages (PROTOCOL v2 §7)", () => {
+  const team = { ...lucy, channel: "private-team" };
+  const memberKey = (user: string) => ({ channel: "private-team", user });
+
+  it("refuses a stranger's handshake to a private channel with 403, lets go of its hold and stores nothing", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [MEMBERS_TABLE]: [{ ...memberKey("#owner"), owner: "Ann" }] } });
+    const result = await createConnectHandler(deps)(webSocketEvent("$connect", team));
+    expect(result).toEqual({ statusCode: 403 });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: "user#Lucy" },
+      UpdateExpression: "REMOVE #connections.#id",
+    });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    expect(presenceUpdates()).toEqual([]);
+  });
+
+  it("makes the first user of a private channel its owner, with one conditional put", async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [MEMBERS_TABLE]: [] } });
+    ddb.on(GetCommand, { TableName: MEMBERS_TABLE }).resolves({ Item: { ...memberKey("Lucy"), role: "owner" } });
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", team))).resolves.toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: MEMBERS_TABLE,
+      Item: { ...memberKey("#owner"), owner: "Lucy" },
+      ConditionExpression: "attribute_not_exists(#user)",
+    });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: MEMBERS_TABLE,
+      Item: { ...memberKey("Lucy"), role: "owner" },
+    });
+  });
+
+  it("answers an invite by a member who does not own the channel with forbidden, changing nothing", async () => {
+    ddb.on(GetCommand, { TableName: MEMBERS_TABLE }).resolves({ Item: { ...memberKey("Lucy"), role: "member" } });
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        [MEMBERS_TABLE]: [
+          { ...memberKey("Lucy"), role: "member" },
+          { ...memberKey("#owner"), owner: "Ann" },
+        ],
+      },
+    });
+    await createMessageHandler(deps)(webSocketEvent("$default", team, '{"action":"invite","user":"Bob"}'));
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "error", code: "forbidden", message: "only the channel's owner can invite" }],
+    });
+    expect(ddb).not.toHaveReceivedCommandWith(PutCommand, { TableName: MEMBERS_TABLE });
+  });
+
+  it("sends a direct message to every live connection of both users, keeps it in their conversation", async () => {
+    const live = NOW / 1000 + 7_000;
+    ddb.on(GetCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } }).resolves({
+      Item: { connections: { [lucy.connectionId]: live, LucyTab2: live, LucyOld: NOW / 1000 - 1 } },
+    });
+    ddb.on(GetCommand, { TableName: RATES_TABLE, Key: { key: "user#Bob" } }).resolves({
+      Item: { connections: { [bob.connectionId]: live } },
+    });
+    await send('{"action":"dm","to":"Bob","message":"psst"}');
+    const dm = { type: "dm", id: "msg-1", from: "Lucy", to: "Bob", message: "psst", timestamp: NOW };
+    expect(sent()).toEqual({ [lucy.connectionId]: [dm], LucyTab2: [dm], [bob.connectionId]: [dm] });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: HISTORY_TABLE,
+      Item: { ...dm, channel: "dm#Bob#Lucy", sk: historyKey(NOW, "msg-1"), expiresAt: NOW / 1000 + 86_400 },
+    });
+    // No channel was read or posted to.
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+  });
+
+  it("answers a direct message to oneself with forbidden and keeps nothing", async () => {
+    await send('{"action":"dm","to":"Lucy","message":"note"}');
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [expect.objectContaining({ type: "error", code: "forbidden" })],
+    });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it("pages a conversation from the asker's own name: history with Bob reads dm#Bob#Lucy", async () => {
+    await send('{"action":"history","with":"Bob"}');
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: HISTORY_TABLE,
+      ExpressionAttributeValues: expect.objectContaining({ ":channel": "dm#Bob#Lucy" }),
+    });
+    expect(sent()).toEqual({ [lucy.connectionId]: [{ type: "history", with: "Bob", messages: [], more: false }] });
   });
 });
