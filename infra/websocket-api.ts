@@ -132,14 +132,15 @@ export class ChatWebSocketApi extends Construct {
     this.url = this.domain?.url ?? this.stage.url;
   }
 
-  /** Lets `grantee` post to and close connections of this stage, and of no other API or stage. */
+  /** Lets `grantee` post to, close and ask about connections of this stage, and of no other API or stage. */
   grantManageConnections(grantee: IGrantable): void {
     // Narrower than WebSocketApi.grantManageConnections, which allows every stage of the API.
     acknowledgeGrantWildcards(
       grantee,
       this.stage.grantManagementApiAccess(grantee),
       "Connection ids exist only at run time, so the management API grant ends in `@connections/*`; it is fixed " +
-        "to this API and this stage, and the `*` before it is the HTTP method (POST to send, DELETE to close).",
+        "to this API and this stage, and the `*` before it is the HTTP method (POST to send, DELETE to close, GET to " +
+        "ask whether a connection is live).",
     );
   }
 }

@@ -116,14 +116,41 @@ export type Admission = "admitted" | "forbidden" | "too_many";
  */
 export async function admit(deps: ChatDeps, who: Participant): Promise<Admission> {
   const { expiresAt } = connectionRecord(who, clock(deps));
-  const hold = await deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
-  if (hold !== "held") return "too_many";
+  const take = () => deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
+  // Full: `$disconnect` is best-effort, so some held connections may be dead; asking API Gateway frees them.
+  const hold =
+    (await take()) === "held" || ((await freeDeadHolds(deps, who.username)) > 0 && (await take()) === "held");
+  if (!hold) return "too_many";
   // After the hold, so that a handshake refused for too many connections never creates (and owns) a channel.
   if (isPrivateChannel(who.channel) && (await deps.members.enter(who.channel, who.username)) === "none") {
     await deps.rates.releaseConnection(who.username, who.connectionId);
     return "forbidden";
   }
   return "admitted";
+}
+
+/**
+ * Asks API Gateway about each connection a user holds (GetConnection, at most `limits.connectionsPerUser` at once) and
+ * lets go of those it answers 410 for: connections whose `$disconnect` never ran. A connection still inside its
+ * `$connect` also answers 410 and is left alone while that may be so (`limits.connectGraceMs`). Answers how many
+ * were freed.
+ */
+async function freeDeadHolds(deps: ChatDeps, user: string): Promise<number> {
+  if (!deps.poster.probe) return 0;
+  const nowMs = clock(deps);
+  const held = Object.entries((await deps.rates.connectionsOf(user)) ?? {});
+  const freed = await Promise.all(
+    held.map(async ([connectionId, until]) => {
+      const connectedAtMs = (Number(until) - limits.connectionTtlSeconds) * 1000;
+      if (nowMs - connectedAtMs < limits.connectGraceMs) return false;
+      if ((await deps.poster.probe?.(connectionId))?.status !== "gone") return false;
+      const record = await deps.connections.remove(connectionId);
+      if (record) await depart(deps, record.channel, { connectionId, username: user });
+      else await deps.rates.releaseConnection(user, connectionId);
+      return true;
+    }),
+  );
+  return freed.filter(Boolean).length;
 }
 
 /** Thrown by {@link join} when the user was removed from the private channel while its handshake was under way. */

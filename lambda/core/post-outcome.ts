@@ -18,6 +18,11 @@ export interface Poster {
    * already. Posters that never close (test doubles of fan-outs) may leave it out.
    */
   close?(connectionId: string): Promise<PostOutcome>;
+  /**
+   * Asks whether a connection is live (the management API's GetConnection): `delivered` when it is, `gone` when API
+   * Gateway answers 410. Posters that never probe (test doubles of fan-outs) may leave it out.
+   */
+  probe?(connectionId: string): Promise<PostOutcome>;
 }
 
 /** Network errors raised before a request reached API Gateway: posting again cannot deliver twice. */

@@ -5,6 +5,7 @@ import { request as httpsRequest } from "node:https";
 import {
   type ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
+  GetConnectionCommand,
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { Sha256 } from "@smithy/core/checksum";
@@ -53,6 +54,14 @@ export function managementApiPoster(client: ApiGatewayManagementApiClient): Post
     async close(connectionId) {
       try {
         await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+        return DELIVERED;
+      } catch (error) {
+        return isGone(error) ? GONE : { status: "failed", error };
+      }
+    },
+    async probe(connectionId) {
+      try {
+        await client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
         return DELIVERED;
       } catch (error) {
         return isGone(error) ? GONE : { status: "failed", error };
@@ -265,9 +274,12 @@ export function signedHttpPoster(options: SignedHttpPosterOptions): Poster {
     async close(connectionId) {
       return once("DELETE", connectionId, NO_BODY, timeoutMs);
     },
+    async probe(connectionId) {
+      return once("GET", connectionId, NO_BODY, timeoutMs);
+    },
   };
 }
 
-/** The methods of the management API the lean poster calls: PostToConnection and DeleteConnection. */
-type Method = "POST" | "DELETE";
+/** The methods of the management API the lean poster calls: PostToConnection, DeleteConnection, GetConnection. */
+type Method = "POST" | "DELETE" | "GET";
 const NO_BODY = new Uint8Array(0);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { limits } from "../../lambda/core/limits.ts";
+import { RateStore } from "../../lambda/core/rate-store.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { type ChatClient, connect, eventually, roomInRateWindow, startTestStack } from "./harness.ts";
@@ -113,6 +114,19 @@ describe("connections per user", () => {
       }
     });
     await Promise.all([...tabs, ben].map((tab) => tab?.close()));
+  });
+
+  it("frees connections whose $disconnect was lost (API Gateway answers 410 for them) when a user is full", async () => {
+    const dan = newUser("Dan");
+    // Ten holds of connections that no longer exist, made two minutes ago: their $disconnect never ran.
+    const rates = new RateStore(stack.documentClient, stack.tables.rates);
+    const until = Math.floor(Date.now() / 1000) + limits.connectionTtlSeconds - 120;
+    for (let i = 0; i < 10; i++) expect(await rates.holdConnection(dan, `lost${i}Conn=`, until, 10)).toBe("held");
+    const client = await connect(stack, dan, "tabs-lost");
+    const held = Object.keys((await rates.connectionsOf(dan)) ?? {});
+    expect(held).toHaveLength(1);
+    expect(held[0]).not.toMatch(/^lost/);
+    await client.close();
   });
 
   it("lets at most 10 of 15 racing handshakes of one user in", async () => {

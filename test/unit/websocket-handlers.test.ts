@@ -1,6 +1,7 @@
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
+  GetConnectionCommand,
   PayloadTooLargeException,
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
@@ -123,6 +124,38 @@ describe("$connect", () => {
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
     expect(presenceUpdates()).toEqual([]);
     expect(sent()).toEqual({});
+  });
+
+  it("asks API Gateway about a full user's connections and frees the dead ones (a lost $disconnect) to let one more in", async () => {
+    const held = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, NOW / 1000 + 600]));
+    ddb
+      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+      .rejectsOnce(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }))
+      .resolves({});
+    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: held } });
+    api.on(GetConnectionCommand).resolves({});
+    api.on(GetConnectionCommand, { ConnectionId: "tab3" }).rejects(goneError());
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 200 });
+    expect(api).toHaveReceivedCommandTimes(GetConnectionCommand, 10);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      Key: { key: "user#Lucy" },
+      UpdateExpression: "REMOVE #connections.#id",
+      ExpressionAttributeNames: { "#connections": "connections", "#id": "tab3" },
+    });
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: "tab3" } });
+  });
+
+  it("leaves alone a held connection young enough to be inside its $connect, whose 410 does not mean dead", async () => {
+    const young = NOW / 1000 + 7_800 - 5;
+    const held = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, young]));
+    ddb
+      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: held } });
+    api.on(GetConnectionCommand).rejects(goneError());
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(api).not.toHaveReceivedCommand(GetConnectionCommand);
   });
 
   it("lets go of the hold and the record when storing the connection fails, and fails the handshake", async () => {
