@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { inject } from "vitest";
+import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, inject } from "vitest";
 import { WebSocket } from "ws";
 import { limits } from "../../lambda/core/limits.ts";
 import { silentLogger } from "../../lambda/core/logger.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
+import { documentClient } from "../../lambda/runtime/aws-clients.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import {
   type CreateTablesOptions,
   createTables,
@@ -27,14 +29,23 @@ function tablesOnSharedStore(dataDir?: string): LocalTableNames {
   const prefix = dataDir
     ? `d${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`
     : `t${randomBytes(6).toString("hex")}`;
-  return {
-    connections: `${prefix}-connections`,
-    history: `${prefix}-history`,
-    presence: `${prefix}-presence`,
-    rates: `${prefix}-rates`,
-    members: `${prefix}-members`,
-  };
+  return prefixed(prefix, TABLES);
 }
+
+/** Each table by its own name, to be prefixed. */
+const TABLES: LocalTableNames = {
+  connections: "connections",
+  history: "history",
+  presence: "presence",
+  rates: "rates",
+  members: "members",
+};
+
+/** Every table name of `names`, prefixed. */
+const prefixed = (prefix: string, names: LocalTableNames): LocalTableNames =>
+  Object.fromEntries(
+    Object.entries(names).map(([table, name]) => [table, `${prefix}-${name}`]),
+  ) as unknown as LocalTableNames;
 
 /** Where a test's store is: nothing to add for dynalite (embedded), the run's DynamoDB Local otherwise. */
 function storeOptions(dataDir?: string): Partial<LocalStackOptions> {
@@ -78,15 +89,42 @@ export async function startTestDynamo(
   if (testStore === "dynalite") return { ...(await startLocalDynamo(names)), names };
   const endpoint = inject("dynamoLocalEndpoint");
   const prefix = `t${randomBytes(6).toString("hex")}`;
-  const own = {
-    connections: `${prefix}-${names.connections}`,
-    history: `${prefix}-${names.history}`,
-    presence: `${prefix}-${names.presence}`,
-    rates: `${prefix}-${names.rates}`,
-    members: `${prefix}-${names.members}`,
-  };
+  const own = prefixed(prefix, names);
   await createTables(endpoint, own, options);
   return { endpoint, names: own, close: async () => {} };
+}
+
+/**
+ * The chat's tables for one test file, named `${prefix}-…` (on DynamoDB Local, with a prefix of their own as well),
+ * with TTL off (the tests write with a fixed clock in the past), and a document client for them: made before the
+ * file's tests and closed after them. Read `names` and `doc` inside tests, once the file's setup has run.
+ */
+export function useTestTables(prefix: string): {
+  readonly names: LocalTableNames;
+  readonly doc: DynamoDBDocumentClient;
+} {
+  let started: (LocalDynamo & { names: LocalTableNames }) | undefined;
+  let doc: DynamoDBDocumentClient | undefined;
+  beforeAll(async () => {
+    started = await startTestDynamo(prefixed(prefix, TABLES), { ttl: false });
+    doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: started.endpoint });
+  });
+  afterAll(async () => {
+    doc?.destroy();
+    await started?.close();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the test tables are made before the file's tests: use them inside one");
+    return value;
+  };
+  return {
+    get names() {
+      return ready(started).names;
+    },
+    get doc() {
+      return ready(doc);
+    },
+  };
 }
 
 /** `POST /session` for a username; the parsed answer and status. */

@@ -1,39 +1,18 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { HistoryPageBudget } from "../../lambda/core/frame-size.ts";
 import { type HistoryPage, HistoryStore } from "../../lambda/core/history-store.ts";
 import { historyFrame, type MessageFrame } from "../../lambda/core/server-frames.ts";
-import { documentClient } from "../../lambda/runtime/aws-clients.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
-import type { LocalDynamo } from "../../local/local-dynamo.ts";
 import { NOW } from "../fixtures.ts";
-import { startTestDynamo } from "./harness.ts";
+import { useTestTables } from "./harness.ts";
 
 // The history store against each local store (dynalite, DynamoDB Local): key ranges as DynamoDB evaluates them,
 // with a fixed clock. The clock is in the past, so TTL stays off: DynamoDB Local would delete the items as soon as
 // they are written.
 
-let names = {
-  connections: "h-connections",
-  history: "h-history",
-  presence: "h-presence",
-  rates: "h-rates",
-  members: "h-members",
-};
-let dynamo: LocalDynamo;
-let doc: ReturnType<typeof documentClient>;
-beforeAll(async () => {
-  const started = await startTestDynamo(names, { ttl: false });
-  dynamo = started;
-  names = started.names;
-  doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint });
-});
-afterAll(async () => {
-  doc.destroy();
-  await dynamo.close();
-});
+const tables = useTestTables("h");
 
-const store = (now = NOW) => new HistoryStore(doc, names.history, { now: () => now });
+const store = (now = NOW) => new HistoryStore(tables.doc, tables.names.history, { now: () => now });
 let ids = 0;
 const frame = (channel: string, timestamp: number, from = "Lucy"): MessageFrame => ({
   type: "message",
@@ -68,8 +47,8 @@ async function allPages(history: HistoryStore, channel: string, direction: "befo
 /** Items DynamoDB evaluated (`ScannedCount`) for history queries from now until the returned function is called. */
 function countScanned(): () => number {
   let scanned = 0;
-  const send = doc.send.bind(doc);
-  const spy = vi.spyOn(doc, "send").mockImplementation((async (command: unknown) => {
+  const send = tables.doc.send.bind(tables.doc);
+  const spy = vi.spyOn(tables.doc, "send").mockImplementation((async (command: unknown) => {
     const output = await send(command as never);
     scanned += (output as { ScannedCount?: number }).ScannedCount ?? 0;
     return output;
@@ -244,7 +223,8 @@ describe("history store on dynalite: a rush", () => {
   // rush pages like any other time, 50 to a page, by (timestamp, id).
   const channel = "crowded";
   const all: MessageFrame[] = [];
-  const reader = (options = {}) => new HistoryStore(doc, names.history, { now: () => NOW + 3_600_000, ...options });
+  const reader = (options = {}) =>
+    new HistoryStore(tables.doc, tables.names.history, { now: () => NOW + 3_600_000, ...options });
   beforeAll(async () => {
     const messages: { message: MessageFrame; sender: string }[] = [];
     for (let i = 0; i < 10; i++) messages.push({ message: frame(channel, NOW - 10_000 + i, "early"), sender: "early" });

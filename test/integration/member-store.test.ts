@@ -1,33 +1,12 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemberStore } from "../../lambda/core/member-store.ts";
-import { documentClient } from "../../lambda/runtime/aws-clients.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
-import type { LocalDynamo } from "../../local/local-dynamo.ts";
-import { startTestDynamo, testStore } from "./harness.ts";
+import { testStore, useTestTables } from "./harness.ts";
 
 // Private channels' members against each local store, as a model-based property: whatever sequence of entries,
 // invites and removes by whoever, a user may enter exactly when the model says they are the owner or a member.
 
-let names = {
-  connections: "m-connections",
-  history: "m-history",
-  presence: "m-presence",
-  rates: "m-rates",
-  members: "m-members",
-};
-let dynamo: LocalDynamo;
-let doc: ReturnType<typeof documentClient>;
-beforeAll(async () => {
-  const started = await startTestDynamo(names, { ttl: false });
-  dynamo = started;
-  names = started.names;
-  doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint });
-});
-afterAll(async () => {
-  doc.destroy();
-  await dynamo.close();
-});
+const tables = useTestTables("m");
 
 const USERS = ["Ann", "Bob", "Cat", "Dan"] as const;
 type User = (typeof USERS)[number];
@@ -44,7 +23,7 @@ let run = 0;
 
 describe(`private channels' members on ${testStore}`, () => {
   it("admits exactly the owner and the members the owner has invited and not removed, whoever tries what", async () => {
-    const store = new MemberStore(doc, names.members);
+    const store = new MemberStore(tables.doc, tables.names.members);
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
         const channel = `private-p${++run}`;
@@ -85,7 +64,7 @@ describe(`private channels' members on ${testStore}`, () => {
   }, 60_000);
 
   it("gives a new channel one owner however many first entries race", async () => {
-    const store = new MemberStore(doc, names.members);
+    const store = new MemberStore(tables.doc, tables.names.members);
     const roles = await Promise.all(USERS.map((user) => store.enter("private-race", user)));
     expect(roles.filter((role) => role === "owner")).toHaveLength(1);
     expect(roles.filter((role) => role === "none")).toHaveLength(USERS.length - 1);

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type ChatDeps, closesAt, handleFrame, type Participant } from "../../lambda/core/chat.ts";
 import { ConnectionStore } from "../../lambda/core/connection-store.ts";
 import { HistoryStore } from "../../lambda/core/history-store.ts";
@@ -8,11 +8,8 @@ import { MemberStore } from "../../lambda/core/member-store.ts";
 import { PresenceStore } from "../../lambda/core/presence-store.ts";
 import { RateStore } from "../../lambda/core/rate-store.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
-import { documentClient } from "../../lambda/runtime/aws-clients.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
-import type { LocalDynamo } from "../../local/local-dynamo.ts";
 import { NOW } from "../fixtures.ts";
-import { startTestDynamo, testStore } from "./harness.ts";
+import { testStore, useTestTables } from "./harness.ts";
 
 // Rate accounting across several connections of one user, as a property over the real stores: frames of up to four
 // connections (in two channels), handled at once within each 10-second window by three "Lambda instances" (each its
@@ -20,25 +17,7 @@ import { startTestDynamo, testStore } from "./harness.ts";
 // lets exactly min(20, sent) chat messages and min(20, sent) other requests through, every frame gets exactly one
 // answer, and a connection is closed exactly when it got 100 rate_limited answers within the minute.
 
-let names = {
-  connections: "ra-connections",
-  history: "ra-history",
-  presence: "ra-presence",
-  rates: "ra-rates",
-  members: "ra-members",
-};
-let dynamo: LocalDynamo;
-let doc: ReturnType<typeof documentClient>;
-beforeAll(async () => {
-  const started = await startTestDynamo(names, { ttl: false });
-  dynamo = started;
-  names = started.names;
-  doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint });
-});
-afterAll(async () => {
-  doc.destroy();
-  await dynamo.close();
-});
+const tables = useTestTables("ra");
 
 type Kind = "chat" | "who" | "ping" | "bad";
 const BODIES: Record<Kind, string> = {
@@ -86,11 +65,11 @@ describe(`rate accounting on ${testStore}`, () => {
           },
         };
         const instances: ChatDeps[] = [0, 1, 2].map(() => ({
-          connections: new ConnectionStore(doc, names.connections),
-          history: new HistoryStore(doc, names.history, { now: () => now }),
-          presence: new PresenceStore(doc, names.presence, { now: () => now }),
-          rates: new RateStore(doc, names.rates, { now: () => now }),
-          members: new MemberStore(doc, names.members),
+          connections: new ConnectionStore(tables.doc, tables.names.connections),
+          history: new HistoryStore(tables.doc, tables.names.history, { now: () => now }),
+          presence: new PresenceStore(tables.doc, tables.names.presence, { now: () => now }),
+          rates: new RateStore(tables.doc, tables.names.rates, { now: () => now }),
+          members: new MemberStore(tables.doc, tables.names.members),
           poster,
           now: () => now,
         }));

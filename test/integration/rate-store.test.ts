@@ -1,37 +1,16 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RateStore } from "../../lambda/core/rate-store.ts";
-import { documentClient } from "../../lambda/runtime/aws-clients.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
-import type { LocalDynamo } from "../../local/local-dynamo.ts";
 import { NOW } from "../fixtures.ts";
-import { startTestDynamo, testStore } from "./harness.ts";
+import { testStore, useTestTables } from "./harness.ts";
 
 // The rate store against each local store: conditional updates, nested map paths and size() as DynamoDB evaluates
 // them. The clock is fixed in the past, so TTL stays off (DynamoDB Local would delete the items at once).
 
-let names = {
-  connections: "r-connections",
-  history: "r-history",
-  presence: "r-presence",
-  rates: "r-rates",
-  members: "r-members",
-};
-let dynamo: LocalDynamo;
-let doc: ReturnType<typeof documentClient>;
-beforeAll(async () => {
-  const started = await startTestDynamo(names, { ttl: false });
-  dynamo = started;
-  names = started.names;
-  doc = documentClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, dynamoEndpoint: dynamo.endpoint });
-});
-afterAll(async () => {
-  doc.destroy();
-  await dynamo.close();
-});
+const tables = useTestTables("r");
 
 const WINDOW_START = Math.ceil(NOW / 10_000) * 10_000;
-const store = (now = WINDOW_START) => new RateStore(doc, names.rates, { now: () => now });
+const store = (now = WINDOW_START) => new RateStore(tables.doc, tables.names.rates, { now: () => now });
 const rule = { max: 20, windowMs: 10_000 };
 let keys = 0;
 const freshKey = () => `test-${testStore}-${++keys}`;
@@ -60,8 +39,8 @@ describe(`rate store on ${testStore}`, () => {
   it("gives an item a TTL just past its window", async () => {
     const key = freshKey();
     await store(WINDOW_START + 3_000).take(key, rule);
-    const { Item } = await doc.send(
-      new GetCommand({ TableName: names.rates, Key: { key: `${key}#${WINDOW_START / 10_000}` } }),
+    const { Item } = await tables.doc.send(
+      new GetCommand({ TableName: tables.names.rates, Key: { key: `${key}#${WINDOW_START / 10_000}` } }),
     );
     expect(Item).toMatchObject({ count: 1, expiresAt: (WINDOW_START + 10_000) / 1000 + 60 });
   });
