@@ -1,15 +1,15 @@
-import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
-import { HttpApi, HttpMethod, type HttpRoute, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { Duration, Stack, Validations } from "aws-cdk-lib";
+import { HttpApi, HttpMethod, type HttpRoute, type HttpStage } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import { type Grant, type IGrantable, ManagedPolicy, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { ChatFunction, type ChatLogLevel } from "./chat-function.ts";
 import type { ChatTables } from "./chat-tables.ts";
+import { throttledLoggedStage } from "./http-stage.ts";
 import { acknowledgeGrantWildcards, nagText } from "./nag.ts";
 
 /** The publish route's path (PROTOCOL §8). */
@@ -110,31 +110,15 @@ export class PublishApi extends Construct {
     if (!route) throw new Error("the publish route was not created");
     this.route = route;
 
-    const accessLogs = new LogGroup(this, "AccessLogs", {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.stage = new HttpStage(this, "Stage", {
+    this.stage = throttledLoggedStage(this, {
       httpApi: this.api,
-      stageName: "$default",
-      autoDeploy: true,
       throttle: { rateLimit, burstLimit },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: "$context.requestId",
-            time: "$context.requestTimeEpoch",
-            routeKey: "$context.routeKey",
-            path: "$context.path",
-            status: "$context.status",
-            caller: "$context.identity.userArn",
-            sourceIp: "$context.identity.sourceIp",
-            responseLength: "$context.responseLength",
-            integrationLatency: "$context.integrationLatency",
-            error: "$context.integrationErrorMessage",
-          }),
-        ),
+      logRetention: props.logRetention,
+      fields: {
+        path: "$context.path",
+        status: "$context.status",
+        caller: "$context.identity.userArn",
+        sourceIp: "$context.identity.sourceIp",
       },
     });
     this.url = this.api.apiEndpoint;

@@ -1,14 +1,14 @@
-import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
-import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { Duration, Stack, Validations } from "aws-cdk-lib";
+import { CorsHttpMethod, HttpApi, HttpMethod, type HttpStage } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Function as LambdaFunction } from "aws-cdk-lib/aws-lambda";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { SESSION_RATE_PER_MINUTE } from "../lambda/core/session-rate.ts";
 import { ChatAuth, type ChatAuthOptions } from "./auth.ts";
+import { throttledLoggedStage } from "./http-stage.ts";
 
 /** Properties of {@link SessionApi}. */
 export interface SessionApiProps {
@@ -117,30 +117,14 @@ export class SessionApi extends Construct {
       });
     }
 
-    const accessLogs = new LogGroup(this, "AccessLogs", {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.stage = new HttpStage(this, "Stage", {
+    this.stage = throttledLoggedStage(this, {
       httpApi: this.api,
-      stageName: "$default",
-      autoDeploy: true,
       throttle: { rateLimit: props.throttleRateLimit ?? 20, burstLimit: props.throttleBurstLimit ?? 40 },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: "$context.requestId",
-            time: "$context.requestTimeEpoch",
-            routeKey: "$context.routeKey",
-            status: "$context.status",
-            sourceIp: "$context.identity.sourceIp",
-            userAgent: "$context.identity.userAgent",
-            responseLength: "$context.responseLength",
-            integrationLatency: "$context.integrationLatency",
-            error: "$context.integrationErrorMessage",
-          }),
-        ),
+      logRetention: props.logRetention,
+      fields: {
+        status: "$context.status",
+        sourceIp: "$context.identity.sourceIp",
+        userAgent: "$context.identity.userAgent",
       },
     });
     this.origin = this.api.apiEndpoint;
