@@ -19,7 +19,7 @@ export interface ChannelCost {
 
 /** Assumptions of the model that no local measurement can give; each says where it comes from. */
 export interface CostAssumptions {
-  /** `$default`'s memory (infra/chat-functions.ts: 1024 MB). */
+  /** `$default`'s memory (infra/chat-functions.ts: 256 MB unless the deployment sets `messageMemory`). */
   memoryMb: number;
   /** Lambda's memory at which a function has one full vCPU; below it, CPU is allotted in proportion (AWS: 1,769 MB). */
   fullCpuMemoryMb: number;
@@ -45,7 +45,7 @@ export interface CostAssumptions {
 
 /** Default assumptions; `msPerDelivery` is replaced by the measured value. */
 export const defaultAssumptions: CostAssumptions = {
-  memoryMb: 1024,
+  memoryMb: 256,
   fullCpuMemoryMb: 1769,
   dynamoCallMs: 6,
   postRoundTripMs: 20,

@@ -39,7 +39,12 @@ export const contextKeys = {
   cognitoDomainPrefix: "cognitoDomainPrefix",
   /** New sessions per minute per source IP. Default: 60. */
   sessionRate: "sessionRate",
+  /** `$default`'s memory in MB, 128 to 10240 (more is faster for large channels, dearer for small ones). Default: 256. */
+  messageMemory: "messageMemory",
 } as const;
+
+/** Lambda's memory range, in MB. */
+const inRange = (memoryMb: number) => memoryMb >= 128 && memoryMb <= 10_240;
 
 const LOG_LEVELS: readonly ChatLogLevel[] = ["DEBUG", "INFO", "WARN", "ERROR"];
 
@@ -146,6 +151,12 @@ export function chatAppPropsFromContext(node: Node, environment: AppEnvironment 
   if (sessionRate !== undefined && !/^[1-9][0-9]{0,5}$/.test(sessionRate)) {
     throw new Error(`context ${contextKeys.sessionRate} must be a whole number from 1 to 999999, got "${sessionRate}"`);
   }
+  const messageMemory = text(node, contextKeys.messageMemory);
+  if (messageMemory !== undefined && !(/^[1-9][0-9]{2,4}$/.test(messageMemory) && inRange(Number(messageMemory)))) {
+    throw new Error(
+      `context ${contextKeys.messageMemory} must be a whole number of MB from 128 to 10240 (Lambda's range), got "${messageMemory}"`,
+    );
+  }
   const allowedOrigins = origins && origins.length > 0 ? origins : undefined;
   const auth = authFromContext(node, allowedOrigins);
   if (auth) checkAuthOptions(auth);
@@ -159,6 +170,7 @@ export function chatAppPropsFromContext(node: Node, environment: AppEnvironment 
       logLevel: logLevel as ChatLogLevel | undefined,
       ...(presenceLimit ? { presenceLimit: Number(presenceLimit) } : {}),
       ...(sessionRate ? { sessionRate: Number(sessionRate) } : {}),
+      ...(messageMemory ? { messageMemory: Number(messageMemory) } : {}),
       ...(auth ? { auth } : {}),
       ...(webSocketDomain ? { webSocketDomain } : {}),
     },

@@ -45,6 +45,8 @@ export interface ChatStackProps extends StackProps {
   readonly auth?: ChatAuthOptions;
   /** New sessions per minute per source IP; more get 429. Default: 60. */
   readonly sessionRate?: number;
+  /** `$default`'s memory in MB; see {@link ChatFunctionsProps.messageMemory}. Default: 256. */
+  readonly messageMemory?: number;
   /** Broadcast workers running at once for large channels. Default: 50. */
   readonly broadcastWorkers?: number;
   /**
@@ -119,6 +121,7 @@ export class ChatStack extends Stack {
       segmentQueue: this.broadcastWorkers.queue,
       tokenTtl: props.tokenTtl,
       presenceLimit: props.presenceLimit,
+      messageMemory: props.messageMemory,
       logLevel: props.logLevel,
       logRetention: props.logRetention,
     });

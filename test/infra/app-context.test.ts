@@ -50,7 +50,21 @@ describe("the app's context", () => {
     expect(propsFrom({}).chat).not.toHaveProperty("presenceLimit");
   });
 
+  it("reads $default's memory in MB within Lambda's range", () => {
+    expect(propsFrom({ messageMemory: "1024" }).chat?.messageMemory).toBe(1024);
+    expect(propsFrom({ messageMemory: 128 }).chat?.messageMemory).toBe(128);
+    expect(propsFrom({ messageMemory: "10240" }).chat?.messageMemory).toBe(10_240);
+    expect(propsFrom({}).chat).not.toHaveProperty("messageMemory");
+  });
+
   it.each([
+    [
+      { messageMemory: "127" },
+      /messageMemory must be a whole number of MB from 128 to 10240 \(Lambda's range\), got "127"/,
+    ],
+    [{ messageMemory: "10241" }, /messageMemory must be a whole number of MB from 128 to 10240/],
+    [{ messageMemory: "0512" }, /messageMemory must be a whole number of MB/],
+    [{ messageMemory: "1 GB" }, /messageMemory must be a whole number of MB/],
     [{ retainHistory: "no" }, /retainHistory must be "true" or "false"/],
     [{ logLevel: "LOUD" }, /logLevel must be one of/],
     [{ siteOrigin: { url: "x" } }, /siteOrigin must be a string/],

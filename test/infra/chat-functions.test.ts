@@ -106,6 +106,11 @@ describe("the functions", () => {
     });
   });
 
+  it("give $default 256 MB: posting costs the same at any size, waiting costs in proportion (bench/cost.ts)", () => {
+    const functions = template.findResources("AWS::Lambda::Function");
+    expect(functions[q.fnId("message")]?.Properties.MemorySize).toBe(256);
+  });
+
   it("need no layer and no per-Region mapping: the token key is read from Secrets Manager directly", () => {
     for (const fn of Object.values(template.findResources("AWS::Lambda::Function"))) {
       expect(fn.Properties.Layers).toBeUndefined();

@@ -225,13 +225,14 @@ describe("the outputs", () => {
 });
 
 describe("with options", () => {
-  it("limits CORS to the site, may leave the account alone, may destroy the history and sets the presence limit", () => {
+  it("limits CORS to the site, may leave the account alone, may destroy the history, sets the presence limit and $default's memory", () => {
     const custom = synthChatApp({
       chat: {
         allowedOrigins: ["https://d111111abcdef8.cloudfront.net"],
         manageApiGatewayAccount: false,
         historyRemovalPolicy: RemovalPolicy.DESTROY,
         presenceLimit: 250,
+        messageMemory: 1024,
       },
     });
     try {
@@ -246,6 +247,7 @@ describe("with options", () => {
       for (const name of ["connect", "message", "disconnect"] as const) {
         expect(functions[customQ.fnId(name)]?.Properties.Environment.Variables.CHAT_PRESENCE_LIMIT, name).toBe("250");
       }
+      expect(functions[customQ.fnId("message")]?.Properties.MemorySize).toBe(1024);
     } finally {
       custom.cleanup();
     }
