@@ -322,6 +322,12 @@ export const closesAt = (refusals: number): boolean =>
  * `limits.refusalsBeforeClose` within a minute is closed (PROTOCOL v2), a client that ignores `rate_limited` being
  * one that would otherwise keep every Lambda busy refusing it. Costs no read: the rate's failed update (or nothing,
  * when this instance saw the window full) and the refusal count's update.
+ *
+ * The closed connection's place among its user's `limits.connectionsPerUser` stays taken for
+ * `limits.closedPlaceKeptMs`: a client reconnects in one round trip, so a close that freed the place would only cost
+ * it a handshake, and its frames, refused or not, would keep taking the stage's throttle, which API Gateway shares
+ * among all clients ("Protect your WebSocket APIs in API Gateway": per account, stage or route, never per client).
+ * Kept places bound a flooding user to about `connectionsPerUser` × 100 refused frames a minute.
  */
 async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<typeof rateOf>): Promise<FrameOutcome> {
   const refusal: FrameRefusal = {
@@ -333,6 +339,9 @@ async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<ty
     deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs),
   ]);
   if (closesAt(refusals)) {
+    // Before the close, so that no reconnect can take the place between the two.
+    const keptUntil = Math.ceil((clock(deps) + limits.closedPlaceKeptMs) / 1000);
+    await deps.rates.keepPlace(who.username, who.connectionId, keptUntil);
     const closed = await deps.poster.close?.(who.connectionId);
     (deps.logger ?? silentLogger).warn("connection closed for ignoring rate_limited", {
       connectionId: who.connectionId,

@@ -32,6 +32,11 @@ export const limits = {
   refusalWindowMs: 60_000,
   /** Live connections per user; the next handshake is refused with 429. */
   connectionsPerUser: 10,
+  /**
+   * How long a connection closed for ignoring `rate_limited` keeps its place among its user's `connectionsPerUser`,
+   * so that reconnecting at once does not start the count over (see `rateLimited` in chat.ts).
+   */
+  closedPlaceKeptMs: 60_000,
   /** New sessions per source IP per session-rate window, unless the deployment says otherwise (`sessionRate`). */
   sessionsPerMinute: 60,
   /** The session rate's window: a minute, fixed and aligned to the epoch. */

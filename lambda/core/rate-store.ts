@@ -27,6 +27,8 @@ export interface RateStoreOptions {
 /** An item outlives its window by this much, so a clock a little behind never finds its counter deleted. */
 const WINDOW_TTL_SLACK_SECONDS = 60;
 const CONNECTIONS = "connections";
+/** The key of a place kept for a closed connection ({@link RateStore.keepPlace}), beside the live connections' ids. */
+const KEPT = "closed#";
 
 const checkRule = ({ max, windowMs }: RateRule) => {
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`a rate's max must be a positive integer: ${max}`);
@@ -143,7 +145,7 @@ export class RateStore {
         // condition (size() of a missing attribute is false) or as a validation error, depending on the store.
         if (!(error instanceof ConditionalCheckFailedException) && !isMissingPath(error)) throw error;
       }
-      const held = await this.connectionsOf(user);
+      const held = await this.placesOf(user);
       if (held === undefined) {
         if (await this.createHold(user, connectionId, expiresAt)) return "held";
         continue;
@@ -173,8 +175,41 @@ export class RateStore {
       });
   }
 
-  /** The connections a user holds, id → TTL, or `undefined` when the user has no item. Strongly consistent. */
+  /**
+   * Keeps the place of a connection the server is closing (for ignoring `rate_limited`) taken until `until` (epoch
+   * seconds), after its `$disconnect` has let the connection go: a client that reconnects at once finds one place
+   * fewer, and one whose every place is so kept gets 429 until they expire, instead of starting over on a new
+   * connection. Such places expire as any stale hold does, when {@link holdConnection} finds the user full.
+   */
+  async keepPlace(user: string, connectionId: string, until: number): Promise<void> {
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [partitionKey.name]: `user#${user}` },
+          UpdateExpression: "SET #connections.#kept = :until",
+          ExpressionAttributeNames: { "#connections": CONNECTIONS, "#kept": `${KEPT}${connectionId}` },
+          ExpressionAttributeValues: { ":until": until },
+        }),
+      )
+      .catch((error: unknown) => {
+        // No item (or no map): the connection held no place to keep.
+        if (!isMissingPath(error)) throw error;
+      });
+  }
+
+  /**
+   * The live connections a user holds, id → TTL, or `undefined` when the user has no item; places kept for closed
+   * connections ({@link keepPlace}) are not among them. Strongly consistent.
+   */
   async connectionsOf(user: string): Promise<Record<string, number> | undefined> {
+    const places = await this.placesOf(user);
+    if (places === undefined) return undefined;
+    return Object.fromEntries(Object.entries(places).filter(([key]) => !key.startsWith(KEPT)));
+  }
+
+  /** Every place a user holds: live connections by id, and kept places. Strongly consistent. */
+  private async placesOf(user: string): Promise<Record<string, number> | undefined> {
     const { Item } = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,

@@ -6,6 +6,7 @@ import { startOfRateWindow } from "./scenarios-limits.ts";
 
 const RATE_MAX_MESSAGES = 20;
 const CONNECTIONS_PER_USER = 10;
+const REFUSALS_BEFORE_CLOSE = 100;
 
 const isError = (code: string) => (frame: ServerFrame) => frame.type === "error" && frame.code === code;
 const systemSaying = (text: string) => (frame: ServerFrame) => frame.type === "system" && frame.message === text;
@@ -53,6 +54,33 @@ export const connectionsByUser: Scenario = {
       check(attempt < 20, "a slot was not given back after a connection closed", "101 within 10 s", again.status);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  },
+};
+
+/**
+ * PROTOCOL "Names and limits" (v2): a connection that gets 100 `rate_limited` within a minute is closed; this
+ * deployment also keeps its place among the user's 10 for a minute (docs/protocol.md), so a client that reconnects at
+ * once does not start over.
+ */
+export const floodingConnectionClosed: Scenario = {
+  name: "A connection ignoring 100 rate_limited answers is closed, and its place stays taken",
+  needsGuestSession: true,
+  async run(context) {
+    const mallory = context.username("Mallory");
+    const room = context.channel("flood");
+    const tabs: ChatSocket[] = [];
+    for (let i = 0; i < CONNECTIONS_PER_USER; i++) tabs.push(await context.join(mallory, room));
+    const [flooder, other] = tabs as [ChatSocket, ChatSocket];
+    // Enough for the 100th refusal of a minute even when a minute's edge passes during the burst.
+    for (let i = 0; i < 2 * (RATE_MAX_MESSAGES + REFUSALS_BEFORE_CLOSE) + 30; i++) flooder.send(`flood ${i}`);
+    await flooder.waitClosed("the flooding connection to be closed by the server");
+    // Long past the close's $disconnect, the place is still taken: the user has nine connections and gets no tenth.
+    for (let attempt = 0; attempt < 6; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const again = await context.handshake({ channel: room, token: await context.token(mallory) });
+      refused(again, [429], `a new connection ${attempt + 1} s after the close`);
+    }
+    await roundTrip(other);
   },
 };
 

@@ -3,7 +3,13 @@ import { broadcast, joinAndLeave, ping, plainText, presence, subprotocol } from 
 import { historyPaging } from "./scenarios-history.ts";
 import { binaryFrame, errorCodes, frameTooLarge, rateLimit, unprovokable } from "./scenarios-limits.ts";
 import { handshakeRefusals, sessionBad, sessionGood, sessionOidcRefusals } from "./scenarios-session.ts";
-import { connectionsByUser, directMessages, privateChannel, rateByUser } from "./scenarios-users.ts";
+import {
+  connectionsByUser,
+  directMessages,
+  floodingConnectionClosed,
+  privateChannel,
+  rateByUser,
+} from "./scenarios-users.ts";
 
 /**
  * The protocol's scenarios (PROTOCOL.md v2), in the order a report reads best: sessions, handshakes, the channel,
@@ -28,6 +34,7 @@ export const scenarios: readonly Scenario[] = [
   privateChannel,
   directMessages,
   connectionsByUser,
+  floodingConnectionClosed,
   rateLimit,
   rateByUser,
 ];

@@ -71,4 +71,26 @@ describe(`rate store on ${testStore}`, () => {
     expect(await store(later).holdConnection(user, "new", soon + 7_800, 10)).toBe("held");
     expect(Object.keys((await store(later).connectionsOf(user)) ?? {})).toEqual(["new"]);
   });
+
+  it("keeps a closed connection's place after its release until the time given, out of the live connections", async () => {
+    const user = `Mallory-${freshKey()}`;
+    const expiresAt = Math.floor(WINDOW_START / 1000) + 7_800;
+    const keptUntil = Math.floor(WINDOW_START / 1000) + 60;
+    for (let i = 0; i < 10; i++) expect(await store().holdConnection(user, `tab${i}`, expiresAt, 10)).toBe("held");
+    await store().keepPlace(user, "tab0", keptUntil);
+    await store().releaseConnection(user, "tab0");
+    // tab0 is gone from the live connections, yet its place is taken: the user is still full.
+    expect(Object.keys((await store().connectionsOf(user)) ?? {}).sort()).toEqual(
+      Array.from({ length: 9 }, (_, i) => `tab${i + 1}`).sort(),
+    );
+    expect(await store().holdConnection(user, "again", expiresAt, 10)).toBe("full");
+    // Once the time given has passed, the kept place goes as a stale hold does, and only then.
+    expect(await store(WINDOW_START + 59_000).holdConnection(user, "again", expiresAt, 10)).toBe("full");
+    expect(await store(WINDOW_START + 60_000).holdConnection(user, "again", expiresAt, 10)).toBe("held");
+    expect(Object.keys((await store().connectionsOf(user)) ?? {})).toHaveLength(10);
+    // A user with no item has no place to keep: nothing is written, nothing fails.
+    const nobody = `Nobody-${freshKey()}`;
+    await store().keepPlace(nobody, "c1", keptUntil);
+    expect(await store().connectionsOf(nobody)).toBeUndefined();
+  });
 });

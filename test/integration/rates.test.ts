@@ -97,6 +97,25 @@ describe("rates by user", () => {
   });
 });
 
+describe("a connection closed for flooding", () => {
+  it("keeps its place among the user's 10 for a minute, so reconnecting at once finds the user full", async () => {
+    const trudy = newUser("Trudy");
+    const tabs = await Promise.all(Array.from({ length: 10 }, () => connect(stack, trudy, "rates-f")));
+    const [flooder, other] = tabs as [ChatClient, ChatClient];
+    for (let i = 0; i < 2 * (20 + limits.refusalsBeforeClose) + 30; i++) flooder.send(`flood ${i}`);
+    await flooder.closed;
+    // Its $disconnect has let the connection go: nine live ones are left, and still no tenth gets in.
+    const rates = new RateStore(stack.documentClient, stack.tables.rates);
+    await eventually(async () => Object.keys((await rates.connectionsOf(trudy)) ?? {}).length === 9);
+    await expect(connect(stack, trudy, "rates-f")).rejects.toMatchObject({ status: 429 });
+    // The user's other connections go on as before, and another user is not affected.
+    other.send({ action: "ping" });
+    expect(await other.ofType("pong")).toMatchObject({ type: "pong" });
+    const victor = await connect(stack, newUser("Victor"), "rates-f");
+    await Promise.all([...tabs.slice(1), victor].map((tab) => tab.close()));
+  });
+});
+
 describe("connections per user", () => {
   it("refuses the 11th live connection of a user with 429, and lets one in again once one closes", async () => {
     const ann = newUser("Ann");

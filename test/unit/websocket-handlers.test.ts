@@ -146,6 +146,17 @@ describe("$connect", () => {
     expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: "tab3" } });
   });
 
+  it("refuses with 429 a user whose places are kept for connections closed for flooding, asking API Gateway nothing", async () => {
+    const kept = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30]));
+    ddb
+      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: kept } });
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(api).not.toHaveReceivedCommand(GetConnectionCommand);
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: "REMOVE #connections.#id" });
+  });
+
   it("leaves alone a held connection young enough to be inside its $connect, whose 410 does not mean dead", async () => {
     const young = NOW / 1000 + 7_800 - 5;
     const held = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, young]));
@@ -469,7 +480,7 @@ describe("$default", () => {
     expect(ddb).not.toHaveReceivedCommand(GetCommand);
   });
 
-  it("closes a connection at its 100th rate_limited answer within the minute, after answering it, once", async () => {
+  it("closes a connection at its 100th rate_limited answer within the minute, after answering it, once, keeping its place", async () => {
     ddb
       .on(UpdateCommand, {
         TableName: RATES_TABLE,
@@ -485,16 +496,35 @@ describe("$default", () => {
       .resolvesOnce({ Attributes: { count: 100 } })
       .resolvesOnce({ Attributes: { count: 101 } })
       .resolves({ Attributes: { count: 150 } });
-    api.on(DeleteConnectionCommand).resolves({});
+    const keepPlace = {
+      TableName: RATES_TABLE,
+      Key: { key: "user#Lucy" },
+      UpdateExpression: "SET #connections.#kept = :until",
+      ExpressionAttributeNames: { "#connections": "connections", "#kept": `closed#${lucy.connectionId}` },
+      ExpressionAttributeValues: { ":until": NOW / 1000 + 60 },
+    };
+    const order: string[] = [];
+    ddb.on(UpdateCommand, keepPlace).callsFake(async () => {
+      order.push("keep place");
+      return {};
+    });
+    api.on(DeleteConnectionCommand).callsFake(async () => {
+      order.push("close");
+      return {};
+    });
     await send("flood");
     expect(api).not.toHaveReceivedCommand(DeleteConnectionCommand);
+    expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, keepPlace);
     await send("flood");
     expect(api).toHaveReceivedCommandWith(DeleteConnectionCommand, { ConnectionId: lucy.connectionId });
+    // Its place among Lucy's 10 stays taken for a minute, from before the close, so a reconnect cannot take it.
+    expect(order).toEqual(["keep place", "close"]);
     // Frames already on their way are refused without closing it again; the 150th tries once more.
     await send("flood");
     expect(api).toHaveReceivedCommandTimes(DeleteConnectionCommand, 1);
     await send("flood");
     expect(api).toHaveReceivedCommandTimes(DeleteConnectionCommand, 2);
+    expect(order).toEqual(["keep place", "close", "keep place", "close"]);
     expect(sent()[lucy.connectionId]).toHaveLength(4);
     expect(deps.logger.lines).toContainEqual(
       expect.objectContaining({ level: "warn", message: "connection closed for ignoring rate_limited" }),
@@ -737,7 +767,14 @@ describe("private channels and direct messages (PROTOCOL v2 §7)", () => {
   it("sends a direct message to every live connection of both users, keeps it in their conversation", async () => {
     const live = NOW / 1000 + 7_000;
     ddb.on(GetCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } }).resolves({
-      Item: { connections: { [lucy.connectionId]: live, LucyTab2: live, LucyOld: NOW / 1000 - 1 } },
+      Item: {
+        connections: {
+          [lucy.connectionId]: live,
+          LucyTab2: live,
+          LucyOld: NOW / 1000 - 1,
+          "closed#LucyFlood": NOW / 1000 + 30,
+        },
+      },
     });
     ddb.on(GetCommand, { TableName: RATES_TABLE, Key: { key: "user#Bob" } }).resolves({
       Item: { connections: { [bob.connectionId]: live } },
