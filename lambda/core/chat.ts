@@ -117,9 +117,12 @@ export type Admission = "admitted" | "forbidden" | "too_many";
 export async function admit(deps: ChatDeps, who: Participant): Promise<Admission> {
   const { expiresAt } = connectionRecord(who, clock(deps));
   const take = () => deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
-  // Full: `$disconnect` is best-effort, so some held connections may be dead; asking API Gateway frees them.
+  // Full: `$disconnect` is best-effort, so some held connections may be dead; asking API Gateway frees them. Places
+  // kept for connections closed for flooding are not connections: nothing to ask.
+  const first = await take();
   const hold =
-    (await take()) === "held" || ((await freeDeadHolds(deps, who.username)) > 0 && (await take()) === "held");
+    first === "held" ||
+    (first === "full" && (await freeDeadHolds(deps, who.username)) > 0 && (await take()) === "held");
   if (!hold) return "too_many";
   // After the hold, so that a handshake refused for too many connections never creates (and owns) a channel.
   if (isPrivateChannel(who.channel) && (await deps.members.enter(who.channel, who.username)) === "none") {

@@ -13,8 +13,12 @@ export interface RateRule {
 /** What {@link RateStore.take} decided; a refusal says how long until the window ends. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
-/** Whether {@link RateStore.holdConnection} made room for a connection. */
-export type ConnectionHold = "held" | "full";
+/**
+ * Whether {@link RateStore.holdConnection} made room for a connection: `held`; `full` of live connections (some of
+ * which may be dead); or `kept`, every place kept for a connection closed for flooding ({@link RateStore.keepPlace}),
+ * which nothing frees before they expire.
+ */
+export type ConnectionHold = "held" | "full" | "kept";
 
 /** Options of a {@link RateStore}. */
 export interface RateStoreOptions {
@@ -48,7 +52,7 @@ const checkRule = ({ max, windowMs }: RateRule) => {
 export class RateStore {
   private readonly now: () => number;
   private readonly rememberedMax: number;
-  /** Counter item keys known to be full, and when their window ends. */
+  /** Counter item keys known to be full, and when their window ends; users whose every place is kept, and until when. */
   private readonly full = new Map<string, number>();
 
   constructor(
@@ -125,7 +129,11 @@ export class RateStore {
    */
   async holdConnection(user: string, connectionId: string, expiresAt: number, max: number): Promise<ConnectionHold> {
     checkRule({ max, windowMs: 1 });
-    const key = { [partitionKey.name]: `user#${user}` };
+    const itemKey = `user#${user}`;
+    const key = { [partitionKey.name]: itemKey };
+    // A user whose every place is kept stays so until the first expires: a client retrying its handshakes meanwhile
+    // costs this instance no DynamoDB call.
+    if ((this.full.get(itemKey) ?? 0) > this.now()) return "kept";
     const names = { "#connections": CONNECTIONS, "#id": connectionId, "#expiresAt": ttlAttribute };
     for (let attempt = 0; attempt < 4; attempt++) {
       try {
@@ -150,9 +158,15 @@ export class RateStore {
         if (await this.createHold(user, connectionId, expiresAt)) return "held";
         continue;
       }
-      const nowSeconds = Math.floor(this.now() / 1000);
+      const nowMs = this.now();
+      const nowSeconds = Math.floor(nowMs / 1000);
       const stale = Object.entries(held).filter(([, until]) => Number(until) <= nowSeconds);
-      if (stale.length === 0 && Object.keys(held).length >= max) return "full";
+      if (stale.length === 0 && Object.keys(held).length >= max) {
+        const kept = Object.entries(held).filter(([id]) => id.startsWith(KEPT));
+        if (kept.length < max) return "full";
+        this.remember(itemKey, Math.min(...kept.map(([, until]) => Number(until))) * 1000, nowMs);
+        return "kept";
+      }
       await this.dropHeld(user, stale);
     }
     return "full";

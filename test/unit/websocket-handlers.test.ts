@@ -20,6 +20,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { historyKey } from "../../lambda/core/history-keys.ts";
 import { compareCodePoints } from "../../lambda/core/names.ts";
+import { RateStore } from "../../lambda/core/rate-store.ts";
 import { ReplyTooLargeError } from "../../lambda/core/reply-size.ts";
 import { createConnectHandler } from "../../lambda/handlers/connect.ts";
 import { createDisconnectHandler } from "../../lambda/handlers/disconnect.ts";
@@ -37,6 +38,7 @@ import {
   PRESENCE_TABLE,
   RATES_TABLE,
   testChatDeps,
+  testDocumentClient,
   webSocketEvent,
 } from "../fixtures.ts";
 
@@ -147,14 +149,26 @@ describe("$connect", () => {
   });
 
   it("refuses with 429 a user whose places are kept for connections closed for flooding, asking API Gateway nothing", async () => {
-    const kept = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30]));
+    const kept = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30 + i]));
     ddb
       .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
       .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
     ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: kept } });
-    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    let now = NOW;
+    const connect = createConnectHandler({
+      ...deps,
+      rates: new RateStore(testDocumentClient(), RATES_TABLE, { now: () => now }),
+    });
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect(api).not.toHaveReceivedCommand(GetConnectionCommand);
     expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: "REMOVE #connections.#id" });
+    // Until the first kept place expires, the same instance refuses the user's handshakes with no DynamoDB call.
+    const calls = ddb.calls().length;
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(ddb.calls()).toHaveLength(calls);
+    now = NOW + 30_000;
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(ddb.calls().length).toBeGreaterThan(calls);
   });
 
   it("leaves alone a held connection young enough to be inside its $connect, whose 410 does not mean dead", async () => {
