@@ -17,6 +17,8 @@ export interface FlooderStats {
   handshakesRefused: Record<string, number>;
   /** Connections opened, reconnections included. */
   connectionsOpened: number;
+  /** Connections open now (0 while every handshake is refused). */
+  open: number;
 }
 
 /**
@@ -40,6 +42,7 @@ const stats: FlooderStats = {
   closedByServer: 0,
   handshakesRefused: {},
   connectionsOpened: 0,
+  open: 0,
 };
 let flooding = false;
 let ending = false;
@@ -70,6 +73,7 @@ interface Flooding {
   unanswered: number;
 }
 let nextId = 0;
+const openConnections = () => [...sockets].filter((flood) => flood.socket.readyState === WebSocket.OPEN).length;
 
 /** Writes until the connection has `window` frames unanswered. */
 function pump(flood: Flooding): void {
@@ -135,7 +139,7 @@ process.on("message", async (message: Start | { type: "stop" } | { type: "stats"
     flooding = false;
     process.send?.({ type: "stopped", stats });
   } else if (message.type === "stats") {
-    process.send?.({ type: "stats", stats });
+    process.send?.({ type: "stats", stats: { ...stats, open: openConnections() } });
   } else if (message.type === "end") {
     ending = true;
     for (const flood of sockets) flood.socket.terminate();

@@ -48,6 +48,14 @@ export interface FloodResult {
   p99BMs: number;
   /** p99(B) / p99(A): what one user flooding on their own connections costs everyone else's latency. */
   p99Ratio: number;
+  /**
+   * Phase B's messages sent while the flooder had no connection open: every one closed for flooding, its places kept
+   * for a minute, its handshakes refused with 429. The rest of B's messages were sent during its bursts.
+   */
+  shutOutMessages: number;
+  /** Over the deliveries of those messages (null when there were none). */
+  p50BShutOutMs: number | null;
+  p99BShutOutMs: number | null;
   flooderConnections: number;
   flooderWindow: number;
   flooder: FlooderStats & { floodSeconds: number; framesPerSecond: number };
@@ -158,19 +166,30 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
     flooder = await startHelper(new URL("flood-client.ts", import.meta.url).pathname);
     const ops = async () => (await server.ask<{ counts: DynamoOpCounts }>({ type: "ops" }, "ops")).counts;
     const flooderStats = async () => (await flooder?.ask<{ stats: FlooderStats }>({ type: "stats" }, "stats"))?.stats;
+    // Idle: no DynamoDB operation and no answer on the flooder's connections. Its handshakes refused with 429 (its
+    // places kept for a minute after its connections were closed for flooding) are retried throughout and cost the
+    // stack no DynamoDB call once it knows the user's places are kept: they do not count as activity.
     const idle = (quietMs?: number) =>
-      quiet(async () => `${(await ops()).total} ${JSON.stringify(await flooderStats())}`, quietMs);
+      quiet(async () => {
+        const { handshakesRefused: _, ...answers } = (await flooderStats()) ?? {};
+        return `${(await ops()).total} ${JSON.stringify(answers)}`;
+      }, quietMs);
 
     // The members, each a user of their own; message `m-<n>` is timed at each of them.
     const sentAt: number[] = [];
+    /** Messages of phase B sent while the flooder had no connection open (all closed, its handshakes refused). */
+    const shutOut = new Set<number>();
     let phaseLatencies: number[] = [];
+    let shutOutLatencies: number[] = [];
     let arrived = 0;
     const onFrame = (text: string) => {
       const match = MEASURED.exec(text);
       if (!match) return;
-      const at = sentAt[Number(match[1])];
+      const n = Number(match[1]);
+      const at = sentAt[n];
       if (at === undefined) return;
       phaseLatencies.push(performance.now() - at);
+      if (shutOut.has(n)) shutOutLatencies.push(performance.now() - at);
       arrived++;
     };
     const urls = await Promise.all(
@@ -196,6 +215,7 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
     let message = 0;
     const runPhase = async (phase: "A" | "B", count = messagesPerPhase): Promise<FloodPhase> => {
       phaseLatencies = [];
+      shutOutLatencies = [];
       arrived = 0;
       const first = message;
       let floodStarted = 0;
@@ -207,6 +227,7 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
       // Open loop: a message every `intervalMs` whatever happened to the ones before (no coordinated omission).
       for (let index = 0; index < count; index++) {
         const n = message++;
+        if (phase === "B" && (await flooderStats())?.open === 0) shutOut.add(n);
         sentAt[n] = performance.now();
         sockets[n % senders]?.send(JSON.stringify({ action: "send", message: `m-${n}` }));
         await sleep(intervalMs);
@@ -227,11 +248,11 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
         result.drainMs = Math.round(await idle());
       }
       for (let n = first; n < message; n++) delete sentAt[n];
-      samples.push({ phase, latencies: phaseLatencies });
+      samples.push({ phase, latencies: phaseLatencies, shutOut: shutOutLatencies });
       return result;
     };
     let floodSeconds = 0;
-    const samples: { phase: "A" | "B"; latencies: number[] }[] = [];
+    const samples: { phase: "A" | "B"; latencies: number[]; shutOut: number[] }[] = [];
     const phases: FloodPhase[] = [];
     // A few unmeasured messages first, so the stack's and the clients' code paths are compiled before timing.
     await runPhase("A", WARMUP_MESSAGES);
@@ -252,6 +273,7 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
         1,
       );
     const [p99A, p99B] = [pooled("A", 99), pooled("B", 99)];
+    const shutOutPooled = samples.flatMap((each) => each.shutOut);
     return {
       members,
       senders,
@@ -263,6 +285,9 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
       p50BMs: pooled("B", 50),
       p99BMs: p99B,
       p99Ratio: round(p99B / p99A, 2),
+      shutOutMessages: shutOut.size,
+      p50BShutOutMs: shutOut.size > 0 ? round(percentile(shutOutPooled, 50), 1) : null,
+      p99BShutOutMs: shutOut.size > 0 ? round(percentile(shutOutPooled, 99), 1) : null,
       flooderConnections,
       flooderWindow,
       flooder: {

@@ -184,7 +184,7 @@ function floodRows(f: FloodResult | null | undefined): Row[] {
   return [
     [
       `flood: ${f.members} members, send → delivery at each, p50 / p99, with one user flooding on ${f.flooderConnections} connections (${f.flooderWindow} frames unanswered each) / without`,
-      `${n(f.p50BMs, 1)} / ${n(f.p99BMs, 1)} ms (flooder: ${n(f.flooder.framesSent)} frames at ${n(f.flooder.framesPerSecond)}/s, ${n(f.flooder.refused)} refused, ${n(f.flooder.closedByServer)} connections closed by the server; ${n(lost)} deliveries lost)`,
+      `${n(f.p50BMs, 1)} / ${n(f.p99BMs, 1)} ms (flooder: ${n(f.flooder.framesSent)} frames at ${n(f.flooder.framesPerSecond)}/s, ${n(f.flooder.refused)} refused, ${n(f.flooder.closedByServer)} connections closed by the server, ${n(f.flooder.handshakesRefused["429"] ?? 0)} handshakes refused with 429; ${n(lost)} deliveries lost)${f.shutOutMessages > 0 ? `; of B's messages, the ${n(f.shutOutMessages)} sent while the flooder was shut out: ${n(f.p50BShutOutMs ?? Number.NaN, 1)} / ${n(f.p99BShutOutMs ?? Number.NaN, 1)} ms` : ""}`,
       `${n(f.p50AMs, 1)} / ${n(f.p99AMs, 1)} ms without (${f.phases.length / 2} rounds of A then B, ${f.messagesPerPhase} messages each, one every ${f.intervalMs} ms from ${f.senders} members)`,
       `p99 ${n(f.p99Ratio, 2)}× without`,
       "p99 ≤ 1.25× without",
