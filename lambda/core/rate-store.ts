@@ -201,7 +201,8 @@ export class RateStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [partitionKey.name]: `user#${user}` },
-          UpdateExpression: "SET #connections.#kept = :until",
+          // A second close of the same connection (its first did not take) does not make the place last longer.
+          UpdateExpression: "SET #connections.#kept = if_not_exists(#connections.#kept, :until)",
           ExpressionAttributeNames: { "#connections": CONNECTIONS, "#kept": `${KEPT}${connectionId}` },
           ExpressionAttributeValues: { ":until": until },
         }),

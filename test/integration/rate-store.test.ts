@@ -88,16 +88,19 @@ describe(`rate store on ${testStore}`, () => {
     expect(await store(WINDOW_START + 59_000).holdConnection(user, "again", expiresAt, 10)).toBe("full");
     expect(await store(WINDOW_START + 60_000).holdConnection(user, "again", expiresAt, 10)).toBe("held");
     expect(Object.keys((await store().connectionsOf(user)) ?? {})).toHaveLength(10);
-    // A user with no item has no place to keep: nothing is written, nothing fails.
-    // A user whose every place is kept is told so: none of them is a connection that could be found dead.
+    // A user whose every place is kept is told so: none of them is a connection that could be found dead. A second
+    // keep of the same place (a close tried again) does not make it last longer.
     const trudy = `Trudy-${freshKey()}`;
     for (let i = 0; i < 10; i++) {
       expect(await store().holdConnection(trudy, `tab${i}`, expiresAt, 10)).toBe("held");
       await store().keepPlace(trudy, `tab${i}`, keptUntil);
+      await store().keepPlace(trudy, `tab${i}`, keptUntil + 30);
       await store().releaseConnection(trudy, `tab${i}`);
     }
     expect(await store().holdConnection(trudy, "again", expiresAt, 10)).toBe("kept");
     expect(await store().connectionsOf(trudy)).toEqual({});
+    expect(await store(WINDOW_START + 60_000).holdConnection(trudy, "again", expiresAt, 10)).toBe("held");
+    // A user with no item has no place to keep: nothing is written, nothing fails.
     const nobody = `Nobody-${freshKey()}`;
     await store().keepPlace(nobody, "c1", keptUntil);
     expect(await store().connectionsOf(nobody)).toBeUndefined();

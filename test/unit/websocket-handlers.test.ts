@@ -160,6 +160,8 @@ describe("$connect", () => {
       rates: new RateStore(testDocumentClient(), RATES_TABLE, { now: () => now }),
     });
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    // One read of the user's places, and no second one to look for dead connections: a kept place is none.
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
     expect(api).not.toHaveReceivedCommand(GetConnectionCommand);
     expect(ddb).not.toHaveReceivedCommandWith(UpdateCommand, { UpdateExpression: "REMOVE #connections.#id" });
     // Until the first kept place expires, the same instance refuses the user's handshakes with no DynamoDB call.
@@ -513,7 +515,7 @@ describe("$default", () => {
     const keepPlace = {
       TableName: RATES_TABLE,
       Key: { key: "user#Lucy" },
-      UpdateExpression: "SET #connections.#kept = :until",
+      UpdateExpression: "SET #connections.#kept = if_not_exists(#connections.#kept, :until)",
       ExpressionAttributeNames: { "#connections": "connections", "#kept": `closed#${lucy.connectionId}` },
       ExpressionAttributeValues: { ":until": NOW / 1000 + 60 },
     };
@@ -542,6 +544,33 @@ describe("$default", () => {
     expect(sent()[lucy.connectionId]).toHaveLength(4);
     expect(deps.logger.lines).toContainEqual(
       expect.objectContaining({ level: "warn", message: "connection closed for ignoring rate_limited" }),
+    );
+  });
+
+  it("closes a flooding connection even when its place cannot be kept (DynamoDB throttled)", async () => {
+    ddb
+      .on(UpdateCommand, {
+        TableName: RATES_TABLE,
+        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
+      })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    ddb
+      .on(UpdateCommand, {
+        TableName: RATES_TABLE,
+        Key: { key: `refused#${lucy.connectionId}#${Math.floor(NOW / 60_000)}` },
+      })
+      .resolves({ Attributes: { count: 100 } });
+    ddb
+      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+      .rejects(Object.assign(new Error("Rate exceeded"), { name: "ProvisionedThroughputExceededException" }));
+    api.on(DeleteConnectionCommand).resolves({});
+    await send("flood");
+    expect(api).toHaveReceivedCommandWith(DeleteConnectionCommand, { ConnectionId: lucy.connectionId });
+    expect(sent()).toEqual({
+      [lucy.connectionId]: [{ type: "error", code: "rate_limited", message: "at most 20 messages per 10 seconds" }],
+    });
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "place of a connection closed for flooding not kept" }),
     );
   });
 
