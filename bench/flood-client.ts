@@ -73,7 +73,11 @@ interface Flooding {
   unanswered: number;
 }
 let nextId = 0;
-const openConnections = () => [...sockets].filter((flood) => flood.socket.readyState === WebSocket.OPEN).length;
+/** The counts so far, with the connections open now. */
+const snapshot = (): FlooderStats => ({
+  ...stats,
+  open: [...sockets].filter((flood) => flood.socket.readyState === WebSocket.OPEN).length,
+});
 
 /** Writes until the connection has `window` frames unanswered. */
 function pump(flood: Flooding): void {
@@ -137,13 +141,13 @@ process.on("message", async (message: Start | { type: "stop" } | { type: "stats"
     process.send?.({ type: "started" });
   } else if (message.type === "stop") {
     flooding = false;
-    process.send?.({ type: "stopped", stats });
+    process.send?.({ type: "stopped", stats: snapshot() });
   } else if (message.type === "stats") {
-    process.send?.({ type: "stats", stats: { ...stats, open: openConnections() } });
+    process.send?.({ type: "stats", stats: snapshot() });
   } else if (message.type === "end") {
     ending = true;
     for (const flood of sockets) flood.socket.terminate();
-    process.send?.({ type: "ended", stats });
+    process.send?.({ type: "ended", stats: snapshot() });
   }
 });
 process.send?.({ type: "ready" });

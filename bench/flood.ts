@@ -1,5 +1,6 @@
 import { pathToFileURL } from "node:url";
 import { WebSocket } from "ws";
+import { limits } from "../lambda/core/limits.ts";
 import { signSessionToken, tokenKey } from "../lambda/core/session-token.ts";
 import { DynamoOpCounter, type DynamoOpCounts } from "../local/dynamo-op-counter.ts";
 import { type Helper, startHelper } from "./child.ts";
@@ -219,6 +220,15 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
       arrived = 0;
       const first = message;
       let floodStarted = 0;
+      // Whether the flooder has a connection open, polled beside the sends so that asking never delays one.
+      let flooderOpen = true;
+      let polling = phase === "B";
+      const poll = (async () => {
+        while (polling) {
+          flooderOpen = ((await flooderStats())?.open ?? 0) > 0;
+          await sleep(50);
+        }
+      })();
       if (phase === "B") {
         await startFlooder(flooderWindow);
         floodStarted = performance.now();
@@ -227,11 +237,13 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
       // Open loop: a message every `intervalMs` whatever happened to the ones before (no coordinated omission).
       for (let index = 0; index < count; index++) {
         const n = message++;
-        if (phase === "B" && (await flooderStats())?.open === 0) shutOut.add(n);
+        if (phase === "B" && !flooderOpen) shutOut.add(n);
         sentAt[n] = performance.now();
         sockets[n % senders]?.send(JSON.stringify({ action: "send", message: `m-${n}` }));
         await sleep(intervalMs);
       }
+      polling = false;
+      await poll;
       const expected = count * members;
       const deadline = performance.now() + DELIVERY_TIMEOUT_MS;
       while (arrived < expected && performance.now() < deadline) await sleep(20);
@@ -246,6 +258,14 @@ export async function measureFlood(options: FloodOptions = {}): Promise<FloodRes
         await flooder?.ask({ type: "stop" }, "stopped");
         floodSeconds += (performance.now() - floodStarted) / 1000;
         result.drainMs = Math.round(await idle());
+        // The next phase A has the same recipients as this one had: the flooder's connections, closed for flooding,
+        // open again (idle) once their kept places have expired (`limits.closedPlaceKeptMs`).
+        const reopenBy = performance.now() + limits.closedPlaceKeptMs + 30_000;
+        while (((await flooderStats())?.open ?? 0) < flooderConnections) {
+          if (performance.now() > reopenBy) throw new Error("the flooder's connections did not open again");
+          await sleep(200);
+        }
+        await idle();
       }
       for (let n = first; n < message; n++) delete sentAt[n];
       samples.push({ phase, latencies: phaseLatencies, shutOut: shutOutLatencies });
