@@ -28,6 +28,11 @@ export interface CostAssumptions {
    * rate counter, then the history put and the channel-index query at once.
    */
   dynamoCallMs: number;
+  /**
+   * CPU of one chat message in `$default` besides its posts, on one full core: the frame parsed, the SDK's three
+   * DynamoDB calls made and answered, the core's fan-out bookkeeping. Replaced by the measured value (benchmark 9).
+   */
+  handlerCpuMs: number;
   /** API Gateway's answer to one post (the 20 ms the fan-out benchmark injects). */
   postRoundTripMs: number;
   /**
@@ -48,6 +53,7 @@ export const defaultAssumptions: CostAssumptions = {
   memoryMb: 256,
   fullCpuMemoryMb: 1769,
   dynamoCallMs: 6,
+  handlerCpuMs: 2.5,
   postRoundTripMs: 20,
   msPerDelivery: 0.25,
   concurrency: limits.broadcastConcurrency,
@@ -73,13 +79,16 @@ export function fanoutMs(members: number, assumptions: CostAssumptions = default
  * The cost of one chat message to a channel of `members`, counted operation by operation: API Gateway bills the
  * inbound frame and each delivery (a chat message reaches every member, the sender included); Lambda bills one
  * `$default` request and its duration (two DynamoDB calls in sequence — the rate update, then the put and the index
- * query at once — and the fan-out, {@link fanoutMs}); DynamoDB bills the eventually consistent index query (half a
+ * query at once —, the handler's own CPU at the share of a vCPU the memory buys, and the fan-out, {@link fanoutMs}); DynamoDB bills the eventually consistent index query (half a
  * read unit per 4 KB of each page) and two writes of under 1 KB: the user's rate counter (PROTOCOL v2 counts per user
  * across connections and channels, which the history item, kept per channel, cannot) and the history item (a chat
  * line of a few hundred characters; a message near the 4,000-character limit takes up to 16 write units in UTF-8).
  */
 export function channelCost(members: number, assumptions: CostAssumptions = defaultAssumptions): ChannelCost {
-  const lambdaMs = Math.ceil(2 * assumptions.dynamoCallMs + fanoutMs(members, assumptions));
+  const cpuShare = Math.min(1, assumptions.memoryMb / assumptions.fullCpuMemoryMb);
+  const lambdaMs = Math.ceil(
+    2 * assumptions.dynamoCallMs + assumptions.handlerCpuMs / cpuShare + fanoutMs(members, assumptions),
+  );
   const lambdaUsd =
     prices.lambdaRequestUsd + (assumptions.memoryMb / 1024) * (lambdaMs / 1000) * prices.lambdaGbSecondUsd;
   let readUnits = 0;

@@ -11,6 +11,7 @@ import { RateStore } from "../lambda/core/rate-store.ts";
 import { presenceTable } from "../lambda/core/tables.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/local-aws.ts";
 import { type LocalTableNames, startLocalDynamo } from "../local/local-dynamo.ts";
+import { benchTables } from "./bench-tables.ts";
 import { connectionIds } from "./fanout-paths.ts";
 
 /** Management API posts one join and one leave cause, by channel size (users, the newcomer included). */
@@ -58,10 +59,15 @@ async function batchPut(doc: DynamoDBDocumentClient, table: string, items: Recor
 }
 
 /**
- * Puts `members` users, one connection each, straight into the tables as their joins would have left them: the
+ * Puts `members` users (`member0`, `member1`, …), one connection each, straight into the tables as their joins would have left them: the
  * connection items (the channel index), each user's presence item and the channel's kept count.
  */
-async function seedChannel(doc: DynamoDBDocumentClient, names: LocalTableNames, channel: string, members: number) {
+export async function seedChannel(
+  doc: DynamoDBDocumentClient,
+  names: LocalTableNames,
+  channel: string,
+  members: number,
+) {
   const now = Date.now();
   const expiresAt = Math.floor(now / 1000) + limits.connectionTtlSeconds;
   const ids = connectionIds(members);
@@ -92,13 +98,7 @@ async function seedChannel(doc: DynamoDBDocumentClient, names: LocalTableNames, 
  * and PresenceStore), open a second tab, close it, and leave, counting the management API posts each step asks for.
  */
 export async function measurePresencePosts(sizes: readonly number[]): Promise<PresencePostsResult> {
-  const names = {
-    connections: "bench-connections",
-    history: "bench-history",
-    presence: "bench-presence",
-    rates: "bench-rates",
-    members: "bench-members",
-  };
+  const names = benchTables;
   const dynamo = await startLocalDynamo(names);
   const client = new DynamoDBClient({
     endpoint: dynamo.endpoint,

@@ -3,6 +3,7 @@ import type { ChannelCost } from "./cost.ts";
 import type { E2eResult } from "./e2e.ts";
 import type { FanoutResult } from "./fanout.ts";
 import type { FloodResult } from "./flood.ts";
+import type { HandlerCpuResult } from "./handler-cpu.ts";
 import type { MachineInfo } from "./machine.ts";
 import type { PresenceResult } from "./presence.ts";
 import type { ReadCostResult } from "./read-cost.ts";
@@ -24,6 +25,7 @@ export interface BenchResults {
   presence: PresenceResult | null;
   /** One user flooding beside a chatting channel, and what a refused frame costs in DynamoDB (bench/flood.ts). */
   flood: FloodResult | null;
+  handlerCpu: HandlerCpuResult | null;
   cost: Record<string, ChannelCost> | null;
   costAssumptions: unknown;
   errors: Record<string, string>;
@@ -123,10 +125,20 @@ function rows(r: BenchResults): Row[] {
   }
   out.push(...presenceRows(r.presence));
   out.push(...floodRows(r.flood));
+  if (r.handlerCpu) {
+    out.push([
+      `$default's CPU per chat message to ${n(r.handlerCpu.members)} members, posts aside (SDK calls on dynalite, core)`,
+      `${n(r.handlerCpu.cpuMsPerMessage, 2)} ms on one core (rounds: ${r.handlerCpu.rounds.map((ms) => n(ms, 2)).join(", ")})`,
+      `${n(r.handlerCpu.messages)} messages a round, one at a time`,
+      "—",
+      "— (an input of the cost model)",
+      "—",
+    ]);
+  }
   for (const [size, c] of Object.entries(r.cost ?? {})) {
     out.push([
       `cost per million deliveries, channel of ${n(Number(size))}`,
-      `$${n(c.usdPerMillionDeliveries, 3)} (Lambda $${n(c.lambdaUsd, 3)}, DynamoDB $${n(c.dynamoUsd, 3)})`,
+      `$${n(c.usdPerMillionDeliveries, 3)} (Lambda $${n(c.lambdaUsd, 3)}: ${n(c.lambdaMs)} ms; DynamoDB $${n(c.dynamoUsd, 3)})`,
       `$${n(c.apiGatewayFloorUsd, 3)} API Gateway floor`,
       `+${n(c.overheadShare * 100, 1)}%`,
       Number(size) >= 10 ? "≤ +15%" : "— (under 10 members)",

@@ -10,6 +10,7 @@ import { costModel, defaultAssumptions } from "./cost.ts";
 import { measureE2e } from "./e2e.ts";
 import { measureFanoutSuite } from "./fanout.ts";
 import { measureFlood } from "./flood.ts";
+import { measureHandlerCpu } from "./handler-cpu.ts";
 import { finishMachineInfo, machineInfo } from "./machine.ts";
 import { measurePresence } from "./presence.ts";
 import { measureReadCost } from "./read-cost.ts";
@@ -40,6 +41,7 @@ const results: BenchResults = {
   sharded: null,
   presence: null,
   flood: null,
+  handlerCpu: null,
   cost: null,
   costAssumptions: null,
   errors: {},
@@ -98,10 +100,14 @@ results.flood = await step("flood", () =>
   measureFlood(quick ? { members: 20, messagesPerPhase: 10, rounds: 1, probeFramesPerKind: 2 } : {}),
 );
 
+// The CPU of one chat message in `$default` besides its posts, for the cost model.
+results.handlerCpu = await step("handler CPU", () => measureHandlerCpu(quick ? { messages: 20, rounds: 1 } : {}));
+
 const msPerDelivery = results.fanout ? 1000 / results.fanout.posterPerSec : defaultAssumptions.msPerDelivery;
 const assumptions = {
   ...defaultAssumptions,
   msPerDelivery: Number.isFinite(msPerDelivery) ? msPerDelivery : defaultAssumptions.msPerDelivery,
+  handlerCpuMs: results.handlerCpu?.cpuMsPerMessage ?? defaultAssumptions.handlerCpuMs,
   pageSize: limits.membersPageSize,
 };
 const model = costModel([2, 10, 100, 1_000], assumptions);
