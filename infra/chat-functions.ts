@@ -21,9 +21,9 @@ export interface ChatFunctionsProps {
   readonly presenceLimit?: number;
   /**
    * `$default`'s memory in MB. Lambda gives CPU in proportion to memory (one vCPU at 1,769 MB) and bills it by the
-   * millisecond, so posting costs the same at any size below that while waiting on DynamoDB and API Gateway costs in
-   * proportion: 256 MB keeps Lambda and DynamoDB within 15% of API Gateway's own charge at 10 members (bench/cost.ts),
-   * and a 2,000-member channel is posted in about 1.3 s instead of 0.34 s at 1,024 MB. Default: 256.
+   * millisecond, so CPU costs the same at any size below that while waiting on DynamoDB and API Gateway costs in
+   * proportion: at 256 MB Lambda and DynamoDB add about 16% to API Gateway's own charge at 10 members, 19% at 1,024 MB
+   * (bench/cost.ts), and a 2,000-member channel is posted in about 1.3 s instead of 0.34 s. Default: 256.
    */
   readonly messageMemory?: number;
   /** Powertools log level of every function. Default: "INFO". */

@@ -342,18 +342,19 @@ async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<ty
     deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs),
   ]);
   if (closesAt(refusals)) {
+    const logger = deps.logger ?? silentLogger;
     // Before the close, so that no reconnect can take the place between the two. Should it fail (DynamoDB throttled,
     // as it may be during a flood), the connection is closed all the same: a close without a kept place is still one.
     const keptUntil = Math.ceil((clock(deps) + limits.closedPlaceKeptMs) / 1000);
     await deps.rates.keepPlace(who.username, who.connectionId, keptUntil).catch((error: unknown) => {
-      (deps.logger ?? silentLogger).warn("place of a connection closed for flooding not kept", {
+      logger.warn("place of a connection closed for flooding not kept", {
         connectionId: who.connectionId,
         username: who.username,
         error,
       });
     });
     const closed = await deps.poster.close?.(who.connectionId);
-    (deps.logger ?? silentLogger).warn("connection closed for ignoring rate_limited", {
+    logger.warn("connection closed for ignoring rate_limited", {
       connectionId: who.connectionId,
       username: who.username,
       refusals,

@@ -34,6 +34,9 @@ const CONNECTIONS = "connections";
 /** The key of a place kept for a closed connection ({@link RateStore.keepPlace}), beside the live connections' ids. */
 const KEPT = "closed#";
 
+/** The key of a user's item: their live connections and kept places. */
+const userKey = (user: string) => ({ [partitionKey.name]: `user#${user}` });
+
 const checkRule = ({ max, windowMs }: RateRule) => {
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`a rate's max must be a positive integer: ${max}`);
   if (!Number.isInteger(windowMs) || windowMs < 1)
@@ -129,8 +132,8 @@ export class RateStore {
    */
   async holdConnection(user: string, connectionId: string, expiresAt: number, max: number): Promise<ConnectionHold> {
     checkRule({ max, windowMs: 1 });
-    const itemKey = `user#${user}`;
-    const key = { [partitionKey.name]: itemKey };
+    const key = userKey(user);
+    const itemKey = key[partitionKey.name] as string;
     // A user whose every place is kept stays so until the first expires: a client retrying its handshakes meanwhile
     // costs this instance no DynamoDB call.
     if ((this.full.get(itemKey) ?? 0) > this.now()) return "kept";
@@ -178,7 +181,7 @@ export class RateStore {
       .send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { [partitionKey.name]: `user#${user}` },
+          Key: userKey(user),
           UpdateExpression: "REMOVE #connections.#id",
           ConditionExpression: "attribute_exists(#connections.#id)",
           ExpressionAttributeNames: { "#connections": CONNECTIONS, "#id": connectionId },
@@ -200,7 +203,7 @@ export class RateStore {
       .send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { [partitionKey.name]: `user#${user}` },
+          Key: userKey(user),
           // A second close of the same connection (its first did not take) does not make the place last longer.
           UpdateExpression: "SET #connections.#kept = if_not_exists(#connections.#kept, :until)",
           ExpressionAttributeNames: { "#connections": CONNECTIONS, "#kept": `${KEPT}${connectionId}` },
@@ -228,7 +231,7 @@ export class RateStore {
     const { Item } = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { [partitionKey.name]: `user#${user}` },
+        Key: userKey(user),
         ConsistentRead: true,
       }),
     );
@@ -241,7 +244,7 @@ export class RateStore {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { [partitionKey.name]: `user#${user}` },
+          Key: userKey(user),
           UpdateExpression: "SET #connections = :held, #expiresAt = :expiresAt",
           ConditionExpression: "attribute_not_exists(#connections)",
           ExpressionAttributeNames: { "#connections": CONNECTIONS, "#expiresAt": ttlAttribute },
@@ -262,7 +265,7 @@ export class RateStore {
         .send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: { [partitionKey.name]: `user#${user}` },
+            Key: userKey(user),
             UpdateExpression: "REMOVE #connections.#id",
             ConditionExpression: "#connections.#id = :until",
             ExpressionAttributeNames: { "#connections": CONNECTIONS, "#id": connectionId },

@@ -91,6 +91,18 @@ afterEach(() => {
   endpoints.length = 0;
 });
 
+/** Every rate's window found full: each take's conditional update fails. */
+const everyWindowFull = () =>
+  ddb
+    .on(UpdateCommand, { TableName: RATES_TABLE, ConditionExpression: "attribute_not_exists(#count) OR #count < :max" })
+    .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+/** The update counting Lucy's refusals in the current minute, to be answered with the counts a test wants. */
+const lucysRefusals = () =>
+  ddb.on(UpdateCommand, {
+    TableName: RATES_TABLE,
+    Key: { key: `refused#${lucy.connectionId}#${Math.floor(NOW / 60_000)}` },
+  });
+
 /** What each connection was sent, decoded. */
 const sent = () => {
   const frames: Record<string, unknown[]> = {};
@@ -443,12 +455,7 @@ describe("$default", () => {
   });
 
   it("answers a chat message over the user's rate with rate_limited, reading nothing, writing and sending nothing", async () => {
-    ddb
-      .on(UpdateCommand, {
-        TableName: RATES_TABLE,
-        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
-      })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    everyWindowFull();
     await send("one too many");
     expect(sent()).toEqual({
       [lucy.connectionId]: [{ type: "error", code: "rate_limited", message: "at most 20 messages per 10 seconds" }],
@@ -482,12 +489,7 @@ describe("$default", () => {
   });
 
   it("answers a request over the rate of other requests with rate_limited and does not read", async () => {
-    ddb
-      .on(UpdateCommand, {
-        TableName: RATES_TABLE,
-        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
-      })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    everyWindowFull();
     await send('{"action":"who"}');
     expect(sent()).toEqual({
       [lucy.connectionId]: [{ type: "error", code: "rate_limited", message: "at most 20 requests per 10 seconds" }],
@@ -497,17 +499,8 @@ describe("$default", () => {
   });
 
   it("closes a connection at its 100th rate_limited answer within the minute, after answering it, once, keeping its place", async () => {
-    ddb
-      .on(UpdateCommand, {
-        TableName: RATES_TABLE,
-        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
-      })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    ddb
-      .on(UpdateCommand, {
-        TableName: RATES_TABLE,
-        Key: { key: `refused#${lucy.connectionId}#${Math.floor(NOW / 60_000)}` },
-      })
+    everyWindowFull();
+    lucysRefusals()
       .resolvesOnce({ Attributes: { count: 99 } })
       .resolvesOnce({ Attributes: { count: 100 } })
       .resolvesOnce({ Attributes: { count: 101 } })
@@ -548,18 +541,8 @@ describe("$default", () => {
   });
 
   it("closes a flooding connection even when its place cannot be kept (DynamoDB throttled)", async () => {
-    ddb
-      .on(UpdateCommand, {
-        TableName: RATES_TABLE,
-        ConditionExpression: "attribute_not_exists(#count) OR #count < :max",
-      })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    ddb
-      .on(UpdateCommand, {
-        TableName: RATES_TABLE,
-        Key: { key: `refused#${lucy.connectionId}#${Math.floor(NOW / 60_000)}` },
-      })
-      .resolves({ Attributes: { count: 100 } });
+    everyWindowFull();
+    lucysRefusals().resolves({ Attributes: { count: 100 } });
     ddb
       .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
       .rejects(Object.assign(new Error("Rate exceeded"), { name: "ProvisionedThroughputExceededException" }));
