@@ -37,8 +37,8 @@ export interface ChatWebSocketApiProps {
 }
 
 /**
- * The WebSocket API: `$connect` behind the Lambda authorizer, `$disconnect` and `$default` to their functions, one
- * auto-deployed stage with throttling and JSON access logs.
+ * The WebSocket API: `$connect` behind the Lambda authorizer, `$disconnect` and `$default` (two-way) to their
+ * functions, one auto-deployed stage with throttling and JSON access logs.
  */
 export class ChatWebSocketApi extends Construct {
   /** The API. */
@@ -85,7 +85,12 @@ export class ChatWebSocketApi extends Construct {
 
     const unauthorizedRoutes = [
       this.api.addRoute("$disconnect", { integration: new WebSocketLambdaIntegration("Disconnect", props.disconnect) }),
-      this.api.addRoute("$default", { integration: new WebSocketLambdaIntegration("Message", props.message) }),
+      // Two-way: the function's result body goes back to the sender as the route response (its answer to every
+      // frame), which spares a management call per reply ("Set up route responses for WebSocket APIs in API Gateway").
+      this.api.addRoute("$default", {
+        integration: new WebSocketLambdaIntegration("Message", props.message),
+        returnResponse: true,
+      }),
     ];
     for (const route of unauthorizedRoutes) {
       Validations.of(route).acknowledge({

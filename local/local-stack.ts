@@ -238,6 +238,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       $connect: functions.$connect,
       $disconnect: functions.$disconnect,
       $default: functions.$default,
+      // As deployed (infra/websocket-api.ts): `$default` answers its sender through its route response.
+      returnResponse: ["$default"],
     },
     {
       apiId: "local",

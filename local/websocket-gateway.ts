@@ -32,7 +32,7 @@ export interface GatewayRoutes {
   readonly $connect?: LambdaHandler;
   readonly $disconnect?: LambdaHandler;
   readonly $default?: LambdaHandler;
-  /** Routes with a route response: their result `body` is sent back to the sender (two-way routes). */
+  /** Routes with a route response: their result `body` (empty without one) is sent back to the sender (two-way). */
   readonly returnResponse?: readonly string[];
 }
 
@@ -222,8 +222,10 @@ export class WebSocketGateway {
       const { connectionId, requestId } = event.requestContext;
       socket.send(JSON.stringify({ message: "Internal server error", connectionId, requestId }));
     } else if (this.routes.returnResponse?.includes("$default")) {
+      // A two-way route sends something for every invocation: a result without a body still reaches the client, as
+      // an empty frame (reported in https://github.com/serverless/serverless/issues/6816), whatever its status.
       const body = (result as { body?: unknown }).body;
-      if (typeof body === "string") socket.send(body);
+      socket.send(typeof body === "string" ? body : "");
     }
   }
 

@@ -10,7 +10,7 @@ import { isPrivateChannel, type MemberStore } from "./member-store.ts";
 import type { Poster } from "./poster.ts";
 import type { PresenceStore } from "./presence-store.ts";
 import type { RateStore } from "./rate-store.ts";
-import { isPayloadTooLarge, ReplyTooLargeError } from "./reply-size.ts";
+import { ReplyTooLargeError } from "./reply-size.ts";
 import {
   type DmFrame,
   errorFrame,
@@ -59,12 +59,17 @@ export interface Participant {
   channel: string;
 }
 
-/** What handling a client frame did, for the handler's log and result. */
-export type FrameOutcome =
+/**
+ * What handling a client frame did, for the handler's log, and `answer`: the frame its sender gets back, encoded.
+ * Every client frame has one (a chat message's own copy, a reply, an error); the handler returns it as the body of
+ * `$default`'s route response, which API Gateway sends to the sender after the invocation, with no management call.
+ */
+export type FrameOutcome = (
   | { kind: "broadcast"; messageId: string; result: BroadcastResult }
   | { kind: "direct"; messageId: string; delivered: number; gone: number }
   | { kind: "replied"; action: ClientRequest["action"] }
-  | { kind: "refused"; refusal: FrameRefusal };
+  | { kind: "refused"; refusal: FrameRefusal }
+) & { answer: string };
 
 const clock = (deps: ChatDeps) => (deps.now ?? Date.now)();
 
@@ -212,31 +217,39 @@ export async function leave(deps: ChatDeps, who: Participant): Promise<Broadcast
 }
 
 /**
- * Posts a frame to the sender. A frame over API Gateway's 128 KB is never posted (it would be refused with 413 and
- * the client would get nothing), and a 413 all the same is not a passing failure: both throw
- * {@link ReplyTooLargeError}, which the handler answers with an `internal` error frame.
+ * A frame for the sender, encoded as its route response. One over API Gateway's 128 KB could not be delivered: it
+ * throws {@link ReplyTooLargeError}, which the handler answers with an `internal` error frame (replies are paged, so
+ * that is a server fault).
  */
-async function reply(deps: ChatDeps, who: Participant, frame: ServerFrame): Promise<void> {
-  const data = encodeFrame(frame);
-  if (data.byteLength > limits.serverFrameMaxBytes) throw new ReplyTooLargeError(frame.type, data.byteLength);
-  const outcome = await deps.poster.post(who.connectionId, data);
-  if (outcome.status === "gone") {
-    // Gone is gone, as in a broadcast: the connection leaves the presence too, or its user stays listed until TTL.
-    await deps.connections.remove(who.connectionId);
-    await depart(deps, who.channel, who);
-  } else if (outcome.status === "failed" && isPayloadTooLarge(outcome.error)) {
-    throw new ReplyTooLargeError(frame.type, data.byteLength, { cause: outcome.error });
-  } else if (outcome.status === "failed") {
-    (deps.logger ?? silentLogger).warn("reply to sender failed", {
-      connectionId: who.connectionId,
-      error: outcome.error,
-    });
-  }
+function answer(frame: ServerFrame): string {
+  const text = JSON.stringify(frame);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.serverFrameMaxBytes) throw new ReplyTooLargeError(frame.type, bytes);
+  return text;
 }
 
-async function refuse(deps: ChatDeps, who: Participant, refusal: FrameRefusal): Promise<FrameOutcome> {
-  await reply(deps, who, errorFrame(refusal.code, refusal.message));
-  return { kind: "refused", refusal };
+const refuse = (refusal: FrameRefusal): FrameOutcome => ({
+  kind: "refused",
+  refusal,
+  answer: answer(errorFrame(refusal.code, refusal.message)),
+});
+
+/**
+ * Tells the sender why, then closes its connection. The frame is posted, not answered: a route response goes out
+ * after the invocation, when the connection is closed already.
+ */
+async function refuseAndClose(
+  deps: ChatDeps,
+  who: Participant,
+  refusal: FrameRefusal,
+  beforeClose?: () => Promise<void>,
+) {
+  const logger = deps.logger ?? silentLogger;
+  const told = await deps.poster.post(who.connectionId, encodeFrame(errorFrame(refusal.code, refusal.message)));
+  if (told.status === "failed")
+    logger.warn("refusal before a close not posted", { connectionId: who.connectionId, error: told.error });
+  await beforeClose?.();
+  return deps.poster.close?.(who.connectionId);
 }
 
 /** The pages of an index read whose first page has been read already. */
@@ -247,23 +260,11 @@ async function* resumed(first: IteratorResult<Member[]>, rest: AsyncIterator<Mem
 }
 
 /**
- * The members of the sender's channel, the sender always among them: when the index does not list it (it connected
- * so recently that the index lags, or its `$disconnect` is removing it right now), it gets its own message all the
- * same. Its record is never stored again here: a frame racing its connection's `$disconnect` must not bring back a
- * user who left, with a fresh TTL (a ghost). The sender is past its `$connect`, so a 410 from it means gone.
- */
-async function* withSender(who: Participant, pages: AsyncIterable<Member[]>): AsyncGenerator<Member[]> {
-  let listed = false;
-  for await (const page of pages) {
-    listed ||= page.some((member) => member.connectionId === who.connectionId);
-    yield page;
-  }
-  if (!listed) yield [{ connectionId: who.connectionId, username: who.username }];
-}
-
-/**
  * A chat message whose rate was taken: the history write and the channel's first page of members read at once, then
- * the fan-out, which never starts before the message is kept.
+ * the fan-out to the others, which never starts before the message is kept. The sender's own copy is its answer, so
+ * it gets it even when the index does not list it yet (it connected so recently that the index lags). Its record is
+ * never stored again here: a frame racing its connection's `$disconnect` must not bring back a user who left, with a
+ * fresh TTL (a ghost).
  */
 async function sendMessage(deps: ChatDeps, who: Participant, text: string): Promise<FrameOutcome> {
   const frame = newMessage(deps, who.channel, who.username, text);
@@ -275,9 +276,11 @@ async function sendMessage(deps: ChatDeps, who: Participant, text: string): Prom
       throw error;
     }),
   ]);
-  const members = withSender(who, resumed(first, pages));
-  const result = await timedFanOut(deps, who.channel, frame, { pages: members });
-  return { kind: "broadcast", messageId: frame.id, result };
+  const result = await timedFanOut(deps, who.channel, frame, {
+    pages: resumed(first, pages),
+    exclude: who.connectionId,
+  });
+  return { kind: "broadcast", messageId: frame.id, result, answer: answer(frame) };
 }
 
 const newMessage = (deps: ChatDeps, channel: string, from: string, message: string): MessageFrame => ({
@@ -337,23 +340,21 @@ async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<ty
     code: "rate_limited",
     message: `at most ${rate.max} ${rate.what} per ${limits.rateWindowMs / 1000} seconds`,
   };
-  const [, refusals] = await Promise.all([
-    reply(deps, who, errorFrame(refusal.code, refusal.message)),
-    deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs),
-  ]);
+  const refusals = await deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs);
   if (closesAt(refusals)) {
     const logger = deps.logger ?? silentLogger;
-    // Before the close, so that no reconnect can take the place between the two. Should it fail (DynamoDB throttled,
-    // as it may be during a flood), the connection is closed all the same: a close without a kept place is still one.
+    // The place is kept before the close, so that no reconnect can take it between the two. Should keeping it fail
+    // (DynamoDB throttled, as it may be during a flood), the connection is closed all the same.
     const keptUntil = Math.ceil((clock(deps) + limits.closedPlaceKeptMs) / 1000);
-    await deps.rates.keepPlace(who.username, who.connectionId, keptUntil).catch((error: unknown) => {
-      logger.warn("place of a connection closed for flooding not kept", {
-        connectionId: who.connectionId,
-        username: who.username,
-        error,
+    const keep = () =>
+      deps.rates.keepPlace(who.username, who.connectionId, keptUntil).catch((error: unknown) => {
+        logger.warn("place of a connection closed for flooding not kept", {
+          connectionId: who.connectionId,
+          username: who.username,
+          error,
+        });
       });
-    });
-    const closed = await deps.poster.close?.(who.connectionId);
+    const closed = await refuseAndClose(deps, who, refusal, keep);
     logger.warn("connection closed for ignoring rate_limited", {
       connectionId: who.connectionId,
       username: who.username,
@@ -361,7 +362,7 @@ async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<ty
       outcome: closed?.status ?? "no close",
     });
   }
-  return { kind: "refused", refusal };
+  return refuse(refusal);
 }
 
 /**
@@ -388,13 +389,12 @@ async function historyPage(deps: ChatDeps, who: Participant, request: HistoryReq
 
 /**
  * A direct message (PROTOCOL v2 §7): kept in the pair's conversation, then posted to every live connection of the
- * recipient and of the sender, whatever channel each is in, as their users' connection items list them. The
+ * recipient and of the sender (the sending one answered instead), whatever channel each is in, as their users' connection items list them. The
  * recipient offline, it is kept all the same and read later with `history` `with`. A connection found gone is
  * removed, leaves its channel's presence and lets go of its hold, as in a broadcast.
  */
 async function sendDirect(deps: ChatDeps, who: Participant, to: string, message: string): Promise<FrameOutcome> {
-  if (to === who.username)
-    return refuse(deps, who, { code: "forbidden", message: "a direct message needs another user" });
+  if (to === who.username) return refuse({ code: "forbidden", message: "a direct message needs another user" });
   const frame: DmFrame = {
     type: "dm",
     id: (deps.newId ?? randomUUID)(),
@@ -406,12 +406,13 @@ async function sendDirect(deps: ChatDeps, who: Participant, to: string, message:
   await deps.history.append(frame, conversationKey(who.username, to));
   const nowSeconds = Math.floor(frame.timestamp / 1000);
   const held = await Promise.all([who.username, to].map((user) => deps.rates.connectionsOf(user)));
-  const targets = new Map<string, string>([[who.connectionId, who.username]]);
+  /** The other connections of both users; the sending one gets its copy as its answer. */
+  const targets = new Map<string, string>();
   /** Connections this young may still be inside their `$connect`, where a 410 does not mean gone. */
   const connecting = new Set<string>();
   held.forEach((connections, i) => {
     for (const [id, until] of Object.entries(connections ?? {})) {
-      if (Number(until) <= nowSeconds) continue;
+      if (Number(until) <= nowSeconds || id === who.connectionId) continue;
       targets.set(id, i === 0 ? who.username : to);
       const connectedAtMs = (Number(until) - limits.connectionTtlSeconds) * 1000;
       if (frame.timestamp - connectedAtMs < limits.connectGraceMs) connecting.add(id);
@@ -432,16 +433,20 @@ async function sendDirect(deps: ChatDeps, who: Participant, to: string, message:
     if (record) await depart(deps, record.channel, member);
     else await deps.rates.releaseConnection(member.username, member.connectionId);
   }
-  return { kind: "direct", messageId: frame.id, delivered, gone: gone.length };
+  return { kind: "direct", messageId: frame.id, delivered, gone: gone.length, answer: answer(frame) };
 }
 
 /**
  * `invite` and `remove` (PROTOCOL v2 §7): only the owner of a private channel changes its members. The channel is
  * told who was added or removed; a removed member's connections to it are closed.
  */
-async function changeMembers(deps: ChatDeps, who: Participant, request: { action: "invite" | "remove"; user: string }) {
+async function changeMembers(
+  deps: ChatDeps,
+  who: Participant,
+  request: { action: "invite" | "remove"; user: string },
+): Promise<FrameOutcome> {
   if (!isPrivateChannel(who.channel)) {
-    return refuse(deps, who, { code: "forbidden", message: "only private channels have members" });
+    return refuse({ code: "forbidden", message: "only private channels have members" });
   }
   const { action, user } = request;
   const change =
@@ -453,12 +458,11 @@ async function changeMembers(deps: ChatDeps, who: Participant, request: { action
       action === "remove" && user === who.username
         ? "the owner cannot be removed"
         : `only the channel's owner can ${action}`;
-    return refuse(deps, who, { code: "forbidden", message: what });
+    return refuse({ code: "forbidden", message: what });
   }
   if (change === "unchanged") {
     const what = action === "invite" ? `${user} is already a member` : `${user} is not a member`;
-    await reply(deps, who, systemFrame(who.channel, what, clock(deps)));
-    return { kind: "replied", action } as const;
+    return { kind: "replied", action, answer: answer(systemFrame(who.channel, what, clock(deps))) };
   }
   if (action === "remove") {
     // Out of the channel's membership at once, whether or not each close succeeds (or finds the connection still in
@@ -480,8 +484,9 @@ async function changeMembers(deps: ChatDeps, who: Participant, request: { action
     );
   }
   const notice = action === "invite" ? `${who.username} added ${user}` : `${who.username} removed ${user}`;
-  await timedFanOut(deps, who.channel, systemFrame(who.channel, notice, clock(deps)));
-  return { kind: "replied", action } as const;
+  const frame = systemFrame(who.channel, notice, clock(deps));
+  await timedFanOut(deps, who.channel, frame, { exclude: who.connectionId });
+  return { kind: "replied", action, answer: answer(frame) };
 }
 
 /** The seed's onMessage, and the rest of PROTOCOL §4: one client frame from a connection. */
@@ -490,7 +495,7 @@ export async function handleFrame(deps: ChatDeps, who: Participant, body: string
   const rate = rateOf(parsed);
   const taken = await deps.rates.take(`${rate.name}#${who.username}`, { max: rate.max, windowMs: limits.rateWindowMs });
   if (!taken.allowed) return rateLimited(deps, who, rate);
-  if (!parsed.ok) return refuse(deps, who, parsed.refusal);
+  if (!parsed.ok) return refuse(parsed.refusal);
   const { request } = parsed;
   if (
     inChannel(request) &&
@@ -498,12 +503,9 @@ export async function handleFrame(deps: ChatDeps, who: Participant, body: string
     !(await deps.members.isMember(who.channel, who.username))
   ) {
     // Removed while connected: it reads and writes nothing more there, is told why, and its connection is closed.
-    const outcome = await refuse(deps, who, {
-      code: "forbidden",
-      message: "you are no longer a member of this channel",
-    });
-    await deps.poster.close?.(who.connectionId);
-    return outcome;
+    const refusal: FrameRefusal = { code: "forbidden", message: "you are no longer a member of this channel" };
+    await refuseAndClose(deps, who, refusal);
+    return refuse(refusal);
   }
   switch (request.action) {
     case "send":
@@ -514,23 +516,18 @@ export async function handleFrame(deps: ChatDeps, who: Participant, body: string
     case "remove":
       return changeMembers(deps, who, request);
     case "ping":
-      await reply(deps, who, pongFrame(clock(deps)));
-      break;
+      return { kind: "replied", action: request.action, answer: answer(pongFrame(clock(deps))) };
     case "who":
-      await reply(deps, who, await presence(deps, who.channel));
-      break;
+      return { kind: "replied", action: request.action, answer: answer(await presence(deps, who.channel)) };
     case "history":
-      await reply(deps, who, await historyPage(deps, who, request));
-      break;
+      return { kind: "replied", action: request.action, answer: answer(await historyPage(deps, who, request)) };
   }
-  return { kind: "replied", action: request.action };
 }
 
 /** Whether a request reads or writes the connection's channel (a private one's members only may). */
 const inChannel = (request: ClientRequest) =>
   request.action === "send" || request.action === "who" || (request.action === "history" && request.with === undefined);
 
-/** Tells the sender that the server failed, without closing its connection. */
-export async function replyInternalError(deps: ChatDeps, who: Participant, requestId: string): Promise<void> {
-  await reply(deps, who, errorFrame("internal", `something went wrong on our side (request ${requestId})`));
-}
+/** The answer telling the sender that the server failed; its connection stays open. */
+export const internalErrorAnswer = (requestId: string): string =>
+  answer(errorFrame("internal", `something went wrong on our side (request ${requestId})`));

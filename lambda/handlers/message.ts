@@ -1,10 +1,14 @@
-import { handleFrame, replyInternalError } from "../core/chat.ts";
+import { handleFrame, internalErrorAnswer } from "../core/chat.ts";
+import { errorFrame } from "../core/server-frames.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
 import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
 
 /**
- * `$default`: one client frame. Every answer to the sender (replies and error frames) goes through the management
- * API, so the connection is never closed for a bad frame and the route needs no route response.
+ * `$default`: one client frame. The route has a route response (two-way: infra/chat-stack.ts), so the body returned
+ * here is sent back to the sender by API Gateway, with no management call: every frame's answer (its own copy of a
+ * chat message, a reply, an error frame, `internal` when handling failed) goes that way, and the connection is never
+ * closed for a bad frame. A two-way route sends something for every invocation, an empty frame when the result has no
+ * body, so every result here has one.
  */
 export function createMessageHandler(deps: WebSocketHandlerDeps) {
   const handle = async (event: WebSocketEvent): Promise<WebSocketResult> => {
@@ -12,25 +16,22 @@ export function createMessageHandler(deps: WebSocketHandlerDeps) {
     const who = participantOf(event);
     if (!who) {
       deps.logger.error("message without authorizer context", { requestId, connectionId });
-      return { statusCode: 403 };
+      return { statusCode: 403, body: internalErrorAnswer(requestId) };
     }
     if (event.isBase64Encoded === true) {
       // Cannot happen on AWS: API Gateway closes a connection with 1003 on a binary frame and invokes no route
       // ("Binary media types for WebSocket APIs"). Refused unread, should anything else send one.
       deps.logger.warn("binary frame refused", { requestId, connectionId });
-      return { statusCode: 400 };
+      return { statusCode: 400, body: JSON.stringify(errorFrame("bad_request", "binary frames are not supported")) };
     }
     const chat = chatDepsFor(deps);
     try {
-      const outcome = await handleFrame(chat, who, event.body ?? "");
+      const { answer, ...outcome } = await handleFrame(chat, who, event.body ?? "");
       deps.logger.info("frame handled", { requestId, connectionId, channel: who.channel, outcome });
-      return { statusCode: 200 };
+      return { statusCode: 200, body: answer };
     } catch (error) {
       deps.logger.error("frame failed", { requestId, connectionId, channel: who.channel, error });
-      await replyInternalError(chat, who, requestId).catch((replyError: unknown) => {
-        deps.logger.error("internal-error reply failed", { requestId, connectionId, error: replyError });
-      });
-      return { statusCode: 500 };
+      return { statusCode: 500, body: internalErrorAnswer(requestId) };
     }
   };
   return async (event: WebSocketEvent): Promise<WebSocketResult> => {

@@ -42,6 +42,20 @@ describe("the WebSocket API", () => {
     expect(q.routeTarget("$default")).toBe(q.fnId("message"));
   });
 
+  it("makes $default alone two-way: its function's result is sent back to the sender as the route response", () => {
+    const routes = template.findResources("AWS::ApiGatewayV2::Route");
+    const twoWay = Object.entries(routes).filter(
+      ([, r]) => r.Properties.RouteResponseSelectionExpression === "$default",
+    );
+    expect(twoWay.map(([, r]) => r.Properties.RouteKey)).toEqual(["$default"]);
+    const responses = Object.values(template.findResources("AWS::ApiGatewayV2::RouteResponse")).map(
+      (r) => r.Properties,
+    );
+    expect(responses).toEqual([
+      { ApiId: expect.anything(), RouteId: { Ref: twoWay[0]?.[0] }, RouteResponseKey: "$default" },
+    ]);
+  });
+
   it("authorizes with the authorizer function, called for every handshake whichever way the token comes", () => {
     const authorizers = Object.values(template.findResources("AWS::ApiGatewayV2::Authorizer"));
     expect(authorizers).toHaveLength(1);

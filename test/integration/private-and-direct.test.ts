@@ -285,9 +285,12 @@ describe("nobody reads what is not theirs", () => {
               await handleFrame(deps, who(from), JSON.stringify({ action: "dm", to: users[to], message: `m${i}` }));
               if (from !== to) kept.push({ from: users[from] as string, to: users[to] as string, message: `m${i}` });
             }
-            posted.clear();
-            await handleFrame(deps, who(asker), JSON.stringify({ action: "history", with: users[peer] }));
-            const [answer] = posted.get(who(asker).connectionId) ?? [];
+            const { answer: reply } = await handleFrame(
+              deps,
+              who(asker),
+              JSON.stringify({ action: "history", with: users[peer] }),
+            );
+            const answer = JSON.parse(reply) as unknown;
             const pair = new Set([users[asker], users[peer]]);
             const theirs = asker === peer ? [] : kept.filter((m) => pair.has(m.from) && pair.has(m.to));
             expect(answer).toMatchObject({ type: "history", with: users[peer], more: false });

@@ -49,14 +49,14 @@ describe(`rate accounting on ${testStore}`, () => {
           for (let i = 0; i < 125; i++) frames.push({ connection: flood, kind: "chat", window: 0, instance: i % 3 });
         }
         let now = NOW;
-        let current = 0;
+        /** Each frame's answer (its route response), by connection. */
         const answers = new Map<string, { frame: ServerFrame; window: number }[]>();
         const closes = new Map<string, number>();
+        /** Frames posted to each connection: only the refusals told before a close. */
+        const posts = new Map<string, ServerFrame[]>();
         const poster = {
           async post(connectionId: string, data: Uint8Array) {
-            const list = answers.get(connectionId) ?? [];
-            list.push({ frame: JSON.parse(new TextDecoder().decode(data)), window: current });
-            answers.set(connectionId, list);
+            posts.set(connectionId, [...(posts.get(connectionId) ?? []), JSON.parse(new TextDecoder().decode(data))]);
             return { status: "delivered" as const };
           },
           async close(connectionId: string) {
@@ -80,13 +80,16 @@ describe(`rate accounting on ${testStore}`, () => {
         });
 
         for (const window of [0, 1, 2]) {
-          current = window;
           now = NOW + window * limits.rateWindowMs + 500;
           const inWindow = frames.filter((frame) => frame.window === window);
           await Promise.all(
-            inWindow.map((frame) =>
-              handleFrame(instances[frame.instance] as ChatDeps, participant(frame.connection), BODIES[frame.kind]),
-            ),
+            inWindow.map(async (frame) => {
+              const who = participant(frame.connection);
+              const { answer } = await handleFrame(instances[frame.instance] as ChatDeps, who, BODIES[frame.kind]);
+              const list = answers.get(who.connectionId) ?? [];
+              list.push({ frame: JSON.parse(answer), window });
+              answers.set(who.connectionId, list);
+            }),
           );
           const answered = [...answers.values()]
             .flat()
@@ -116,6 +119,10 @@ describe(`rate accounting on ${testStore}`, () => {
             refusals.length >= limits.refusalsBeforeClose ? 1 + Math.floor((refusals.length - 100) / 50) : 0,
           );
           expect(closes.get(id) ?? 0, `closes of connection ${connection}`).toBe(expectedCloses);
+          // Each close is told first by a post: its answer would come after the connection is gone.
+          expect((posts.get(id) ?? []).map((frame) => frame.type === "error" && frame.code)).toEqual(
+            Array.from({ length: expectedCloses }, () => "rate_limited"),
+          );
         }
       }),
       { numRuns: 8 },

@@ -184,6 +184,16 @@ describe("API Gateway WebSocket emulator", () => {
     await twoWayClient.close();
   });
 
+  it("sends an empty frame for a two-way route's result without a body, as API Gateway does", async () => {
+    const url = await start({ $default: async () => ({ statusCode: 200 }), returnResponse: ["$default"] });
+    const socket = new WebSocket(url);
+    await new Promise((resolve) => socket.once("open", resolve));
+    const received = new Promise<string>((resolve) => socket.once("message", (data) => resolve(String(data))));
+    socket.send("no answer");
+    expect(await received).toBe("");
+    socket.close();
+  });
+
   it("selects the subprotocol $connect returns, and none otherwise, so a browser would drop the connection", async () => {
     const url = await start({
       $connect: async () => ({ statusCode: 200, headers: { "Sec-WebSocket-Protocol": "chat" } }),

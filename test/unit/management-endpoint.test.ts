@@ -56,7 +56,9 @@ describe("the management API endpoint behind a custom domain", () => {
   it("is the configured execute-api endpoint for $connect, $default and $disconnect, never the custom domain", async () => {
     const deps = depsWith(EXECUTE_API);
     expect(await createConnectHandler(deps)(customDomainEvent("$connect", lucy))).toMatchObject({ statusCode: 200 });
-    expect(await createMessageHandler(deps)(customDomainEvent("$default", lucy, "hello"))).toEqual({ statusCode: 200 });
+    expect(await createMessageHandler(deps)(customDomainEvent("$default", lucy, "hello"))).toMatchObject({
+      statusCode: 200,
+    });
     expect(await createDisconnectHandler(deps)(customDomainEvent("$disconnect", lucy))).toEqual({ statusCode: 200 });
     expect(endpoints).toEqual([EXECUTE_API, EXECUTE_API, EXECUTE_API]);
     expect(endpoints.join(" ")).not.toContain("chat.example.com");
