@@ -62,13 +62,14 @@ export const defaultAssumptions: CostAssumptions = {
 };
 
 /**
- * Wall time of a fan-out to `members` inside `$default`. Posting is CPU: `msPerDelivery` per post was measured on one
+ * Wall time of a fan-out of `members` posts inside `$default`. Posting is CPU: `msPerDelivery` per post was measured on one
  * full core, and a function below `fullCpuMemoryMb` gets that share of a core, so its posting CPU is
  * N × msPerDelivery × fullCpuMemoryMb / memoryMb; the last post's answer then takes one more round trip. The other
  * bound is latency: with `concurrency` posts in flight, every batch of them waits one round trip. The fan-out takes
  * the larger of the two.
  */
 export function fanoutMs(members: number, assumptions: CostAssumptions = defaultAssumptions): number {
+  if (members <= 0) return 0;
   const cpuShare = Math.min(1, assumptions.memoryMb / assumptions.fullCpuMemoryMb);
   const postingCpuMs = (members * assumptions.msPerDelivery) / cpuShare;
   const latencyBoundMs = Math.ceil(members / assumptions.concurrency) * assumptions.postRoundTripMs;
@@ -79,7 +80,8 @@ export function fanoutMs(members: number, assumptions: CostAssumptions = default
  * The cost of one chat message to a channel of `members`, counted operation by operation: API Gateway bills the
  * inbound frame and each delivery (a chat message reaches every member, the sender included); Lambda bills one
  * `$default` request and its duration (two DynamoDB calls in sequence — the rate update, then the put and the index
- * query at once —, the handler's own CPU at the share of a vCPU the memory buys, and the fan-out, {@link fanoutMs}); DynamoDB bills the eventually consistent index query (half a
+ * query at once —, the handler's own CPU at the share of a vCPU the memory buys, and the fan-out, {@link fanoutMs}, of
+ * a post to every member but the sender, whose copy is the route response); DynamoDB bills the eventually consistent index query (half a
  * read unit per 4 KB of each page) and two writes of under 1 KB: the user's rate counter (PROTOCOL v2 counts per user
  * across connections and channels, which the history item, kept per channel, cannot) and the history item (a chat
  * line of a few hundred characters; a message near the 4,000-character limit takes up to 16 write units in UTF-8).
@@ -87,7 +89,7 @@ export function fanoutMs(members: number, assumptions: CostAssumptions = default
 export function channelCost(members: number, assumptions: CostAssumptions = defaultAssumptions): ChannelCost {
   const cpuShare = Math.min(1, assumptions.memoryMb / assumptions.fullCpuMemoryMb);
   const lambdaMs = Math.ceil(
-    2 * assumptions.dynamoCallMs + assumptions.handlerCpuMs / cpuShare + fanoutMs(members, assumptions),
+    2 * assumptions.dynamoCallMs + assumptions.handlerCpuMs / cpuShare + fanoutMs(members - 1, assumptions),
   );
   const lambdaUsd =
     prices.lambdaRequestUsd + (assumptions.memoryMb / 1024) * (lambdaMs / 1000) * prices.lambdaGbSecondUsd;
