@@ -123,11 +123,14 @@ export async function admit(deps: ChatDeps, who: Participant): Promise<Admission
   const { expiresAt } = connectionRecord(who, clock(deps));
   const take = () => deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
   // Full: `$disconnect` is best-effort, so some held connections may be dead; asking API Gateway frees them. Places
-  // kept for connections closed for flooding are not connections: nothing to ask.
+  // kept for connections closed for flooding are not connections: nothing to ask. A user who flooded and whose live
+  // connections all answered is refused by this instance with no call until its first kept place expires.
   const first = await take();
-  const hold =
-    first === "held" ||
-    (first === "full" && (await freeDeadHolds(deps, who.username)) > 0 && (await take()) === "held");
+  let hold = first === "held";
+  if (first === "full") {
+    if ((await freeDeadHolds(deps, who.username)) > 0) hold = (await take()) === "held";
+    else deps.rates.stayFull(who.username);
+  }
   if (!hold) return "too_many";
   // After the hold, so that a handshake refused for too many connections never creates (and owns) a channel.
   if (isPrivateChannel(who.channel) && (await deps.members.enter(who.channel, who.username)) === "none") {

@@ -57,6 +57,8 @@ export class RateStore {
   private readonly rememberedMax: number;
   /** Counter item keys known to be full, and when their window ends; users whose every place is kept, and until when. */
   private readonly full = new Map<string, number>();
+  /** Users last found full with some of their places kept, and when the first kept place expires (ms). */
+  private readonly fullWithKept = new Map<string, number>();
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -166,13 +168,33 @@ export class RateStore {
       const stale = Object.entries(held).filter(([, until]) => Number(until) <= nowSeconds);
       if (stale.length === 0 && Object.keys(held).length >= max) {
         const kept = Object.entries(held).filter(([id]) => id.startsWith(KEPT));
-        if (kept.length < max) return "full";
-        this.remember(itemKey, Math.min(...kept.map(([, until]) => Number(until))) * 1000, nowMs);
+        const firstKeptExpiresAt = Math.min(...kept.map(([, until]) => Number(until))) * 1000;
+        if (kept.length < max) {
+          if (kept.length > 0) {
+            if (this.fullWithKept.size >= this.rememberedMax) this.fullWithKept.clear();
+            this.fullWithKept.set(itemKey, firstKeptExpiresAt);
+          }
+          return "full";
+        }
+        this.remember(itemKey, firstKeptExpiresAt, nowMs);
         return "kept";
       }
       await this.dropHeld(user, stale);
     }
     return "full";
+  }
+
+  /**
+   * Told after a `full` answer from {@link holdConnection} whose live connections were all found alive. A user some of
+   * whose places are kept (it flooded) is then answered `kept` by this instance until the first of them expires, so
+   * the handshakes it retries meanwhile cost no call: neither the update, the read, nor asking API Gateway about its
+   * live connections again. A user with no kept place is asked again every time, since any of its tabs may close.
+   */
+  stayFull(user: string): void {
+    const itemKey = userKey(user)[partitionKey.name] as string;
+    const until = this.fullWithKept.get(itemKey);
+    this.fullWithKept.delete(itemKey);
+    if (until !== undefined) this.remember(itemKey, until, this.now());
   }
 
   /** Lets go of a connection held by {@link holdConnection}; one not held changes nothing. */

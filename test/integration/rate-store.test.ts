@@ -105,4 +105,35 @@ describe(`rate store on ${testStore}`, () => {
     await store().keepPlace(nobody, "c1", keptUntil);
     expect(await store().connectionsOf(nobody)).toBeUndefined();
   });
+  it("remembers a full user with kept places as full until the first expires, once its live connections answered", async () => {
+    const expiresAt = Math.floor(WINDOW_START / 1000) + 7_800;
+    const keptUntil = Math.floor(WINDOW_START / 1000) + 60;
+    const fill = async (user: string, kept: number) => {
+      for (let i = 0; i < 10; i++) expect(await store().holdConnection(user, `tab${i}`, expiresAt, 10)).toBe("held");
+      for (let i = 0; i < kept; i++) {
+        await store().keepPlace(user, `tab${i}`, keptUntil);
+        await store().releaseConnection(user, `tab${i}`);
+      }
+    };
+    // Nine places kept for connections closed for flooding, one quiet live connection.
+    const flooder = `Eve-${freshKey()}`;
+    await fill(flooder, 9);
+    const instance = store(WINDOW_START + 1_000);
+    expect(await instance.holdConnection(flooder, "retry", expiresAt, 10)).toBe("full");
+    instance.stayFull(flooder);
+    // This instance answers from memory (another, asking DynamoDB, still finds the user full, not kept)...
+    expect(await instance.holdConnection(flooder, "retry", expiresAt, 10)).toBe("kept");
+    expect(await store(WINDOW_START + 1_000).holdConnection(flooder, "retry", expiresAt, 10)).toBe("full");
+    // ...until the first kept place expires.
+    const later = store(WINDOW_START + 60_000);
+    expect(await later.holdConnection(flooder, "retry", expiresAt, 10)).toBe("held");
+    // A full user with no kept place is asked about every time: any of its tabs may close.
+    const busy = `Fay-${freshKey()}`;
+    await fill(busy, 0);
+    const other = store(WINDOW_START + 1_000);
+    expect(await other.holdConnection(busy, "tab10", expiresAt, 10)).toBe("full");
+    other.stayFull(busy);
+    await store().releaseConnection(busy, "tab3");
+    expect(await other.holdConnection(busy, "tab10", expiresAt, 10)).toBe("held");
+  });
 });

@@ -206,6 +206,32 @@ describe("$connect", () => {
     expect(ddb.calls().length).toBeGreaterThan(calls);
   });
 
+  it("refuses with no call a user who flooded once its live connections answered, until its first kept place expires", async () => {
+    // Nine places kept for connections closed for flooding, one quiet live connection that API Gateway knows.
+    const places = {
+      ...Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30 + i])),
+      quiet: NOW / 1000 + 600,
+    };
+    ddb
+      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: places } });
+    api.on(GetConnectionCommand).resolves({});
+    let now = NOW;
+    const connect = createConnectHandler({
+      ...deps,
+      rates: new RateStore(testDocumentClient(), RATES_TABLE, { now: () => now }),
+    });
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(api).toHaveReceivedCommandTimes(GetConnectionCommand, 1);
+    const calls = { dynamo: ddb.calls().length, api: api.calls().length };
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect({ dynamo: ddb.calls().length, api: api.calls().length }).toEqual(calls);
+    now = NOW + 30_000;
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(ddb.calls().length).toBeGreaterThan(calls.dynamo);
+  });
+
   it("leaves alone a held connection young enough to be inside its $connect, whose 410 does not mean dead", async () => {
     const young = NOW / 1000 + 7_800 - 5;
     const held = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, young]));
