@@ -83,7 +83,12 @@ async function timedFanOut(
   const started = performance.now();
   const onGone = (gone: string, members: Member[]) => departAll(deps, gone, members);
   const result = await fanOut({ ...deps, onGone }, channel, frame, { ...options, concurrency: deps.concurrency });
-  deps.onBroadcast?.(channel, result, performance.now() - started);
+  try {
+    deps.onBroadcast?.(channel, result, performance.now() - started);
+  } catch (error) {
+    // A report that fails (metrics) must not turn a delivered message into an `internal` answer, sent again.
+    (deps.logger ?? silentLogger).warn("broadcast not reported", { channel, error });
+  }
   return result;
 }
 
@@ -128,8 +133,9 @@ export async function admit(deps: ChatDeps, who: Participant): Promise<Admission
   const first = await take();
   let hold = first === "held";
   if (first === "full") {
-    if ((await freeDeadHolds(deps, who.username)) > 0) hold = (await take()) === "held";
-    else deps.rates.stayFull(who.username);
+    const { freed, allAlive } = await freeDeadHolds(deps, who.username);
+    if (freed > 0) hold = (await take()) === "held";
+    else if (allAlive) deps.rates.stayFull(who.username);
   }
   if (!hold) return "too_many";
   // After the hold, so that a handshake refused for too many connections never creates (and owns) a channel.
@@ -144,24 +150,29 @@ export async function admit(deps: ChatDeps, who: Participant): Promise<Admission
  * Asks API Gateway about each connection a user holds (GetConnection, at most `limits.connectionsPerUser` at once) and
  * lets go of those it answers 410 for: connections whose `$disconnect` never ran. A connection still inside its
  * `$connect` also answers 410 and is left alone while that may be so (`limits.connectGraceMs`). Answers how many
- * were freed.
+ * were freed, and whether every one was asked and answered as alive (not when one was too young to ask, or its
+ * answer failed).
  */
-async function freeDeadHolds(deps: ChatDeps, user: string): Promise<number> {
-  if (!deps.poster.probe) return 0;
+async function freeDeadHolds(deps: ChatDeps, user: string): Promise<{ freed: number; allAlive: boolean }> {
+  if (!deps.poster.probe) return { freed: 0, allAlive: false };
   const nowMs = clock(deps);
   const held = Object.entries((await deps.rates.connectionsOf(user)) ?? {});
-  const freed = await Promise.all(
-    held.map(async ([connectionId, until]) => {
+  const outcomes = await Promise.all(
+    held.map(async ([connectionId, until]): Promise<"alive" | "freed" | "unknown"> => {
       const connectedAtMs = (Number(until) - limits.connectionTtlSeconds) * 1000;
-      if (nowMs - connectedAtMs < limits.connectGraceMs) return false;
-      if ((await deps.poster.probe?.(connectionId))?.status !== "gone") return false;
+      if (nowMs - connectedAtMs < limits.connectGraceMs) return "unknown";
+      const status = (await deps.poster.probe?.(connectionId))?.status;
+      if (status !== "gone") return status === "delivered" ? "alive" : "unknown";
       const record = await deps.connections.remove(connectionId);
       if (record) await depart(deps, record.channel, { connectionId, username: user });
       else await deps.rates.releaseConnection(user, connectionId);
-      return true;
+      return "freed";
     }),
   );
-  return freed.filter(Boolean).length;
+  return {
+    freed: outcomes.filter((outcome) => outcome === "freed").length,
+    allAlive: outcomes.every((outcome) => outcome === "alive"),
+  };
 }
 
 /** Thrown by {@link join} when the user was removed from the private channel while its handshake was under way. */
@@ -431,12 +442,22 @@ async function sendDirect(deps: ChatDeps, who: Participant, to: string, message:
       else if (outcome.status === "gone" && !connecting.has(connectionId)) gone.push({ connectionId, username });
     }),
   );
+  // Delivered and kept: whatever happens to the cleanup below, the sender is answered with its copy, never with an
+  // `internal` error that would have it send the message again.
+  const copy = answer(frame);
   for (const member of gone) {
-    const record = await deps.connections.remove(member.connectionId);
-    if (record) await depart(deps, record.channel, member);
-    else await deps.rates.releaseConnection(member.username, member.connectionId);
+    try {
+      const record = await deps.connections.remove(member.connectionId);
+      if (record) await depart(deps, record.channel, member);
+      else await deps.rates.releaseConnection(member.username, member.connectionId);
+    } catch (error) {
+      (deps.logger ?? silentLogger).warn("gone recipient of a direct message not removed", {
+        connectionId: member.connectionId,
+        error,
+      });
+    }
   }
-  return { kind: "direct", messageId: frame.id, delivered, gone: gone.length, answer: answer(frame) };
+  return { kind: "direct", messageId: frame.id, delivered, gone: gone.length, answer: copy };
 }
 
 /**

@@ -139,6 +139,8 @@ export class RateStore {
     // A user whose every place is kept stays so until the first expires: a client retrying its handshakes meanwhile
     // costs this instance no DynamoDB call.
     if ((this.full.get(itemKey) ?? 0) > this.now()) return "kept";
+    // Only a `full` answer of this call may be followed by {@link stayFull}.
+    this.fullWithKept.delete(itemKey);
     const names = { "#connections": CONNECTIONS, "#id": connectionId, "#expiresAt": ttlAttribute };
     for (let attempt = 0; attempt < 4; attempt++) {
       try {
