@@ -403,9 +403,9 @@ async function historyPage(deps: ChatDeps, who: Participant, request: HistoryReq
 
 /**
  * A direct message (PROTOCOL v2 §7): kept in the pair's conversation, then posted to every live connection of the
- * recipient and of the sender (the sending one answered instead), whatever channel each is in, as their users' connection items list them. The
- * recipient offline, it is kept all the same and read later with `history` `with`. A connection found gone is
- * removed, leaves its channel's presence and lets go of its hold, as in a broadcast.
+ * recipient and of the sender (the sending one answered instead), whatever channel each is in, as their users'
+ * connection items list them. The recipient offline, it is kept all the same and read later with `history` `with`.
+ * A connection found gone is removed, leaves its channel's presence and lets go of its hold, as in a broadcast.
  */
 async function sendDirect(deps: ChatDeps, who: Participant, to: string, message: string): Promise<FrameOutcome> {
   if (to === who.username) return refuse({ code: "forbidden", message: "a direct message needs another user" });

@@ -4,7 +4,7 @@ import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
 import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
 
 /**
- * `$default`: one client frame. The route has a route response (two-way: infra/chat-stack.ts), so the body returned
+ * `$default`: one client frame. The route has a route response (two-way: infra/websocket-api.ts), so the body returned
  * here is sent back to the sender by API Gateway, with no management call: every frame's answer (its own copy of a
  * chat message, a reply, an error frame, `internal` when handling failed) goes that way, and the connection is never
  * closed for a bad frame. A two-way route sends something for every invocation, an empty frame when the result has no
