@@ -96,6 +96,19 @@ const everyWindowFull = () =>
   ddb
     .on(UpdateCommand, { TableName: RATES_TABLE, ConditionExpression: "attribute_not_exists(#count) OR #count < :max" })
     .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+/** Lucy's item holds `places` (connection or `closed#` id → until, epoch seconds) and is full: her hold fails. */
+const lucyFullOf = (places: Record<string, number>) => {
+  ddb
+    .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+    .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+  ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: places } });
+};
+/** `count` places kept for connections closed for flooding, the first expiring 30 s from now. */
+const keptPlaces = (count: number) =>
+  Object.fromEntries(Array.from({ length: count }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30 + i]));
+/** `$connect` with a rate store of its own (one function instance's memory) on `clock`. */
+const connectWithOwnRates = (clock: { now: number }) =>
+  createConnectHandler({ ...deps, rates: new RateStore(testDocumentClient(), RATES_TABLE, { now: () => clock.now }) });
 /** The update counting Lucy's refusals in the current minute, to be answered with the counts a test wants. */
 const lucysRefusals = () =>
   ddb.on(UpdateCommand, {
@@ -156,10 +169,7 @@ describe("$connect", () => {
 
   it("refuses the 11th live connection of a user with 429, storing and announcing nothing", async () => {
     const held = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, NOW / 1000 + 600]));
-    ddb
-      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: held } });
+    lucyFullOf(held);
     await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect(ddb).not.toHaveReceivedCommand(PutCommand);
     expect(presenceUpdates()).toEqual([]);
@@ -187,16 +197,10 @@ describe("$connect", () => {
   });
 
   it("refuses with 429 a user whose places are kept for connections closed for flooding, asking API Gateway nothing", async () => {
-    const kept = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30 + i]));
-    ddb
-      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: kept } });
-    let now = NOW;
-    const connect = createConnectHandler({
-      ...deps,
-      rates: new RateStore(testDocumentClient(), RATES_TABLE, { now: () => now }),
-    });
+    const kept = keptPlaces(10);
+    lucyFullOf(kept);
+    const clock = { now: NOW };
+    const connect = connectWithOwnRates(clock);
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     // One read of the user's places, and no second one to look for dead connections: a kept place is none.
     expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
@@ -206,48 +210,33 @@ describe("$connect", () => {
     const calls = ddb.calls().length;
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect(ddb.calls()).toHaveLength(calls);
-    now = NOW + 30_000;
+    clock.now = NOW + 30_000;
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect(ddb.calls().length).toBeGreaterThan(calls);
   });
 
   it("refuses with no call a user who flooded once its live connections answered, until its first kept place expires", async () => {
     // Nine places kept for connections closed for flooding, one quiet live connection that API Gateway knows.
-    const places = {
-      ...Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30 + i])),
-      quiet: NOW / 1000 + 600,
-    };
-    ddb
-      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: places } });
+    const places = { ...keptPlaces(9), quiet: NOW / 1000 + 600 };
+    lucyFullOf(places);
     api.on(GetConnectionCommand).resolves({});
-    let now = NOW;
-    const connect = createConnectHandler({
-      ...deps,
-      rates: new RateStore(testDocumentClient(), RATES_TABLE, { now: () => now }),
-    });
+    const clock = { now: NOW };
+    const connect = connectWithOwnRates(clock);
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect(api).toHaveReceivedCommandTimes(GetConnectionCommand, 1);
     const calls = { dynamo: ddb.calls().length, api: api.calls().length };
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect({ dynamo: ddb.calls().length, api: api.calls().length }).toEqual(calls);
-    now = NOW + 30_000;
+    clock.now = NOW + 30_000;
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect(ddb.calls().length).toBeGreaterThan(calls.dynamo);
   });
 
   it("asks again at the next handshake when a full user's connection could not be asked (GetConnection throttled)", async () => {
-    const places = {
-      ...Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`closed#tab${i}`, NOW / 1000 + 30 + i])),
-      quiet: NOW / 1000 + 600,
-    };
-    ddb
-      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: places } });
+    const places = { ...keptPlaces(9), quiet: NOW / 1000 + 600 };
+    lucyFullOf(places);
     api.on(GetConnectionCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "LimitExceededException" }));
-    const connect = createConnectHandler({ ...deps, rates: new RateStore(testDocumentClient(), RATES_TABLE) });
+    const connect = connectWithOwnRates({ now: NOW });
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     // The quiet connection may be dead: not knowing, the instance does not remember the user as full.
@@ -257,10 +246,7 @@ describe("$connect", () => {
   it("leaves alone a held connection young enough to be inside its $connect, whose 410 does not mean dead", async () => {
     const young = NOW / 1000 + 7_800 - 5;
     const held = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, young]));
-    ddb
-      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
-      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
-    ddb.on(GetCommand, { TableName: RATES_TABLE }).resolves({ Item: { key: "user#Lucy", connections: held } });
+    lucyFullOf(held);
     api.on(GetConnectionCommand).rejects(goneError());
     await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
     expect(api).not.toHaveReceivedCommand(GetConnectionCommand);
