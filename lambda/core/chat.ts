@@ -66,6 +66,8 @@ export interface Participant {
  */
 export type FrameOutcome = (
   | { kind: "broadcast"; messageId: string; result: BroadcastResult }
+  /** Kept in the history, but its delivery to the others failed (logged): they read it with `history`. */
+  | { kind: "kept"; messageId: string }
   | { kind: "direct"; messageId: string; delivered: number; gone: number }
   | { kind: "replied"; action: ClientRequest["action"] }
   | { kind: "refused"; refusal: FrameRefusal }
@@ -101,14 +103,24 @@ const connectionRecord = (who: Participant, connectedAt: number): ConnectionReco
 
 const noticesUpTo = (deps: ChatDeps) => deps.presenceLimit ?? limits.presenceNoticeLimit;
 
-/** Tells every other member of a channel of at most `presenceLimit` users that someone came or went. */
+/**
+ * Tells every other member of a channel of at most `presenceLimit` users that someone came or went. `users` is the
+ * kept count (after an arrival, before a departure: `departed` says which), which runs high after a missed
+ * `$disconnect`: over the limit, the users' items are counted instead (reading at most `presenceLimit` + 1 of them),
+ * so that a small channel whose count drifted is not left without notices for good.
+ */
 async function announce(
   deps: ChatDeps,
   who: Pick<Participant, "connectionId" | "channel">,
   message: string,
   users: number,
+  departed = false,
 ): Promise<BroadcastResult | undefined> {
-  if (users > noticesUpTo(deps)) return undefined;
+  const limit = noticesUpTo(deps);
+  if (users > limit) {
+    const present = await deps.presence.countUpTo(who.channel, limit);
+    if (present === undefined || present + (departed ? 1 : 0) > limit) return undefined;
+  }
   return timedFanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), {
     exclude: who.connectionId,
   });
@@ -128,8 +140,8 @@ export async function admit(deps: ChatDeps, who: Participant): Promise<Admission
   const { expiresAt } = connectionRecord(who, clock(deps));
   const take = () => deps.rates.holdConnection(who.username, who.connectionId, expiresAt, limits.connectionsPerUser);
   // Full: `$disconnect` is best-effort, so some held connections may be dead; asking API Gateway frees them. Places
-  // kept for connections closed for flooding are not connections: nothing to ask. A user who flooded and whose live
-  // connections all answered is refused by this instance with no call until its first kept place expires.
+  // kept for connections closed for flooding are not connections: nothing to ask. A user whose live connections all
+  // answered is refused by this instance with no call for a while (RateStore.stayFull).
   const first = await take();
   let hold = first === "held";
   if (first === "full") {
@@ -171,7 +183,8 @@ async function freeDeadHolds(deps: ChatDeps, user: string): Promise<{ freed: num
   );
   return {
     freed: outcomes.filter((outcome) => outcome === "freed").length,
-    allAlive: outcomes.every((outcome) => outcome === "alive"),
+    // None held any more (they left between the full answer and this read) is not "all alive": a place is free.
+    allAlive: outcomes.length > 0 && outcomes.every((outcome) => outcome === "alive"),
   };
 }
 
@@ -199,35 +212,66 @@ export async function join(deps: ChatDeps, who: Participant): Promise<BroadcastR
   return (await announce(deps, who, `${who.username} connected`, arrival.count)) ?? NO_BROADCAST;
 }
 
-/** A connection leaves its channel's presence; the user's last one tells the others "Lucy disconnected". */
+/** The first failure of settled steps, thrown once every step has ended. */
+function throwFirstFailure(settled: PromiseSettledResult<unknown>[]): void {
+  const failed = settled.find((step) => step.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/**
+ * A connection leaves its channel's presence and lets go of its hold; the user's last one tells the others "Lucy
+ * disconnected". The two steps are independent: one failing neither stops the other nor loses the notice that the
+ * presence step decided (only one caller ever sees the last departure).
+ */
 async function depart(deps: ChatDeps, channel: string, member: Pick<Member, "connectionId" | "username">) {
-  const [departure] = await Promise.all([
+  const [departure, released] = await Promise.allSettled([
     deps.presence.depart(channel, member.username, member.connectionId),
     deps.rates.releaseConnection(member.username, member.connectionId),
   ]);
-  if (!departure.last) return undefined;
+  if (departure.status === "rejected") throw departure.reason;
   // The channel had one more user before this departure: that is the size that decides on a notice.
-  return announce(
-    deps,
-    { connectionId: member.connectionId, channel },
-    `${member.username} disconnected`,
-    departure.count + 1,
-  );
+  const notice = departure.value.last
+    ? await announce(
+        deps,
+        { connectionId: member.connectionId, channel },
+        `${member.username} disconnected`,
+        departure.value.count + 1,
+        true,
+      )
+    : undefined;
+  throwFirstFailure([released]);
+  return notice;
 }
 
-/** Members a broadcast found gone (410) and removed leave as their `$disconnect` would have made them. */
+/**
+ * Members a broadcast found gone (410) and removed leave as their `$disconnect` would have made them. Every departure
+ * is tried, and all have ended before this returns or throws (the first failure): none is left running when the
+ * function's invocation ends.
+ */
 async function departAll(deps: ChatDeps, channel: string, members: Member[]): Promise<void> {
   const left = members[Symbol.iterator]();
+  const settled: PromiseSettledResult<unknown>[] = [];
   const worker = async () => {
-    for (let next = left.next(); !next.done; next = left.next()) await depart(deps, channel, next.value);
+    for (let next = left.next(); !next.done; next = left.next()) {
+      settled.push(...(await Promise.allSettled([depart(deps, channel, next.value)])));
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limits.departConcurrency, members.length) }, worker));
+  throwFirstFailure(settled);
 }
 
-/** The seed's onClose: removes the connection and, when it was the user's last in the channel, tells the others. */
+/**
+ * The seed's onClose: removes the connection and, when it was the user's last in the channel, tells the others. The
+ * record's removal and the departure are independent: `$disconnect` runs once, so a failing step must not skip the
+ * others (a hold never let go, or a user who stays present with no notice).
+ */
 export async function leave(deps: ChatDeps, who: Participant): Promise<BroadcastResult> {
-  await deps.connections.remove(who.connectionId);
-  return (await depart(deps, who.channel, who)) ?? NO_BROADCAST;
+  const [removed, departed] = await Promise.allSettled([
+    deps.connections.remove(who.connectionId),
+    depart(deps, who.channel, who),
+  ]);
+  throwFirstFailure([removed, departed]);
+  return (departed.status === "fulfilled" && departed.value) || NO_BROADCAST;
 }
 
 /**
@@ -283,18 +327,27 @@ async function* resumed(first: IteratorResult<Member[]>, rest: AsyncIterator<Mem
 async function sendMessage(deps: ChatDeps, who: Participant, text: string): Promise<FrameOutcome> {
   const frame = newMessage(deps, who.channel, who.username, text);
   const pages = deps.connections.memberPages(who.channel);
-  const [, first] = await Promise.all([
-    deps.history.append(frame),
-    pages.next().catch(async (error: unknown) => {
-      await pages.return(undefined);
-      throw error;
-    }),
-  ]);
-  const result = await timedFanOut(deps, who.channel, frame, {
-    pages: resumed(first, pages),
-    exclude: who.connectionId,
-  });
-  return { kind: "broadcast", messageId: frame.id, result, answer: answer(frame) };
+  const [kept, first] = await Promise.allSettled([deps.history.append(frame), pages.next()]);
+  if (kept.status === "rejected" || first.status === "rejected") await pages.return(undefined).catch(() => {});
+  if (kept.status === "rejected") throw kept.reason;
+  // Kept: from here the sender is answered with its copy whatever happens to the delivery. An `internal` answer
+  // would have the page send it again, and the message would be kept (and rated) twice.
+  const copy = answer(frame);
+  try {
+    if (first.status === "rejected") throw first.reason;
+    const result = await timedFanOut(deps, who.channel, frame, {
+      pages: resumed(first.value, pages),
+      exclude: who.connectionId,
+    });
+    return { kind: "broadcast", messageId: frame.id, result, answer: copy };
+  } catch (error) {
+    (deps.logger ?? silentLogger).error("message kept but not delivered", {
+      channel: who.channel,
+      messageId: frame.id,
+      error,
+    });
+    return { kind: "kept", messageId: frame.id, answer: copy };
+  }
 }
 
 const newMessage = (deps: ChatDeps, channel: string, from: string, message: string): MessageFrame => ({
@@ -354,9 +407,17 @@ async function rateLimited(deps: ChatDeps, who: Participant, rate: ReturnType<ty
     code: "rate_limited",
     message: `at most ${rate.max} ${rate.what} per ${limits.rateWindowMs / 1000} seconds`,
   };
-  const refusals = await deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs);
+  const logger = deps.logger ?? silentLogger;
+  let refusals: number;
+  try {
+    refusals = await deps.rates.count(`refused#${who.connectionId}`, limits.refusalWindowMs);
+  } catch (error) {
+    // The frame is refused whatever the count: a count that cannot be written (its item throttled by this very
+    // flood) must not turn the refusal into `internal`, which tells the client to send again.
+    logger.warn("refusal not counted", { connectionId: who.connectionId, error });
+    return refuse(refusal);
+  }
   if (closesAt(refusals)) {
-    const logger = deps.logger ?? silentLogger;
     // The place is kept before the close, so that no reconnect can take it between the two. Should keeping it fail
     // (DynamoDB throttled, as it may be during a flood), the connection is closed all the same.
     const keptUntil = Math.ceil((clock(deps) + limits.closedPlaceKeptMs) / 1000);
@@ -419,7 +480,14 @@ async function sendDirect(deps: ChatDeps, who: Participant, to: string, message:
   };
   await deps.history.append(frame, conversationKey(who.username, to));
   const nowSeconds = Math.floor(frame.timestamp / 1000);
-  const held = await Promise.all([who.username, to].map((user) => deps.rates.connectionsOf(user)));
+  let held: (Record<string, number> | undefined)[];
+  try {
+    held = await Promise.all([who.username, to].map((user) => deps.rates.connectionsOf(user)));
+  } catch (error) {
+    // Kept: answered with its copy (not `internal`, which would have it sent and kept again); read with `history`.
+    (deps.logger ?? silentLogger).error("direct message kept but not delivered", { messageId: frame.id, error });
+    return { kind: "kept", messageId: frame.id, answer: answer(frame) };
+  }
   /** The other connections of both users; the sending one gets its copy as its answer. */
   const targets = new Map<string, string>();
   /** Connections this young may still be inside their `$connect`, where a 410 does not mean gone. */

@@ -65,6 +65,12 @@ export const limits = {
    */
   connectGraceMs: 30_000,
   /**
+   * A user whose ten live connections all answered GetConnection is refused by that function instance with no call for
+   * this long (longer while it has places kept for flooding): a client looping handshakes would otherwise cost a
+   * conditional update, a read and ten GetConnection calls each.
+   */
+  fullAliveRememberedMs: 5_000,
+  /**
    * Posts in flight during one broadcast. From bench/ (fan-out sweep at 20 ms per post, one process): the lean poster
    * is latency-bound up to 128 in flight (~5,800/s) and peaks at 256 (~7,200/s, 0.64 of raw http); 512 adds nothing.
    * 256 posts of 20 ms can exceed API Gateway's account-wide 10,000/s, which throttling (429) and the retry rounds absorb.

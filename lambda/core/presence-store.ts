@@ -40,6 +40,8 @@ export interface PresenceStoreOptions {
  * departs then; the user's item expires with the connection's TTL at the latest, and reads skip expired items. Such
  * a user stays in the count until then, or until they arrive again (an expired item's arrival is not counted twice);
  * a user whose item DynamoDB's TTL deletes first stays in it for good, so the count can only run high, never low.
+ * Where that matters, the users' items are read instead: `who` in a channel of at most 100 users, and the notices'
+ * limit when the count says it is passed ({@link countUpTo}).
  */
 export class PresenceStore {
   private readonly now: () => number;
@@ -113,12 +115,33 @@ export class PresenceStore {
     return { last: true, count: await this.addToCount(channel, -1) };
   }
 
-  /** The users present in a channel, sorted by code point, at most `max` of them, and the count of all. */
+  /**
+   * The users present in a channel, sorted by code point, at most `max` of them, and the count of all. When the
+   * channel has no more than `max`, the count is the users listed (the read is strongly consistent), not the kept one,
+   * which runs high after a missed `$disconnect` (see the class).
+   */
   async list(channel: string, max: number = limits.presenceListMax): Promise<PresenceList> {
+    const count = this.count(channel);
+    const { users, complete } = await this.users(channel, max);
+    if (complete) return { users, count: users.length };
+    // The count is kept on transitions; it can never be below what was just listed.
+    return { users, count: Math.max(await count, users.length) };
+  }
+
+  /**
+   * The number of users present in a channel, read from their items, or undefined when there are more than `max`:
+   * for deciding on notices when the kept count says the channel is too large for them (it may run high).
+   */
+  async countUpTo(channel: string, max: number): Promise<number | undefined> {
+    const { users, complete } = await this.users(channel, max + 1);
+    return complete ? users.length : undefined;
+  }
+
+  /** At most `max` users present, by code point, and whether they are all (the read reached the channel's end). */
+  private async users(channel: string, max: number): Promise<{ users: string[]; complete: boolean }> {
     const nowSeconds = Math.floor(this.now() / 1000);
     const users: string[] = [];
     let startKey: Record<string, unknown> | undefined;
-    const count = this.count(channel);
     // Keys sort by UTF-8 bytes, which is code point order; the filter runs after Limit, so read on until enough.
     do {
       const page = await this.doc.send(
@@ -137,13 +160,17 @@ export class PresenceStore {
           ExpressionAttributeValues: { ":channel": channel, ":countKey": countKey, ":now": nowSeconds },
           Limit: max - users.length,
           ExclusiveStartKey: startKey,
+          // Strongly consistent (the base table, not an index): a user just announced as gone is not listed, nor one
+          // just announced as come missed.
+          ConsistentRead: true,
         }),
       );
       for (const item of page.Items ?? []) users.push(String(item[sortKey.name]));
       startKey = page.LastEvaluatedKey;
     } while (startKey && users.length < max);
-    // The count is kept on transitions; it can never be below what was just listed.
-    return { users, count: Math.max(await count, users.length) };
+    // Stopped with `max` listed and a next key: there may be more. DynamoDB may also hand back a key on the last
+    // page; then there are none, but telling would cost one more read, and `max` listed is not complete either way.
+    return { users, complete: startKey === undefined && users.length < max };
   }
 
   /** The connections a user has in a channel (strongly consistent). */

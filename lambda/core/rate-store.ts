@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { limits } from "./limits.ts";
 import { ratesTable } from "./tables.ts";
 
 const { partitionKey, ttlAttribute } = ratesTable;
@@ -15,8 +16,8 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 
 /**
  * Whether {@link RateStore.holdConnection} made room for a connection: `held`; `full` of live connections (some of
- * which may be dead); or `kept`, every place kept for a connection closed for flooding ({@link RateStore.keepPlace}),
- * which nothing frees before they expire.
+ * which may be dead); or `kept`: every place kept for a connection closed for flooding ({@link RateStore.keepPlace}),
+ * which nothing frees before they expire, or a user this instance remembers as full ({@link RateStore.stayFull}).
  */
 export type ConnectionHold = "held" | "full" | "kept";
 
@@ -57,8 +58,8 @@ export class RateStore {
   private readonly rememberedMax: number;
   /** Counter item keys known to be full, and when their window ends; users whose every place is kept, and until when. */
   private readonly full = new Map<string, number>();
-  /** Users last found full with some of their places kept, and when the first kept place expires (ms). */
-  private readonly fullWithKept = new Map<string, number>();
+  /** Users last found full, and until when a `full` answer may be remembered (ms; see {@link stayFull}). */
+  private readonly lastFull = new Map<string, number>();
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -140,7 +141,7 @@ export class RateStore {
     // costs this instance no DynamoDB call.
     if ((this.full.get(itemKey) ?? 0) > this.now()) return "kept";
     // Only a `full` answer of this call may be followed by {@link stayFull}.
-    this.fullWithKept.delete(itemKey);
+    this.lastFull.delete(itemKey);
     const names = { "#connections": CONNECTIONS, "#id": connectionId, "#expiresAt": ttlAttribute };
     for (let attempt = 0; attempt < 4; attempt++) {
       try {
@@ -172,10 +173,8 @@ export class RateStore {
         const kept = Object.entries(held).filter(([id]) => id.startsWith(KEPT));
         const firstKeptExpiresAt = Math.min(...kept.map(([, until]) => Number(until))) * 1000;
         if (kept.length < max) {
-          if (kept.length > 0) {
-            if (this.fullWithKept.size >= this.rememberedMax) this.fullWithKept.clear();
-            this.fullWithKept.set(itemKey, firstKeptExpiresAt);
-          }
+          if (this.lastFull.size >= this.rememberedMax) this.lastFull.clear();
+          this.lastFull.set(itemKey, kept.length > 0 ? firstKeptExpiresAt : nowMs + limits.fullAliveRememberedMs);
           return "full";
         }
         this.remember(itemKey, firstKeptExpiresAt, nowMs);
@@ -187,15 +186,18 @@ export class RateStore {
   }
 
   /**
-   * Told after a `full` answer from {@link holdConnection} whose live connections were all found alive. A user some of
-   * whose places are kept (it flooded) is then answered `kept` by this instance until the first of them expires, so
-   * the handshakes it retries meanwhile cost no call: neither the update, the read, nor asking API Gateway about its
-   * live connections again. A user with no kept place is asked again every time, since any of its tabs may close.
+   * Told after a `full` answer from {@link holdConnection} whose live connections were all found alive. The user is
+   * then answered `kept` by this instance for a while, so the handshakes it retries meanwhile cost no call: neither the
+   * update, the read, nor asking API Gateway about each of its live connections again (up to ten GetConnection calls
+   * a handshake, on the account's management API quota that every broadcast uses). A user some of whose places are
+   * kept (it flooded) stays refused until the first of them expires; one with none for
+   * `limits.fullAliveRememberedMs` only, since any of its tabs may close: a place freed meanwhile is refused here
+   * that long.
    */
   stayFull(user: string): void {
     const itemKey = userKey(user)[partitionKey.name] as string;
-    const until = this.fullWithKept.get(itemKey);
-    this.fullWithKept.delete(itemKey);
+    const until = this.lastFull.get(itemKey);
+    this.lastFull.delete(itemKey);
     if (until !== undefined) this.remember(itemKey, until, this.now());
   }
 

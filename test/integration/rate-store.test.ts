@@ -105,7 +105,7 @@ describe(`rate store on ${testStore}`, () => {
     await store().keepPlace(nobody, "c1", keptUntil);
     expect(await store().connectionsOf(nobody)).toBeUndefined();
   });
-  it("remembers a full user with kept places as full until the first expires, once its live connections answered", async () => {
+  it("remembers a full user as full once its live connections answered: until its first kept place expires, or for 5 s", async () => {
     const expiresAt = Math.floor(WINDOW_START / 1000) + 7_800;
     const keptUntil = Math.floor(WINDOW_START / 1000) + 60;
     const fill = async (user: string, kept: number) => {
@@ -127,13 +127,17 @@ describe(`rate store on ${testStore}`, () => {
     // ...until the first kept place expires.
     const later = store(WINDOW_START + 60_000);
     expect(await later.holdConnection(flooder, "retry", expiresAt, 10)).toBe("held");
-    // A full user with no kept place is asked about every time: any of its tabs may close.
+    // A full user with no kept place is remembered for 5 s only: any of its tabs may close.
     const busy = `Fay-${freshKey()}`;
     await fill(busy, 0);
-    const other = store(WINDOW_START + 1_000);
+    const clock = { now: WINDOW_START + 1_000 };
+    const other = new RateStore(tables.doc, tables.names.rates, { now: () => clock.now });
     expect(await other.holdConnection(busy, "tab10", expiresAt, 10)).toBe("full");
     other.stayFull(busy);
     await store().releaseConnection(busy, "tab3");
+    clock.now += 4_999;
+    expect(await other.holdConnection(busy, "tab10", expiresAt, 10)).toBe("kept");
+    clock.now += 1;
     expect(await other.holdConnection(busy, "tab10", expiresAt, 10)).toBe("held");
   });
 });

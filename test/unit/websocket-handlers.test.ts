@@ -50,6 +50,8 @@ const userKey = (user: string) => ({ channel: "support", user });
 const stillThere = (...others: string[]) => ({
   Attributes: { connections: new Set(others), expiresAt: NOW / 1000 + 60 },
 });
+/** The presence items a read of the channel's users finds. */
+const presentItems = (...users: string[]) => users.map((user) => ({ user }));
 /** The updates of presence items, as [user, update expression]. */
 const presenceUpdates = () =>
   ddb
@@ -79,7 +81,7 @@ beforeEach(() => {
   ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE }).resolves({});
   ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Attributes: { count: 3 } });
   ddb.on(GetCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Item: { count: 3 } });
-  ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: [] });
+  ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: presentItems("Bob", "Carol", "Lucy") });
   // Rates: every take allowed, every refusal the first of its minute, every connection held and released.
   ddb.on(UpdateCommand, { TableName: RATES_TABLE }).resolves({ Attributes: { count: 1 } });
   api.on(PostToConnectionCommand).resolves({});
@@ -232,6 +234,43 @@ describe("$connect", () => {
     expect(ddb.calls().length).toBeGreaterThan(calls.dynamo);
   });
 
+  it("refuses with no call for 5 s a user whose ten live connections all answered, then asks again", async () => {
+    lucyFullOf(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, NOW / 1000 + 600])));
+    api.on(GetConnectionCommand).resolves({});
+    const clock = { now: NOW };
+    const connect = connectWithOwnRates(clock);
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(api).toHaveReceivedCommandTimes(GetConnectionCommand, 10);
+    const calls = { dynamo: ddb.calls().length, api: api.calls().length };
+    clock.now = NOW + 4_999;
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect({ dynamo: ddb.calls().length, api: api.calls().length }).toEqual(calls);
+    clock.now = NOW + 5_000;
+    await expect(connect(webSocketEvent("$connect", lucy))).resolves.toEqual({ statusCode: 429 });
+    expect(api).toHaveReceivedCommandTimes(GetConnectionCommand, 20);
+  });
+
+  it("does not remember a user as full when its connections left before they could be asked", async () => {
+    // Full at the update; by the read, every connection has let go (their $disconnect ran): nothing to ask.
+    ddb
+      .on(UpdateCommand, { TableName: RATES_TABLE, Key: { key: "user#Lucy" } })
+      .rejects(new ConditionalCheckFailedException({ message: "failed", $metadata: {} }));
+    ddb
+      .on(GetCommand, { TableName: RATES_TABLE })
+      .resolvesOnce({
+        Item: {
+          key: "user#Lucy",
+          connections: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`tab${i}`, NOW / 1000 + 600])),
+        },
+      })
+      .resolves({ Item: { key: "user#Lucy", connections: {} } });
+    const connect = connectWithOwnRates({ now: NOW });
+    await connect(webSocketEvent("$connect", lucy));
+    const reads = ddb.commandCalls(GetCommand).length;
+    await connect(webSocketEvent("$connect", lucy));
+    expect(ddb.commandCalls(GetCommand).length).toBeGreaterThan(reads);
+  });
+
   it("asks again at the next handshake when a full user's connection could not be asked (GetConnection throttled)", async () => {
     const places = { ...keptPlaces(9), quiet: NOW / 1000 + 600 };
     lucyFullOf(places);
@@ -298,6 +337,15 @@ describe("$connect", () => {
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: countKey, ExpressionAttributeValues: { ":delta": 1 } });
     expect(ddb).not.toHaveReceivedCommandWith(QueryCommand, { IndexName: "byChannel" });
     expect(sent()).toEqual({});
+  });
+
+  it("announces an arrival when the kept count ran over the limit but the users' items do not (a missed $disconnect)", async () => {
+    deps = { ...deps, presenceLimit: 2 };
+    ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: presentItems("Bob", "Lucy") });
+    await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
+    expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, carol.connectionId]);
+    // At most limit + 1 items read, strongly consistent.
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: PRESENCE_TABLE, Limit: 3, ConsistentRead: true });
   });
 
   it("announces an arrival in a channel exactly at the presence limit", async () => {
@@ -373,6 +421,32 @@ describe("$disconnect", () => {
       ExpressionAttributeValues: { ":delta": -1 },
     });
     expect(sent()).toEqual({});
+  });
+
+  it("announces a departure when the kept count ran over the limit but the users' items do not", async () => {
+    deps = { ...deps, presenceLimit: 3 };
+    // Kept: 3 left after Lucy (4 before, over 3); read: Bob and Carol left, so 3 before her departure.
+    ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: presentItems("Bob", "Carol") });
+    await createDisconnectHandler(deps)(webSocketEvent("$disconnect", lucy));
+    expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, carol.connectionId]);
+  });
+
+  it("still lets go of the hold and tells the others when removing the record fails, then fails", async () => {
+    ddb.on(DeleteCommand, { TableName: CONNECTIONS_TABLE }).rejects(new Error("throttled"));
+    await expect(createDisconnectHandler(deps)(webSocketEvent("$disconnect", lucy))).rejects.toThrow("throttled");
+    expect(presenceUpdates()).toContainEqual(["Lucy", "DELETE #connections :connection"]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      UpdateExpression: "REMOVE #connections.#id",
+    });
+    expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, carol.connectionId]);
+  });
+
+  it("still tells the others when letting go of the hold fails, then fails", async () => {
+    ddb.on(UpdateCommand, { TableName: RATES_TABLE }).rejects(new Error("throttled"));
+    await expect(createDisconnectHandler(deps)(webSocketEvent("$disconnect", lucy))).rejects.toThrow("throttled");
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: lucy.connectionId } });
+    expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, carol.connectionId]);
   });
 });
 
@@ -606,6 +680,19 @@ describe("$default", () => {
     );
   });
 
+  it("answers rate_limited, not internal, when the refusal cannot be counted (DynamoDB throttled)", async () => {
+    everyWindowFull();
+    lucysRefusals().rejects(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+    await send("flood");
+    expect(onlyAnswered()).toEqual({
+      [lucy.connectionId]: [{ type: "error", code: "rate_limited", message: "at most 20 messages per 10 seconds" }],
+    });
+    expect(api).not.toHaveReceivedCommand(DeleteConnectionCommand);
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "refusal not counted" }),
+    );
+  });
+
   it("closes a flooding connection even when its place cannot be kept (DynamoDB throttled)", async () => {
     everyWindowFull();
     lucysRefusals().resolves({ Attributes: { count: 100 } });
@@ -654,6 +741,16 @@ describe("$default", () => {
       TableName: PRESENCE_TABLE,
       ExpressionAttributeValues: expect.objectContaining({ ":channel": "support" }),
     });
+  });
+
+  it("answers who in a channel of at most 100 users with the users listed, not a kept count that ran high", async () => {
+    // A missed $disconnect whose presence item DynamoDB's TTL deleted leaves the kept count one too high for good.
+    ddb.on(GetCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Item: { count: 4 } });
+    await send('{"action":"who"}');
+    expect(onlyAnswered()).toEqual({
+      [lucy.connectionId]: [{ type: "presence", channel: "support", users: ["Bob", "Carol", "Lucy"], count: 3 }],
+    });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: PRESENCE_TABLE, ConsistentRead: true });
   });
 
   it("lists the first 100 users of a large channel across presence pages, and counts them all", async () => {
@@ -751,6 +848,16 @@ describe("$default", () => {
     );
   });
 
+  it("answers a kept message with its copy when reading the channel's members fails (the page would send it again)", async () => {
+    ddb.on(QueryCommand, { IndexName: "byChannel" }).rejects(new Error("index throttled"));
+    await send("kept");
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: HISTORY_TABLE });
+    expect(onlyAnswered()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ message: "kept" })] });
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "error", message: "message kept but not delivered" }),
+    );
+  });
+
   it("answers internal, logged with the request id, when DynamoDB fails, and keeps the connection", async () => {
     ddb.on(PutCommand).rejects(new Error("DynamoDB is down"));
     await expect(send("hello")).resolves.toEqual(
@@ -845,6 +952,16 @@ describe("private channels and direct messages (PROTOCOL v2 §7)", () => {
     });
     // No channel was read or posted to.
     expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+  });
+
+  it("answers a kept direct message with its copy when its users' connections cannot be read", async () => {
+    ddb.on(GetCommand, { TableName: RATES_TABLE }).rejects(new Error("throttled"));
+    await send('{"action":"dm","to":"Bob","message":"psst"}');
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, { TableName: HISTORY_TABLE });
+    expect(onlyAnswered()).toEqual({ [lucy.connectionId]: [expect.objectContaining({ type: "dm", message: "psst" })] });
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "error", message: "direct message kept but not delivered" }),
+    );
   });
 
   it("answers a delivered direct message with its copy even when a gone recipient cannot be removed", async () => {
