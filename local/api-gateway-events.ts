@@ -1,8 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
-/** API Gateway-shaped connection ids: 11 random bytes in standard base64, e.g. `L0SM9cOFvHcCIhw=`. */
-export const newConnectionId = (): string => randomBytes(11).toString("base64");
+/**
+ * API Gateway-shaped connection ids: 11 random bytes in the URL-safe base64 alphabet, with `=` padding: 15 characters
+ * and `=`, as in `JC1dgf9yoAMCK-g=` or the AWS CLI's example `L0SM9cOFvHcCIhw=`. Never `+` or `/`, which standard
+ * base64 has: an id goes into management API paths (`@connections/{id}`).
+ */
+export const newConnectionId = (): string => `${randomBytes(11).toString("base64url")}=`;
 
 /** Random bytes drawn a page at a time: the management API answers every post with a fresh request id. */
 const ID_POOL_BYTES = 12 * 512;

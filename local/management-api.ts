@@ -118,7 +118,8 @@ function answer(
     };
   }
   if (method === "DELETE") {
-    socket?.close(1000, "");
+    // Gone from now on (GET, POST and DELETE answer 410), though the client has yet to answer the close.
+    gateway.closeConnection(connection, 1000, "");
     return { status: 204, headers: { "x-amzn-requestid": newRequestId() } };
   }
   return awsError(405, "MethodNotAllowedException", "Method not allowed");

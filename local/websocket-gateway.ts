@@ -46,10 +46,16 @@ export interface GatewayOptions extends ApiIdentity {
   readonly maxConcurrentInvocations?: number;
   /** A larger frame closes the connection with 1009. Default: 32 KiB. */
   readonly maxFrameBytes?: number;
+  /** A larger message (the sum of its frames) closes the connection with 1009. Default: 128 KiB. */
+  readonly maxMessageBytes?: number;
   readonly logger: CoreLogger;
 }
 
-type ConnectionState = "connecting" | "open" | "closed";
+/**
+ * `closing`: the server has started the close (DeleteConnection, idle or maximum duration, 1003, 1009) and waits
+ * for the client's answer, up to ws's 30 s; to the management API the connection is already gone.
+ */
+type ConnectionState = "connecting" | "open" | "closing" | "closed";
 
 /** One connection: what API Gateway knows of it. */
 export interface GatewayConnection extends ConnectionFacts {
@@ -59,7 +65,15 @@ export interface GatewayConnection extends ConnectionFacts {
   authorizer?: Record<string, unknown>;
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error" };
+/** API Gateway's message payload quota: a message of several frames may be this large. */
+const MAX_MESSAGE_BYTES = 128 * 1024;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  500: "Internal Server Error",
+};
 
 /** Answers a handshake the way API Gateway refuses one, and drops the socket. */
 function refuseHandshake(socket: Duplex, status: number): void {
@@ -69,6 +83,77 @@ function refuseHandshake(socket: Duplex, status: number): void {
     `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `x-amzn-RequestId: ${newRequestId()}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** RFC 6455 §4.1: the nonce is 16 random bytes in (standard) base64. */
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** `Sec-WebSocket-Protocol`: a comma-separated list of RFC 7230 tokens, as ws parses it. */
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const PROTOCOL_LIST = new RegExp(`^${TOKEN}(?:[ \\t]*,[ \\t]*${TOKEN})*$`);
+
+/**
+ * Whether an upgrade request is a valid WebSocket opening handshake (RFC 6455 §4.2.1): API Gateway refuses any other
+ * with 400 and runs no route for it, neither the authorizer nor `$connect`. Checked before them, at least as strictly
+ * as ws checks it afterwards, so ws never refuses (without calling back) a connection `$connect` has accepted.
+ */
+function validUpgrade(request: IncomingMessage): boolean {
+  const { upgrade, "sec-websocket-key": key, "sec-websocket-version": version } = request.headers;
+  const protocols = request.headers["sec-websocket-protocol"];
+  if (request.method !== "GET" || upgrade?.toLowerCase() !== "websocket" || version !== "13") return false;
+  if (key === undefined || !WEBSOCKET_KEY.test(key)) return false;
+  if (protocols === undefined) return true;
+  const names = protocols.split(",").map((name) => name.trim());
+  return PROTOCOL_LIST.test(protocols) && new Set(names).size === names.length;
+}
+
+/**
+ * The frame headers (RFC 6455 §5.2) of what a client sends, read beside ws, which bounds only whole messages: finds
+ * the first data frame over the frame quota and the message it belongs to.
+ */
+class FrameSizes {
+  /** Complete data messages so far: ws's `message` events, counted alike. */
+  private messages = 0;
+  private readonly header = Buffer.alloc(14);
+  private headerLength = 0;
+  private payloadLeft = 0;
+  /** The index of the message holding the first frame over the quota, once one came. */
+  oversized?: number;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** Reads a chunk of the stream; true when it holds the first oversized frame. */
+  read(chunk: Buffer): boolean {
+    let offset = 0;
+    while (offset < chunk.length && this.oversized === undefined) {
+      if (this.payloadLeft > 0) {
+        const skipped = Math.min(this.payloadLeft, chunk.length - offset);
+        this.payloadLeft -= skipped;
+        offset += skipped;
+        continue;
+      }
+      this.header[this.headerLength++] = chunk[offset++] as number;
+      if (this.headerLength < 2) continue;
+      const [first = 0, second = 0] = this.header;
+      const shortLength = second & 0x7f; // 126: a 16-bit length follows, 127: a 64-bit one
+      const lengthBytes = shortLength === 126 ? 2 : shortLength === 127 ? 8 : 0;
+      if (this.headerLength < 2 + lengthBytes + (second & 0x80 ? 4 : 0)) continue; // then the masking key
+      const length =
+        lengthBytes === 2
+          ? this.header.readUInt16BE(2)
+          : lengthBytes === 8
+            ? Number(this.header.readBigUInt64BE(2))
+            : shortLength;
+      const data = (first & 0x08) === 0; // opcodes 0x8 and up are control frames, at most 125 bytes
+      if (data && length > this.maxFrameBytes) {
+        this.oversized = this.messages;
+        return true;
+      }
+      if (data && first & 0x80) this.messages++;
+      this.payloadLeft = length;
+      this.headerLength = 0;
+    }
+    return false;
+  }
 }
 
 /** Whether one identity source (`route.request.querystring.X` or `route.request.header.X`) is present and non-empty. */
@@ -106,7 +191,8 @@ export class WebSocketGateway {
     this.instances = new ConcurrencyLimit(options.maxConcurrentInvocations ?? 64);
     this.server = new WebSocketServer({
       noServer: true,
-      maxPayload: options.maxFrameBytes ?? limits.frameMaxBytes,
+      // ws bounds whole messages; the frame quota is FrameSizes's.
+      maxPayload: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
       perMessageDeflate: false,
       // API Gateway selects the subprotocol that $connect returned in Sec-WebSocket-Protocol, and none otherwise.
       handleProtocols: (_offered, request) =>
@@ -116,6 +202,8 @@ export class WebSocketGateway {
 
   /** Handles an HTTP upgrade: authorizer, then `$connect`, then the WebSocket handshake. */
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on("error", () => {}); // a client that hangs up mid-handshake is not our error
+    if (!validUpgrade(request)) return refuseHandshake(socket, 400);
     const connection: GatewayConnection = {
       connectionId: newConnectionId(),
       connectedAt: Date.now(),
@@ -128,7 +216,6 @@ export class WebSocketGateway {
     socket.once("close", () => {
       clientGone = true;
     });
-    socket.on("error", () => {}); // a client that hangs up mid-handshake is not our error
 
     const authorized = await this.authorize(connection, request);
     if (authorized !== "allow") return refuseHandshake(socket, authorized);
@@ -147,7 +234,12 @@ export class WebSocketGateway {
     const headers = (connectResult as { headers?: Record<string, string> }).headers ?? {};
     const protocol = Object.entries(headers).find(([name]) => name.toLowerCase() === "sec-websocket-protocol")?.[1];
     Object.assign(request, { selectedProtocol: protocol });
-    this.server.handleUpgrade(request, socket, head, (ws) => this.opened(connection, ws));
+    this.server.handleUpgrade(request, socket, head, (ws) => this.opened(connection, ws, socket));
+    // ws refuses a handshake checked above only when the client has just gone (it then destroys the socket and never
+    // calls back): the connection ends as any dropped one does, rather than staying `connecting`.
+    socket.once("close", () => {
+      if (connection.state === "connecting") void this.closed(connection, 1006, "");
+    });
   }
 
   private async authorize(connection: GatewayConnection, request: IncomingMessage): Promise<"allow" | 401 | 403 | 500> {
@@ -189,22 +281,38 @@ export class WebSocketGateway {
     return run;
   }
 
-  private opened(connection: GatewayConnection, ws: WebSocket): void {
+  private opened(connection: GatewayConnection, ws: WebSocket, socket: Duplex): void {
     connection.socket = ws;
     connection.state = "open";
-    let idle = setTimeout(() => ws.close(1001, "Going away"), this.idleTimeoutMs);
-    const lifetime = setTimeout(() => ws.close(1001, "Going away"), this.maxConnectionMs);
+    const goAway = () => this.closeConnection(connection, 1001, "Going away");
+    let idle = setTimeout(goAway, this.idleTimeoutMs);
+    const lifetime = setTimeout(goAway, this.maxConnectionMs);
+    // "A message larger than 32 KB must be split into multiple frames, each 32 KB or smaller" (Amazon API Gateway
+    // quotas for configuring and running a WebSocket API): a larger frame closes the connection with 1009, even in a
+    // message under the 128 KB ws enforces. Read before ws reads the same bytes; the close waits until ws has routed
+    // the messages before the oversized one in the same chunk.
+    const frames = new FrameSizes(this.options.maxFrameBytes ?? limits.frameMaxBytes);
+    const tooBig = () => this.closeConnection(connection, 1009, "Message too big");
+    socket.prependListener("data", (chunk: Buffer) => {
+      if (frames.read(chunk)) process.nextTick(tooBig);
+    });
+    let messages = 0;
     ws.on("message", (data: Buffer, isBinary) => {
+      const index = messages++;
       // API Gateway refuses binary frames in incoming messages: it disconnects the client with 1003 and invokes no
       // route ("Binary media types for WebSocket APIs in API Gateway"); `$disconnect` then runs as for any close.
       if (ws.readyState !== WebSocket.OPEN) return; // frames that arrive after the close began reach no route
-      if (isBinary) return ws.close(1003, "Binary frames are not supported");
+      if (index === frames.oversized) return tooBig();
+      if (isBinary) return this.closeConnection(connection, 1003, "Binary frames are not supported");
       connection.lastActiveAt = Date.now();
       clearTimeout(idle);
-      idle = setTimeout(() => ws.close(1001, "Going away"), this.idleTimeoutMs);
+      idle = setTimeout(goAway, this.idleTimeoutMs);
       void this.message(connection, data);
     });
-    ws.on("error", () => {}); // e.g. an oversized frame: ws closes with 1009 and reports it here
+    // e.g. a message over the quota: ws has begun closing with 1009 when it reports it here.
+    ws.on("error", () => {
+      if (connection.state === "open") connection.state = "closing";
+    });
     ws.once("close", (code, reason) => {
       clearTimeout(idle);
       clearTimeout(lifetime);
@@ -229,6 +337,19 @@ export class WebSocketGateway {
     }
   }
 
+  /**
+   * Starts closing a connection from the server's side. From then on it is gone to the management API, whose POST,
+   * GET and DELETE answer 410 GoneException for a connection that has been terminated ("Use @connections commands in
+   * your backend service",
+   * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-how-to-call-websocket-api-connections.html;
+   * https://repost.aws/knowledge-center/410-gone-api-gateway), even while ws waits, up to 30 s, for the client to
+   * answer the close. `$disconnect` runs once the socket has closed.
+   */
+  closeConnection(connection: GatewayConnection, code: number, reason: string): void {
+    if (connection.state === "open") connection.state = "closing";
+    connection.socket?.close(code, reason);
+  }
+
   private async closed(connection: GatewayConnection, code: number, reason: string): Promise<void> {
     if (connection.state === "closed") return;
     connection.state = "closed";
@@ -236,16 +357,19 @@ export class WebSocketGateway {
     await this.invoke("$disconnect", disconnectEvent(this.options, connection, connection.authorizer, code, reason));
   }
 
-  /** The connection a management call may address: open ones only (during `$connect` API Gateway answers 410). */
+  /**
+   * The connection a management call may address: open ones only. During `$connect` API Gateway answers 410, and so
+   * it does once the close has begun, by the server (see {@link closeConnection}) or by the client.
+   */
   live(connectionId: string): GatewayConnection | undefined {
     const connection = this.connections.get(connectionId);
-    return connection?.state === "open" ? connection : undefined;
+    return connection?.state === "open" && connection.socket?.readyState === WebSocket.OPEN ? connection : undefined;
   }
 
   /** Closes every connection (each fires `$disconnect`) and stops accepting new ones. */
   async close(): Promise<void> {
     const open = [...this.connections.values()];
-    for (const connection of open) connection.socket?.close(1001, "Going away");
+    for (const connection of open) this.closeConnection(connection, 1001, "Going away");
     await Promise.all(
       open.map((connection) =>
         connection.socket && connection.socket.readyState !== WebSocket.CLOSED
