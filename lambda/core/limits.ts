@@ -9,7 +9,7 @@ export const limits = {
   channelMaxChars: 64,
   /** Chat message length in code points, after trimming. */
   messageMaxChars: 4_000,
-  /** API Gateway closes a connection with 1009 when one frame is larger than this. */
+  /** API Gateway closes a connection with 1009 when one frame is larger than this (a message may be 128 KB, in frames). */
   frameMaxBytes: 32 * 1024,
   /**
    * Every frame the server posts, encoded (UTF-8 bytes of its JSON): API Gateway refuses a larger message with 413
