@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { RemovalPolicy } from "aws-cdk-lib";
 import type { Node } from "constructs";
+import { presenceLimitMax } from "../lambda/core/limits.ts";
 import { type ChatAuthOptions, checkAuthOptions } from "./auth.ts";
 import type { ChatAppProps } from "./chat-app.ts";
 import type { ChatLogLevel } from "./chat-function.ts";
@@ -142,9 +143,13 @@ export function chatAppPropsFromContext(node: Node, environment: AppEnvironment 
     throw new Error(`context ${contextKeys.logLevel} must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
   const presenceLimit = text(node, contextKeys.presenceLimit);
-  if (presenceLimit !== undefined && !/^[1-9][0-9]{0,5}$/.test(presenceLimit)) {
+  if (
+    presenceLimit !== undefined &&
+    !(/^[1-9][0-9]{0,5}$/.test(presenceLimit) && Number(presenceLimit) <= presenceLimitMax)
+  ) {
+    // Larger channels may be delivered by the broadcast workers, which send no notices (lambda/core/limits.ts).
     throw new Error(
-      `context ${contextKeys.presenceLimit} must be a whole number from 1 to 999999, got "${presenceLimit}"`,
+      `context ${contextKeys.presenceLimit} must be a whole number from 1 to ${presenceLimitMax}, got "${presenceLimit}"`,
     );
   }
   const sessionRate = text(node, contextKeys.sessionRate);

@@ -120,3 +120,10 @@ export const limits = {
   /** Base delay of the jittered exponential backoff between those attempts. */
   batchWriteBackoffMs: 25,
 } as const;
+
+/**
+ * The largest `CHAT_PRESENCE_LIMIT` a deployment may set: a channel of more connections than `shardThreshold` is
+ * delivered by broadcast workers, which send no notices, and a user holds at most `connectionsPerUser`, so every
+ * channel of at most this many users is posted to by the function that handles the join or leave.
+ */
+export const presenceLimitMax = limits.shardThreshold / limits.connectionsPerUser;

@@ -36,7 +36,8 @@ export interface BroadcastWorkerDeps extends BroadcastDeps {
   readonly logger: CoreLogger;
   /**
    * The channels' presence: members a segment finds gone (410) leave it, as their `$disconnect` would have made them.
-   * Segments only exist for channels far larger than any with join and leave notices, so none are sent here.
+   * Segments only exist for channels of more than 2,000 connections, hence of more users than any presence limit
+   * allows (`presenceLimitMax`), so no notices are sent here.
    */
   readonly presence?: Pick<PresenceStore, "depart">;
   /** Users' connection holds: a member found gone lets go of its own, as its `$disconnect` would have. */

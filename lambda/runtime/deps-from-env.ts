@@ -1,6 +1,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ConnectionStore } from "../core/connection-store.ts";
 import { HistoryStore } from "../core/history-store.ts";
+import { presenceLimitMax } from "../core/limits.ts";
 import type { CoreLogger } from "../core/logger.ts";
 import { MemberStore } from "../core/member-store.ts";
 import { PresenceStore } from "../core/presence-store.ts";
@@ -50,6 +51,11 @@ export function webSocketDepsFromEnv(env: Env = process.env, options: WiringOpti
   const ratesTable = requireEnv("RATES_TABLE", env);
   const membersTable = requireEnv("MEMBERS_TABLE", env);
   const presenceLimit = positiveIntEnv("CHAT_PRESENCE_LIMIT", env);
+  if (presenceLimit !== undefined && presenceLimit > presenceLimitMax) {
+    throw new ConfigurationError(
+      `environment variable CHAT_PRESENCE_LIMIT must be at most ${presenceLimitMax} (larger channels may be delivered by broadcast workers, which send no notices), got "${presenceLimit}"`,
+    );
+  }
   const aws = options.aws ?? {};
   const doc = documentClient(aws);
   const managementEndpoint = requireEnv("CHAT_MANAGEMENT_ENDPOINT", env);

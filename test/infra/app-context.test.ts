@@ -45,7 +45,7 @@ describe("the app's context", () => {
   });
 
   it("reads the presence limit as a whole number, from a string as the CLI gives it", () => {
-    expect(propsFrom({ presenceLimit: "250" }).chat?.presenceLimit).toBe(250);
+    expect(propsFrom({ presenceLimit: "200" }).chat?.presenceLimit).toBe(200);
     expect(propsFrom({ presenceLimit: 1 }).chat?.presenceLimit).toBe(1);
     expect(propsFrom({}).chat).not.toHaveProperty("presenceLimit");
   });
@@ -68,7 +68,9 @@ describe("the app's context", () => {
     [{ retainHistory: "no" }, /retainHistory must be "true" or "false"/],
     [{ logLevel: "LOUD" }, /logLevel must be one of/],
     [{ siteOrigin: { url: "x" } }, /siteOrigin must be a string/],
-    [{ presenceLimit: "0" }, /presenceLimit must be a whole number from 1 to 999999, got "0"/],
+    [{ presenceLimit: "0" }, /presenceLimit must be a whole number from 1 to 200, got "0"/],
+    // Channels of more than 2,000 connections (200 users of 10) are delivered by workers, which send no notices.
+    [{ presenceLimit: "201" }, /presenceLimit must be a whole number from 1 to 200, got "201"/],
     [{ presenceLimit: "-5" }, /presenceLimit must be a whole number/],
     [{ presenceLimit: "1.5" }, /presenceLimit must be a whole number/],
     [{ presenceLimit: "100 users" }, /presenceLimit must be a whole number/],

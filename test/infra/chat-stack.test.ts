@@ -245,7 +245,7 @@ describe("with options", () => {
         allowedOrigins: ["https://d111111abcdef8.cloudfront.net"],
         manageApiGatewayAccount: false,
         historyRemovalPolicy: RemovalPolicy.DESTROY,
-        presenceLimit: 250,
+        presenceLimit: 150,
         messageMemory: 1024,
       },
     });
@@ -259,7 +259,7 @@ describe("with options", () => {
       const functions = custom.chatTemplate.findResources("AWS::Lambda::Function");
       const customQ = new ChatTemplate(custom.chatTemplate, custom.chat);
       for (const name of ["connect", "message", "disconnect"] as const) {
-        expect(functions[customQ.fnId(name)]?.Properties.Environment.Variables.CHAT_PRESENCE_LIMIT, name).toBe("250");
+        expect(functions[customQ.fnId(name)]?.Properties.Environment.Variables.CHAT_PRESENCE_LIMIT, name).toBe("150");
       }
       expect(functions[customQ.fnId("message")]?.Properties.MemorySize).toBe(1024);
     } finally {

@@ -79,5 +79,10 @@ describe("the management API endpoint behind a custom domain", () => {
     );
     expect(() => webSocketDepsFromEnv(env, options)).toThrow(ConfigurationError);
     expect(() => webSocketDepsFromEnv(env, options)).toThrow(/CHAT_MANAGEMENT_ENDPOINT/);
+    // A presence limit over 200 users would reach channels that broadcast workers deliver, with no notices.
+    const withLimit = (limit: string) =>
+      webSocketDepsFromEnv({ ...env, CHAT_MANAGEMENT_ENDPOINT: EXECUTE_API, CHAT_PRESENCE_LIMIT: limit }, options);
+    expect(withLimit("200").presenceLimit).toBe(200);
+    expect(() => withLimit("201")).toThrow(/CHAT_PRESENCE_LIMIT must be at most 200/);
   });
 });
