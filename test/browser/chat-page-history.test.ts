@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { connect, roomInRateWindow } from "../integration/harness.ts";
 import { confirmed, online, PageHarness, SCREENSHOTS, say, texts } from "./page-harness.ts";
 
 // The page in headless Chromium against the local stack: history, navigation and what a message looks like.
@@ -19,6 +20,45 @@ async function receive(page: Page, frame: object): Promise<void> {
     wschat.dispatchEvent(new MessageEvent("message", { data }));
   }, JSON.stringify(frame));
 }
+
+/**
+ * Uses up `username`'s other requests (PROTOCOL: 20 per rate window, across their connections) as another tab of
+ * theirs might, from a plain socket: pings until one is refused. Answers the code of that refusal.
+ */
+async function useUpRequests(username: string): Promise<string | undefined> {
+  await roomInRateWindow();
+  const tab = await connect(harness.stack, username, "elsewhere");
+  try {
+    for (let i = 0; i < 30; i++) {
+      tab.send({ action: "ping" });
+      const answer = await tab.next((frame) => frame.type === "pong" || frame.type === "error");
+      if (answer.type === "error") return answer.code;
+    }
+    return undefined;
+  } finally {
+    await tab.close();
+  }
+}
+
+/** From now on, keeps every notice the page shows and the code of every error frame it gets (read with `seen`). */
+async function watch(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen = { notices: [] as string[], refusals: [] as string[] };
+    const host = window as unknown as { seen: typeof seen; wschat: EventTarget };
+    host.seen = seen;
+    const notice = document.getElementById("notice") as HTMLElement;
+    new MutationObserver(() => {
+      if (!notice.hidden && notice.textContent) seen.notices.push(notice.textContent);
+    }).observe(notice, { attributes: true, childList: true, characterData: true, subtree: true });
+    host.wschat.addEventListener("message", (event) => {
+      const frame = JSON.parse((event as MessageEvent).data);
+      if (frame.type === "error") seen.refusals.push(frame.code);
+    });
+  });
+}
+
+const seen = (page: Page) =>
+  page.evaluate(() => (window as unknown as { seen: { notices: string[]; refusals: string[] } }).seen);
 
 describe("the chat page's history and messages", () => {
   it("pushes each channel switch to browser history, so Back and Forward move between channels, each with its draft", async () => {
@@ -89,6 +129,62 @@ describe("the chat page's history and messages", () => {
       .poll(() => confirmed(gap), { timeout: 10_000 })
       .toEqual(["before the gap", ...missed, "written offline"]);
     expect(await gap.locator("#messages > li.msg-outgoing").count()).toBe(0);
+  });
+
+  it("asks again, in the next rate window, for a gap's page the rate refused, until the gap is filled, and blames no one", async () => {
+    const page = await harness.open("Patience", "refused-gap", { backoff: "long" });
+    await say(page, "before the gap");
+    await expect.poll(() => confirmed(page)).toEqual(["before the gap"]);
+    await watch(page);
+    await harness.drop("Patience", "refused-gap");
+    await page.locator('#connection-status[data-state="reconnecting"]').waitFor();
+    const missed = await harness.seed("refused-gap", "meanwhile", 70);
+    // Another tab used up this window's other requests: the gap's first page (and `who`) are refused.
+    expect(await useUpRequests("Patience")).toBe("rate_limited");
+    await page.getByRole("button", { name: "Retry now" }).click();
+    await online(page);
+    await expect.poll(async () => (await seen(page)).refusals).toContain("rate_limited");
+    await expect.poll(() => confirmed(page), { timeout: 30_000 }).toEqual(["before the gap", ...missed]);
+    const ids = await page
+      .locator("#messages > li.msg[data-id]")
+      .evaluateAll((items) => items.map((item) => item.getAttribute("data-id")));
+    expect(new Set(ids).size).toBe(ids.length);
+    // Nobody typed anything: no "sending faster than the chat allows", nor any other notice.
+    expect((await seen(page)).notices).toEqual([]);
+    expect(await page.locator("#presence-stale").isHidden()).toBe(true);
+  });
+
+  it("asks again for an open conversation's gap and the other conversations' checks the rate refused", async () => {
+    const lou = await connect(harness.stack, "Lou", "elsewhere");
+    const kit = await connect(harness.stack, "Kit", "elsewhere");
+    const dm = async (from: typeof lou, message: string) => {
+      from.send({ action: "dm", to: "Oona", message });
+      await from.next((frame) => frame.type === "dm" && frame.message === message, 10_000, message);
+    };
+    const page = await harness.open("Oona", "refused-dm", { backoff: "long" });
+    const dmTexts = () => page.locator("#dm-messages > li.msg[data-id] .msg-text").allTextContents();
+    const unread = () => page.locator('#conversation-list > li[data-with="Kit"]').getAttribute("data-unread");
+    await dm(kit, "from Kit");
+    await expect.poll(unread).toBe("1");
+    await page.locator("#dm-to").fill("Lou");
+    await page.locator("#dm-to").press("Enter");
+    await dm(lou, "before the gap");
+    await expect.poll(dmTexts).toEqual(["before the gap"]);
+    await watch(page);
+    await harness.drop("Oona", "refused-dm");
+    await page.locator('#connection-status[data-state="reconnecting"]').waitFor();
+    const missed = ["meanwhile 1", "meanwhile 2", "meanwhile 3"];
+    for (const text of missed) await dm(lou, text);
+    await dm(kit, "again from Kit");
+    await Promise.all([lou.close(), kit.close()]);
+    // The conversation's `after` page and Kit's check are refused with the rest of what the page asks on connecting.
+    expect(await useUpRequests("Oona")).toBe("rate_limited");
+    await page.getByRole("button", { name: "Retry now" }).click();
+    await online(page);
+    await expect.poll(async () => (await seen(page)).refusals).toContain("rate_limited");
+    await expect.poll(dmTexts, { timeout: 30_000 }).toEqual(["before the gap", ...missed]);
+    await expect.poll(unread, { timeout: 30_000 }).toBe("2");
+    expect((await seen(page)).notices).toEqual([]);
   });
 
   it("turns http(s) URLs into links that open safely, and nothing else into a link", async () => {

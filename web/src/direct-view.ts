@@ -8,18 +8,17 @@ import { parseServerFrame } from "./frames.ts";
 import { HistoryPager } from "./history-pager.ts";
 import { MessageLog } from "./message-log.ts";
 import { Outbox } from "./outbox.ts";
+import { RetriedRequest } from "./retried-request.ts";
 import type { NoticeView } from "./status-view.ts";
 import type { UnreadTitle } from "./unread-title.ts";
 import type { Wire } from "./wire.ts";
-import { refusalSentence, refusedMessageSentence } from "./wording.ts";
+import { historyFailedSentence, refusalSentence, refusedMessageSentence } from "./wording.ts";
 
 type HistoryFrame = Extract<ServerFrame, { type: "history" }>;
 type ErrorFrame = Extract<ServerFrame, { type: "error" }>;
 
 /** After each connect, this many of the latest conversations (besides the open one) are asked what came meanwhile. */
 const CHECKS = 4;
-/** A check left unanswered this long is given up. */
-const CHECK_MS = 10_000;
 
 /** What the direct messages need from the page. */
 export interface DirectDeps {
@@ -58,7 +57,8 @@ export class DirectMessages {
   readonly #outboxes = new Map<string, Outbox>();
   /** Drafts per conversation, in the page only (never stored: they are direct messages). */
   readonly #drafts = new Map<string, string>();
-  readonly #checks = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The checks of the latest conversations after a connect, until answered or given up. */
+  readonly #checks = new Map<string, RetriedRequest>();
   #user: string | undefined;
   #channel: string | undefined;
   /** The conversation shown, if any (else the channel). */
@@ -97,7 +97,11 @@ export class DirectMessages {
     this.#pager = new HistoryPager({
       request: (position) =>
         this.#open !== undefined && deps.request({ action: "history", with: this.#open, ...position }),
-      caughtUp: () => this.#current()?.resume(),
+      caughtUp: () => {
+        notice.clear("dm-history");
+        this.#current()?.resume();
+      },
+      failed: (kind) => notice.show(historyFailedSentence(kind), { cause: "dm-history" }),
     });
     this.#composer = new Composer(
       byId("dm-composer", HTMLFormElement),
@@ -152,6 +156,7 @@ export class DirectMessages {
     this.#input.dispatchEvent(new Event("input"));
     this.#log.clear();
     this.#pager.reset();
+    this.#deps.notice.clear("dm-history");
     for (const entry of this.#outboxes.get(peer)?.entries ?? []) this.#log.showOutgoing(entry);
     const item = this.#conversations.get(peer) ?? this.#conversations.touch(peer, Date.now());
     item.unread = 0;
@@ -208,7 +213,7 @@ export class DirectMessages {
       const item = this.#conversations.touch(peer, newest);
       item.read = Math.max(item.read, newest);
     } else if (check !== undefined) {
-      clearTimeout(check);
+      check.answered();
       this.#checks.delete(peer);
       const item = this.#conversations.touch(peer, newest);
       item.unread = messages.filter((message) => message.from === peer && message.timestamp > item.read).length;
@@ -233,6 +238,12 @@ export class DirectMessages {
       this.#deps.notice.show(refusedMessageSentence(frame.code, "kept", frame.message), options);
     }
     return true;
+  }
+
+  /** An error frame nothing else claimed: it may refuse the open conversation's page or a check, asked again later. */
+  requestsRefused(): void {
+    this.#pager.refused();
+    for (const check of this.#checks.values()) check.refused();
   }
 
   readonly #isOwn = (from: string): boolean => from === this.#deps.me();
@@ -273,13 +284,17 @@ export class DirectMessages {
       if (me !== undefined) this.#conversations.load(me);
     }
     if (this.#open !== undefined) this.#pager.opened(this.#log.newest);
-    for (const item of this.#conversations.list.slice(0, CHECKS)) {
-      if (item.with === this.#open || this.#checks.has(item.with)) continue;
-      if (!this.#deps.request({ action: "history", with: item.with })) break;
-      this.#checks.set(
-        item.with,
-        setTimeout(() => this.#checks.delete(item.with), CHECK_MS),
-      );
+    // Those still unanswered from the last connection ask again over this one.
+    for (const check of this.#checks.values()) check.stop();
+    this.#checks.clear();
+    for (const { with: peer } of this.#conversations.list.slice(0, CHECKS)) {
+      if (peer === this.#open) continue;
+      const check = new RetriedRequest({
+        send: () => this.#deps.request({ action: "history", with: peer }),
+        gaveUp: () => this.#checks.delete(peer),
+      });
+      if (!check.start()) break;
+      this.#checks.set(peer, check);
     }
     this.#changed();
   }

@@ -1,12 +1,11 @@
 import type { Cursor } from "./message-log.ts";
+import { RetriedRequest, type RetryTiming } from "./retried-request.ts";
 
 /** A history request as PROTOCOL §4 takes it: the newest page, or the page before or after a message. */
 export type HistoryPosition = { before?: Cursor; after?: Cursor };
 
-type Ask = { kind: "latest" } | { kind: "before" } | { kind: "after" };
-
-/** No answer within this and the request is given up (an error frame may have answered it). */
-const ANSWER_MS = 10_000;
+/** Which page is asked for: the newest, one older than those held, or one newer (filling a gap). */
+export type PageKind = "latest" | "before" | "after";
 
 /** What the pager needs from the page. */
 export interface PagerHooks {
@@ -14,21 +13,41 @@ export interface PagerHooks {
   request(position: HistoryPosition): boolean;
   /** The log holds everything up to now (the newest page, or the whole gap after a reconnect). */
   caughtUp(): void;
+  /** A page was refused or unanswered again and again, and is given up: messages are missing, say so. */
+  failed(kind: PageKind): void;
 }
 
 /**
  * Pages through history (PROTOCOL §4), one request at a time so each answer is known to answer it. On the first
  * connect it asks for the newest page; after a reconnect it asks `after` the newest message held, again and again
- * while `more` is true, so a gap of any length is filled; scrolled to the top it asks `before` the oldest.
+ * while `more` is true, so a gap of any length is filled; scrolled to the top it asks `before` the oldest. A request
+ * refused (the rate counts the page's own requests too) is asked again in the next rate window, a few times, then
+ * given up with `failed`: never taken for caught up.
  */
 export class HistoryPager {
   readonly #hooks: PagerHooks;
-  #asked: Ask | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #request: RetriedRequest;
+  #asked: { kind: PageKind; position: HistoryPosition } | undefined;
   #olderMore = false;
 
-  constructor(hooks: PagerHooks) {
+  constructor(hooks: PagerHooks, timing?: RetryTiming) {
     this.#hooks = hooks;
+    this.#request = new RetriedRequest(
+      {
+        send: () => {
+          const asked = this.#asked;
+          if (asked && hooks.request(asked.position)) return true;
+          this.#asked = undefined;
+          return false;
+        },
+        gaveUp: () => {
+          const asked = this.#asked;
+          this.#asked = undefined;
+          if (asked) hooks.failed(asked.kind);
+        },
+      },
+      timing,
+    );
   }
 
   /** Whether older messages than those held exist, as of the last answer. */
@@ -38,36 +57,39 @@ export class HistoryPager {
 
   /** Another channel: nothing asked, nothing known. */
   reset(): void {
-    clearTimeout(this.#timer);
+    this.#request.stop();
     this.#asked = undefined;
     this.#olderMore = false;
   }
 
   /** A connection opened; `newest` is the newest message the log holds, if any. */
   opened(newest: Cursor | undefined): void {
+    this.#request.stop();
     this.#asked = undefined;
-    if (newest) this.#ask({ kind: "after" }, { after: newest });
-    else this.#ask({ kind: "latest" }, {});
+    if (newest) this.#ask("after", { after: newest });
+    else this.#ask("latest", {});
   }
 
   /** The reader reached the top; `oldest` is the oldest message the log holds. */
   wantOlder(oldest: Cursor | undefined): void {
     if (this.#asked || !this.#olderMore || !oldest) return;
-    this.#ask({ kind: "before" }, { before: oldest });
+    this.#ask("before", { before: oldest });
   }
 
   /** A history answer came: whether its messages are new to the reader (`live`), as opposed to older ones. */
   answered(messages: readonly Cursor[], more: boolean): { live: boolean } {
-    const asked = this.#asked;
-    clearTimeout(this.#timer);
+    const kind = this.#asked?.kind;
+    this.#request.answered();
     this.#asked = undefined;
-    if (asked?.kind === "before") {
+    // Unasked (a second answer to a page asked again): its messages are merged, and nothing else follows from it.
+    if (kind === undefined) return { live: false };
+    if (kind === "before") {
       this.#olderMore = more;
       return { live: false };
     }
-    if (asked?.kind === "after") {
+    if (kind === "after") {
       const last = messages[messages.length - 1];
-      if (more && last) this.#ask({ kind: "after" }, { after: { timestamp: last.timestamp, id: last.id } });
+      if (more && last) this.#ask("after", { after: { timestamp: last.timestamp, id: last.id } });
       else this.#hooks.caughtUp();
       return { live: true };
     }
@@ -76,22 +98,18 @@ export class HistoryPager {
     return { live: false };
   }
 
-  /** Whether a request is waiting for its answer (an error frame may be about it). */
+  /** Whether a request waits for its answer (on the wire, or to be asked again). */
   get waiting(): boolean {
-    return this.#asked !== undefined;
+    return this.#request.pending;
   }
 
-  /** The request waiting was refused (an error frame): give it up, and carry on as if caught up. */
+  /** An error frame nothing else claimed: it may refuse the page on the wire, which is then asked again later. */
   refused(): void {
-    const asked = this.#asked;
-    clearTimeout(this.#timer);
-    this.#asked = undefined;
-    if (asked && asked.kind !== "before") this.#hooks.caughtUp();
+    this.#request.refused();
   }
 
-  #ask(ask: Ask, position: HistoryPosition): void {
-    if (!this.#hooks.request(position)) return;
-    this.#asked = ask;
-    this.#timer = setTimeout(() => this.refused(), ANSWER_MS);
+  #ask(kind: PageKind, position: HistoryPosition): void {
+    this.#asked = { kind, position };
+    this.#request.start();
   }
 }

@@ -17,13 +17,14 @@ import { Outbox } from "./outbox.ts";
 import { applyPresence, normalisePresence, presenceChange } from "./presence.ts";
 import { PresenceView } from "./presence-view.ts";
 import { PrivateAccess } from "./private-access.ts";
+import { RetriedRequest } from "./retried-request.ts";
 import { Screens } from "./screens.ts";
 import { SignInRequired } from "./session.ts";
 import { SignInView } from "./sign-in-view.ts";
 import { NoticeView, StatusView } from "./status-view.ts";
 import { UnreadTitle } from "./unread-title.ts";
 import { Wire } from "./wire.ts";
-import { refusalSentence, refusedMessageSentence, sessionRefusalSentence } from "./wording.ts";
+import { historyFailedSentence, refusalSentence, refusedMessageSentence, sessionRefusalSentence } from "./wording.ts";
 
 declare global {
   interface Window {
@@ -110,8 +111,14 @@ const log = new MessageLog(
 const pager = new HistoryPager({
   request: (position) => request({ action: "history", ...position }),
   // Caught up with what was said meanwhile: what could not be sent while offline goes now, after it.
-  caughtUp: () => outbox.resume(),
+  caughtUp: () => {
+    notice.clear("history");
+    outbox.resume();
+  },
+  failed: (kind) => notice.show(historyFailedSentence(kind), { cause: "history" }),
 });
+/** Who is here, asked after every connect; refused again and again, the list says it may be out of date. */
+const who = new RetriedRequest({ send: () => request({ action: "who" }), gaveUp: () => presenceView.setStale(true) });
 
 // Direct messages over this connection, a private channel's refusal and its members (PROTOCOL §7).
 const direct = new DirectMessages({ client, request, wire, notice, title, me: () => me });
@@ -250,7 +257,7 @@ addEventListener("popstate", () => start("none"));
 client.addEventListener("open", () => {
   // After every (re)connect: what was said meanwhile, however long (deduplicated by id), and who is here now.
   pager.opened(log.newest);
-  request({ action: "who" });
+  who.start();
 });
 
 client.addEventListener("close", () => outbox.disconnected());
@@ -300,6 +307,7 @@ client.addEventListener("message", (event) => {
       break;
     }
     case "presence":
+      who.answered();
       presence = normalisePresence(frame.users);
       presenceCount = frame.count;
       presenceView.render(presence, me, presenceCount);
@@ -321,7 +329,8 @@ client.addEventListener("message", (event) => {
       break;
     }
     case "error": {
-      // Error frames do not say which request they answer: the one frame on the wire, else the history request.
+      // Error frames do not say which request they answer: the one frame on the wire (a message the user typed, a
+      // member change), else maybe one of those the page makes on its own, which each ask again later if unanswered.
       if (direct.refused(frame) || members.refused(frame)) break;
       const refused = outbox.refuse();
       if (refused) {
@@ -339,8 +348,12 @@ client.addEventListener("message", (event) => {
           });
         }
       } else {
-        if (pager.waiting) pager.refused();
-        notice.show(refusalSentence(frame.code, frame.message), { code: frame.code });
+        pager.refused();
+        who.refused();
+        direct.requestsRefused();
+        // Not the user's doing: "sending faster than the chat allows" would blame them for what the page asked.
+        if (frame.code !== "rate_limited")
+          notice.show(refusalSentence(frame.code, frame.message), { code: frame.code });
       }
       break;
     }

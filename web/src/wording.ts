@@ -1,6 +1,7 @@
 import type { ErrorCode } from "../../lambda/core/client-frames.ts";
 import { limits } from "../../lambda/core/limits.ts";
 import { codePoints, parseChannel, parseUsername, SERVER_NAME } from "../../lambda/core/names.ts";
+import type { PageKind } from "./history-pager.ts";
 
 // The symbols are joined by no-break spaces so that "_ . or -" never breaks across lines.
 const NAME_CHARS = "letters, digits, spaces, _\u00a0.\u00a0or\u00a0-";
@@ -83,4 +84,15 @@ export function refusedMessageSentence(code: ErrorCode, where: "back" | "kept", 
   if (where === "back")
     return `${refusalSentence(code, message)} Your message is back in the box${wait ? ": send it again in a few seconds." : "."}`;
   return `${refusalSentence(code, message)} ${wait ? "In a few seconds, press" : "Press"} Retry on the message to send it again, or Discard it.`;
+}
+
+/** A history page given up after being refused again and again: which messages are missing from view. */
+export function historyFailedSentence(kind: PageKind): string {
+  const which =
+    kind === "before"
+      ? "Older messages"
+      : kind === "after"
+        ? "Some messages sent while you were away"
+        : "The latest messages";
+  return `${which} could not be loaded: the chat is busy or not answering. Reload the page to try again.`;
 }
