@@ -156,6 +156,59 @@ class FrameSizes {
   }
 }
 
+/** An IAM pattern (`*` any run of characters, `?` one) as a whole-string regular expression. */
+const iamPattern = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+/**
+ * What API Gateway makes of a Lambda authorizer's answer for the `$connect` method ARN ("Output from an API Gateway
+ * Lambda authorizer"; "Statement reference of IAM policies for executing API in API Gateway"): a statement applies
+ * when one of its actions matches `execute-api:Invoke` and one of its resources the method ARN, with IAM's wildcards;
+ * an applying Deny wins, then an applying Allow lets the connection in, and nothing applying refuses it (403). An
+ * answer without a principal or a policy, or whose context holds anything but strings, numbers and booleans (nested
+ * data is refused: AuthorizerConfigurationException), is a configuration error: 500.
+ */
+function policyDecision(result: unknown, methodArn: string): "allow" | 403 | 500 {
+  const answer = result as {
+    principalId?: unknown;
+    policyDocument?: { Statement?: unknown };
+    context?: unknown;
+  } | null;
+  const statements = answer?.policyDocument?.Statement;
+  if (typeof answer?.principalId !== "string" || !Array.isArray(statements)) return 500;
+  const context = answer.context;
+  if (context !== undefined && context !== null) {
+    if (typeof context !== "object" || Array.isArray(context)) return 500;
+    for (const value of Object.values(context)) if (!["string", "number", "boolean"].includes(typeof value)) return 500;
+  }
+  const applies = (statement: { Action?: unknown; Resource?: unknown }) =>
+    asList(statement.Action).some(
+      (action) => typeof action === "string" && iamPattern(action).test("execute-api:Invoke"),
+    ) &&
+    asList(statement.Resource).some((resource) => typeof resource === "string" && iamPattern(resource).test(methodArn));
+  const effects = (statements as { Effect?: unknown; Action?: unknown; Resource?: unknown }[])
+    .filter((statement) => statement !== null && typeof statement === "object" && applies(statement))
+    .map((statement) => statement.Effect);
+  if (effects.includes("Deny")) return 403;
+  return effects.includes("Allow") ? "allow" : 403;
+}
+
+/**
+ * The authorizer's context as later events carry it: every value a string ("numberKey": "1", "booleanKey": "true" in
+ * AWS's own example of the output), so a handler that reads a number from it locally would break on AWS.
+ */
+const stringContext = (context: unknown): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries((context as Record<string, unknown> | undefined) ?? {}).map(([key, value]) => [key, String(value)]),
+  );
+
 /** Whether one identity source (`route.request.querystring.X` or `route.request.header.X`) is present and non-empty. */
 function identityPresent(source: string, request: IncomingMessage): boolean {
   const [, kind, name] = /^route\.request\.(querystring|header)\.(.+)$/.exec(source) ?? [];
@@ -247,10 +300,14 @@ export class WebSocketGateway {
     if (!authorizer) return "allow";
     if (!(this.routes.identitySources ?? []).every((source) => identityPresent(source, request))) return 401;
     try {
-      const result = await authorizer(authorizerEvent(this.options, connection, request));
-      const statements: { Effect?: string }[] = result?.policyDocument?.Statement ?? [];
-      if (statements.length === 0 || statements.some((statement) => statement.Effect !== "Allow")) return 403;
-      connection.authorizer = { ...(result.context ?? {}), principalId: result.principalId };
+      const event = authorizerEvent(this.options, connection, request);
+      const result = await authorizer(event);
+      const decision = policyDecision(result, event.methodArn);
+      if (decision !== "allow") {
+        if (decision === 500) this.options.logger.error("authorizer answered an invalid policy or context", { result });
+        return decision;
+      }
+      connection.authorizer = { ...stringContext(result.context), principalId: result.principalId };
       return "allow";
     } catch (error) {
       if (error instanceof Error && error.message === "Unauthorized") return 401;

@@ -85,6 +85,83 @@ describe("API Gateway WebSocket emulator", () => {
     expect(events.filter((entry) => entry.route === "$connect")).toEqual([]);
   });
 
+  it("lets in only a policy whose Allow applies to the $connect method ARN and no Deny does, as IAM evaluates it", async () => {
+    const arn = "arn:aws:execute-api:local:000000000000:testapi/test/$connect";
+    let statements: unknown[] = [];
+    const url = await start({
+      authorizer: async () => ({
+        principalId: "Lucy",
+        policyDocument: { Version: "2012-10-17", Statement: statements },
+      }),
+    });
+    const invoke = (Effect: string, Resource: unknown, Action: unknown = "execute-api:Invoke") => ({
+      Effect,
+      Action,
+      Resource,
+    });
+    const cases: [unknown[], number][] = [
+      [[invoke("Allow", arn)], 101],
+      [[invoke("Allow", "arn:aws:execute-api:*:*:testapi/*/$connect")], 101],
+      [
+        [
+          invoke(
+            "Allow",
+            ["arn:aws:execute-api:local:000000000000:other/*", "arn:aws:execute-api:?ocal:*"],
+            ["execute-api:*"],
+          ),
+        ],
+        101,
+      ],
+      // Another stage, another API, a REST-style method, another action: nothing applies.
+      [[invoke("Allow", "arn:aws:execute-api:local:000000000000:testapi/prod/$connect")], 403],
+      [[invoke("Allow", "arn:aws:execute-api:local:000000000000:other/test/$connect")], 403],
+      [[invoke("Allow", "arn:aws:execute-api:local:000000000000:testapi/test/GET/")], 403],
+      [[invoke("Allow", arn, "execute-api:ManageConnections")], 403],
+      // A Deny that applies wins over any Allow.
+      [[invoke("Allow", "*"), invoke("Deny", arn)], 403],
+      [[], 403],
+    ];
+    for (const [given, expected] of cases) {
+      statements = given;
+      expect(await status(`${url}?token=t`), JSON.stringify(given)).toBe(expected);
+    }
+  });
+
+  it("answers 500 to an authorizer answer without a principal or a policy, or with nested context, running no route", async () => {
+    let answer: unknown;
+    const url = await start({ authorizer: async () => answer });
+    const policyDocument = {
+      Version: "2012-10-17",
+      Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: "*" }],
+    };
+    for (const bad of [
+      { policyDocument },
+      { principalId: "Lucy" },
+      { principalId: "Lucy", policyDocument: {} },
+      { principalId: "Lucy", policyDocument, context: { user: { id: 3 } } },
+      { principalId: "Lucy", policyDocument, context: { roles: ["admin"] } },
+    ]) {
+      answer = bad;
+      expect(await status(`${url}?token=t`), JSON.stringify(bad)).toBe(500);
+    }
+    expect(events.filter((entry) => entry.route === "$connect")).toEqual([]);
+  });
+
+  it("hands later events the context's numbers and booleans as strings, as AWS's example of the output shows them", async () => {
+    const url = await start({ authorizer: allow({ username: "Lucy", level: 3, admin: false }) });
+    const client = await openSocket(`${url}?token=t`);
+    client.send("hello");
+    await eventually(() => events.some((entry) => entry.route === "$default"));
+    await client.close();
+    const message = events.find((entry) => entry.route === "$default")?.event;
+    expect(message.requestContext.authorizer).toEqual({
+      username: "Lucy",
+      level: "3",
+      admin: "false",
+      principalId: "Lucy",
+    });
+  });
+
   it("refuses the handshake with the status of a $connect result outside 2xx", async () => {
     const url = await start({ $connect: async () => ({ statusCode: 400 }) });
     expect(await status(url)).toBe(400);
