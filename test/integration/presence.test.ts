@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleFrame, type Participant } from "../../lambda/core/chat.ts";
 import { ConnectionStore } from "../../lambda/core/connection-store.ts";
@@ -9,6 +9,7 @@ import { compareCodePoints } from "../../lambda/core/names.ts";
 import { PresenceStore } from "../../lambda/core/presence-store.ts";
 import { RateStore } from "../../lambda/core/rate-store.ts";
 import type { ServerFrame } from "../../lambda/core/server-frames.ts";
+import { presenceTable } from "../../lambda/core/tables.ts";
 import { documentClient } from "../../lambda/runtime/aws-clients.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
@@ -228,6 +229,34 @@ describe("notices that do not grow with N² (issue 12, item 2)", () => {
     await settle(u1);
     expect(notices(u1, "U4 disconnected")).toBe(1);
     expect(await who(u1)).toMatchObject({ users: ["U1", "U3"], count: 2 });
+  });
+
+  it("still announces in a small channel whose kept count ran over the limit (lost $disconnects), and who counts its users", async () => {
+    const channel = newChannel();
+    const u1 = await join(limited, "U1", channel);
+    await join(limited, "U2", channel);
+    // Five users who left without a $disconnect, their presence items since deleted by TTL: counted for good.
+    await limited.documentClient.send(
+      new UpdateCommand({
+        TableName: limited.tables.presence,
+        Key: { channel, user: presenceTable.countKey },
+        UpdateExpression: "ADD #count :drift",
+        ExpressionAttributeNames: { "#count": "count" },
+        ExpressionAttributeValues: { ":drift": 5 },
+      }),
+    );
+    const u3 = await join(limited, "U3", channel);
+    await settle(u1);
+    expect(notices(u1, "U3 connected")).toBe(1);
+    expect(await who(u1)).toEqual({ type: "presence", channel, users: ["U1", "U2", "U3"], count: 3 });
+    await leave(limited, u3, "U3", channel);
+    await settle(u1);
+    expect(notices(u1, "U3 disconnected")).toBe(1);
+    // A fourth user is over the limit by the users' items too: no notice.
+    await join(limited, "U3", channel);
+    await join(limited, "U4", channel);
+    await settle(u1);
+    expect(notices(u1, "U4 connected")).toBe(0);
   });
 
   it("lists the first 100 of 150 users by code point, counts 150, and reads no connections index", async () => {
