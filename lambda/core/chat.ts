@@ -106,8 +106,9 @@ const noticesUpTo = (deps: ChatDeps) => deps.presenceLimit ?? limits.presenceNot
 /**
  * Tells every other member of a channel of at most `presenceLimit` users that someone came or went. `users` is the
  * kept count (after an arrival, before a departure: `departed` says which), which runs high after a missed
- * `$disconnect`: over the limit, the users' items are counted instead (reading at most `presenceLimit` + 1 of them),
- * so that a small channel whose count drifted is not left without notices for good.
+ * `$disconnect`. Just over the limit, the users' items are counted instead (at most `presenceLimit` + 1 of them) and
+ * the count set right, so a small channel whose count drifted is not left without notices for good; the count grows
+ * by one at a time and is checked each time it is just over, so it never drifts past the margin unseen.
  */
 async function announce(
   deps: ChatDeps,
@@ -117,8 +118,9 @@ async function announce(
   departed = false,
 ): Promise<BroadcastResult | undefined> {
   const limit = noticesUpTo(deps);
+  if (users > limit + limits.presenceRecountMargin) return undefined;
   if (users > limit) {
-    const present = await deps.presence.countUpTo(who.channel, limit);
+    const present = await deps.presence.countUpTo(who.channel, limit, departed ? users - 1 : users);
     if (present === undefined || present + (departed ? 1 : 0) > limit) return undefined;
   }
   return timedFanOut(deps, who.channel, systemFrame(who.channel, message, clock(deps)), {

@@ -55,6 +55,11 @@ export const limits = {
    * the account's whole default management API quota. Beyond this size no notices go out (`CHAT_PRESENCE_LIMIT`).
    */
   presenceNoticeLimit: 100,
+  /**
+   * A kept count this far over the presence limit is checked against the users' items before a notice is dropped
+   * (lambda/core/chat.ts `announce`); further over, the channel is taken as large and nothing is read.
+   */
+  presenceRecountMargin: 10,
   /** How long a history message is kept. */
   historyTtlSeconds: 24 * 3_600,
   /** API Gateway cuts every connection at 2 hours; the record outlives that a little so a missed $disconnect is cleaned. */

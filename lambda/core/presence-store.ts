@@ -40,8 +40,8 @@ export interface PresenceStoreOptions {
  * departs then; the user's item expires with the connection's TTL at the latest, and reads skip expired items. Such
  * a user stays in the count until then, or until they arrive again (an expired item's arrival is not counted twice);
  * a user whose item DynamoDB's TTL deletes first stays in it for good, so the count can only run high, never low.
- * Where that matters, the users' items are read instead: `who` in a channel of at most 100 users, and the notices'
- * limit when the count says it is passed ({@link countUpTo}).
+ * Where that matters, the users' items are read and the count set right: `who` in a channel of at most 100 users,
+ * and a notice that the count says is just past the limit ({@link countUpTo}).
  */
 export class PresenceStore {
   private readonly now: () => number;
@@ -121,20 +121,45 @@ export class PresenceStore {
    * which runs high after a missed `$disconnect` (see the class).
    */
   async list(channel: string, max: number = limits.presenceListMax): Promise<PresenceList> {
-    const count = this.count(channel);
-    const { users, complete } = await this.users(channel, max);
-    if (complete) return { users, count: users.length };
-    // The count is kept on transitions; it can never be below what was just listed.
-    return { users, count: Math.max(await count, users.length) };
+    const [kept, { users, complete }] = await Promise.all([this.storedCount(channel), this.users(channel, max)]);
+    if (!complete) return { users, count: Math.max(kept ?? 0, users.length) };
+    await this.correctCount(channel, kept, users.length);
+    return { users, count: users.length };
   }
 
   /**
    * The number of users present in a channel, read from their items, or undefined when there are more than `max`:
-   * for deciding on notices when the kept count says the channel is too large for them (it may run high).
+   * for deciding on notices when the kept count, `kept`, says the channel is too large for them (it may run high).
+   * A count found wrong is set right.
    */
-  async countUpTo(channel: string, max: number): Promise<number | undefined> {
+  async countUpTo(channel: string, max: number, kept: number): Promise<number | undefined> {
     const { users, complete } = await this.users(channel, max + 1);
-    return complete ? users.length : undefined;
+    if (!complete) return undefined;
+    await this.correctCount(channel, kept, users.length);
+    return users.length;
+  }
+
+  /**
+   * Sets a channel's kept count to the users just read from their items, unless it changed since it was read as
+   * `kept` (an arrival or a departure counted meanwhile wins). One racing transition whose item was read but whose
+   * count was not yet changed leaves it one off, until the next correction.
+   */
+  private async correctCount(channel: string, kept: number | undefined, listed: number): Promise<void> {
+    if (kept === listed) return;
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [partitionKey.name]: channel, [sortKey.name]: countKey },
+          UpdateExpression: "SET #count = :listed",
+          ConditionExpression: kept === undefined ? "attribute_not_exists(#count)" : "#count = :kept",
+          ExpressionAttributeNames: { "#count": "count" },
+          ExpressionAttributeValues: { ":listed": listed, ...(kept === undefined ? {} : { ":kept": kept }) },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
   }
 
   /** At most `max` users present, by code point, and whether they are all (the read reached the channel's end). */
@@ -187,6 +212,11 @@ export class PresenceStore {
 
   /** How many users are present in a channel, as kept on arrivals and departures. */
   async count(channel: string): Promise<number> {
+    return Math.max(0, (await this.storedCount(channel)) ?? 0);
+  }
+
+  /** The count item's value as stored (undefined when there is none). */
+  private async storedCount(channel: string): Promise<number | undefined> {
     const { Item } = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
@@ -195,7 +225,7 @@ export class PresenceStore {
         ExpressionAttributeNames: { "#count": "count" },
       }),
     );
-    return Math.max(0, Number(Item?.count ?? 0));
+    return Item?.count === undefined ? undefined : Number(Item.count);
   }
 
   private async addToCount(channel: string, delta: 1 | -1): Promise<number> {

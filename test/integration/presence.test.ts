@@ -248,6 +248,8 @@ describe("notices that do not grow with N² (issue 12, item 2)", () => {
     const u3 = await join(limited, "U3", channel);
     await settle(u1);
     expect(notices(u1, "U3 connected")).toBe(1);
+    // Set right by that arrival's check.
+    expect(await presenceStore(limited).count(channel)).toBe(3);
     expect(await who(u1)).toEqual({ type: "presence", channel, users: ["U1", "U2", "U3"], count: 3 });
     await leave(limited, u3, "U3", channel);
     await settle(u1);

@@ -344,8 +344,22 @@ describe("$connect", () => {
     ddb.on(QueryCommand, { TableName: PRESENCE_TABLE }).resolves({ Items: presentItems("Bob", "Lucy") });
     await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
     expect(Object.keys(sent()).sort()).toEqual([bob.connectionId, carol.connectionId]);
-    // At most limit + 1 items read, strongly consistent.
+    // At most limit + 1 items read, strongly consistent; the count set right unless it changed meanwhile.
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: PRESENCE_TABLE, Limit: 3, ConsistentRead: true });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: countKey,
+      UpdateExpression: "SET #count = :listed",
+      ConditionExpression: "#count = :kept",
+      ExpressionAttributeValues: { ":listed": 2, ":kept": 3 },
+    });
+  });
+
+  it("reads no presence item when the kept count is far over the limit: the channel is large", async () => {
+    deps = { ...deps, presenceLimit: 2 };
+    ddb.on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: countKey }).resolves({ Attributes: { count: 13 } });
+    await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
+    expect(ddb).not.toHaveReceivedCommandWith(QueryCommand, { TableName: PRESENCE_TABLE });
+    expect(sent()).toEqual({});
   });
 
   it("announces an arrival in a channel exactly at the presence limit", async () => {
@@ -751,6 +765,11 @@ describe("$default", () => {
       [lucy.connectionId]: [{ type: "presence", channel: "support", users: ["Bob", "Carol", "Lucy"], count: 3 }],
     });
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: PRESENCE_TABLE, ConsistentRead: true });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: countKey,
+      UpdateExpression: "SET #count = :listed",
+      ExpressionAttributeValues: { ":listed": 3, ":kept": 4 },
+    });
   });
 
   it("lists the first 100 users of a large channel across presence pages, and counts them all", async () => {
