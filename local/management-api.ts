@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebSocket } from "ws";
 import { newRequestId } from "./api-gateway-events.ts";
 import type { Faults } from "./faults.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, SigV4Verifier } from "./local-aws.ts";
 import { readBody } from "./read-body.ts";
 import type { WebSocketGateway } from "./websocket-gateway.ts";
 
@@ -131,7 +132,14 @@ export function writeAnswer(response: ServerResponse, { status, headers, body }:
   response.end(body);
 }
 
-/** The management API on an HTTP server of this thread: reads the request, answers it with {@link managementAnswer}. */
+/** Checks the signatures of management requests made to the stack's own port, as the management thread does. */
+let mainPortVerifier: SigV4Verifier | undefined;
+
+/**
+ * The management API on an HTTP server of this thread: reads the request, checks its SigV4 signature (see
+ * local/management-front.ts: an unsigned or badly signed request is answered 403 as API Gateway answers it), answers
+ * it with {@link managementAnswer}.
+ */
 export async function handleManagementRequest(
   gateway: WebSocketGateway,
   encodedId: string,
@@ -140,5 +148,16 @@ export async function handleManagementRequest(
   faults?: Faults,
 ): Promise<void> {
   const body = request.method === "POST" ? await readBody(request, MAX_POST_BYTES) : undefined;
+  const url = request.url ?? "/";
+  const queryAt = url.indexOf("?");
+  mainPortVerifier ??= new SigV4Verifier({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const refusal = await mainPortVerifier.verify(
+    request.method ?? "",
+    queryAt < 0 ? url : url.slice(0, queryAt),
+    queryAt < 0 ? "" : url.slice(queryAt + 1),
+    request.headers,
+    request.method === "POST" ? body : Buffer.alloc(0),
+  );
+  if (refusal) return writeAnswer(response, awsError(refusal.status, refusal.type, refusal.message));
   writeAnswer(response, await managementAnswer(gateway, encodedId, request.method, body, faults));
 }

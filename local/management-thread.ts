@@ -1,6 +1,7 @@
 import type { Worker } from "node:worker_threads";
 import type { CoreLogger } from "../lambda/core/logger.ts";
 import { httpOrigin } from "./http-origin.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type SigV4VerifierOptions } from "./local-aws.ts";
 import { internalErrorAnswer, type ManagementAnswer } from "./management-api.ts";
 import type { FromFront, FrontAnswers, FrontRequests } from "./management-front-messages.ts";
 import { tsWorker } from "./ts-worker.ts";
@@ -36,9 +37,22 @@ export class ManagementThread {
     readonly endpoint: string,
   ) {}
 
-  /** Starts the front on `host` (a free port) and resolves once it listens. */
-  static start(host: string, stage: string, answer: Answerer, logger: CoreLogger): Promise<ManagementThread> {
-    const worker = tsWorker(new URL("./management-front.ts", import.meta.url), { host });
+  /**
+   * Starts the front on `host` (a free port) and resolves once it listens. It accepts only requests signed (SigV4,
+   * service `execute-api`) for `signing`'s Region with its credentials: by default those the local stack gives its
+   * functions.
+   */
+  static start(
+    host: string,
+    stage: string,
+    answer: Answerer,
+    logger: CoreLogger,
+    signing: Pick<SigV4VerifierOptions, "region" | "credentials"> = {
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    },
+  ): Promise<ManagementThread> {
+    const worker = tsWorker(new URL("./management-front.ts", import.meta.url), { host, signing });
     return new Promise((resolve, reject) => {
       let thread: ManagementThread | undefined;
       worker.on("message", (message: FromFront) => {

@@ -1,9 +1,10 @@
-import { createServer } from "node:http";
+import { Agent, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CoreLogger, silentLogger } from "../../lambda/core/logger.ts";
 import type { FunctionConfig, FunctionHooks } from "../../local/lambda-functions.ts";
 import { LambdaThread } from "../../local/lambda-thread.ts";
+import { signedHttpPoster } from "../../lambda/core/poster.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/local-stack.ts";
 import { ManagementThread } from "../../local/management-thread.ts";
@@ -149,10 +150,17 @@ describe("the management API's thread", () => {
     const { logs, hooks } = recordingHooks();
     const management = await ManagementThread.start("127.0.0.1", "local", answer, hooks.logger);
     try {
-      const response = await fetch(`${management.endpoint}/@connections/abc%3D`, { method: "POST", body: "hi" });
-
-      expect(response.status).toBe(500);
-      expect(response.headers.get("x-amzn-errortype")).toBe("InternalServerErrorException");
+      const poster = signedHttpPoster({
+        endpoint: management.endpoint,
+        region: LOCAL_REGION,
+        credentials: async () => LOCAL_CREDENTIALS,
+        agent: new Agent(),
+        maxAttempts: 1,
+      });
+      expect(await poster.post("abc=", Buffer.from("hi"))).toMatchObject({
+        status: "failed",
+        error: { name: "InternalServerErrorException", $metadata: { httpStatusCode: 500 } },
+      });
       expect(logs).toMatchObject([{ level: "error", message: "management API request failed" }]);
     } finally {
       await management.close();
