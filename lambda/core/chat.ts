@@ -225,14 +225,19 @@ function throwFirstFailure(settled: PromiseSettledResult<unknown>[]): void {
  * disconnected". The two steps are independent: one failing neither stops the other nor loses the notice that the
  * presence step decided (only one caller ever sees the last departure).
  */
-async function depart(deps: ChatDeps, channel: string, member: Pick<Member, "connectionId" | "username">) {
+async function depart(
+  deps: ChatDeps,
+  channel: string,
+  member: Pick<Member, "connectionId" | "username">,
+  notify = true,
+) {
   const [departure, released] = await Promise.allSettled([
     deps.presence.depart(channel, member.username, member.connectionId),
     deps.rates.releaseConnection(member.username, member.connectionId),
   ]);
   if (departure.status === "rejected") throw departure.reason;
   // The channel had one more user before this departure: that is the size that decides on a notice.
-  const notice = departure.value.last
+  const notice = notify && departure.value.last
     ? await announce(
         deps,
         { connectionId: member.connectionId, channel },
@@ -267,14 +272,20 @@ async function departAll(deps: ChatDeps, channel: string, members: Member[]): Pr
  * record's removal and the departure are independent: `$disconnect` runs once, so a failing step must not skip the
  * others (a hold never let go, or a user who stays present with no notice).
  */
-export async function leave(deps: ChatDeps, who: Participant): Promise<BroadcastResult> {
+export async function leave(deps: ChatDeps, who: Participant, notify = true): Promise<BroadcastResult> {
   const [removed, departed] = await Promise.allSettled([
     deps.connections.remove(who.connectionId),
-    depart(deps, who.channel, who),
+    depart(deps, who.channel, who, notify),
   ]);
   throwFirstFailure([removed, departed]);
   return (departed.status === "fulfilled" && departed.value) || NO_BROADCAST;
 }
+
+/**
+ * Takes back a handshake that {@link join} failed: the connection never opened and no `$disconnect` will come, so
+ * nothing of it may stay stored, present or held. No one is told: its arrival was not announced (or not surely).
+ */
+export const abandon = (deps: ChatDeps, who: Participant): Promise<BroadcastResult> => leave(deps, who, false);
 
 /**
  * A frame for the sender, encoded as its route response. One over API Gateway's 128 KB could not be delivered: it

@@ -1,4 +1,4 @@
-import { admit, join, leave, NoLongerMemberError } from "../core/chat.ts";
+import { abandon, admit, join, NoLongerMemberError } from "../core/chat.ts";
 import { CHAT_SUBPROTOCOL, headerValue, offersChatProtocol } from "../core/subprotocol.ts";
 import { chatDepsFor, type WebSocketHandlerDeps } from "./websocket-deps.ts";
 import { participantOf, type WebSocketEvent, type WebSocketResult } from "./websocket-event.ts";
@@ -25,7 +25,9 @@ export function createConnectHandler(deps: WebSocketHandlerDeps) {
       result = await join(chat, who);
     } catch (error) {
       // The handshake fails and no $disconnect will come: nothing of this connection may stay held or stored.
-      await leave(chat, who).catch(() => {});
+      await abandon(chat, who).catch((rollbackError: unknown) => {
+        deps.logger.error("failed handshake not taken back", { ...who, error: rollbackError });
+      });
       if (error instanceof NoLongerMemberError) {
         deps.logger.warn("connection refused: removed from the channel during the handshake", { ...who });
         return { statusCode: 403 };

@@ -302,6 +302,29 @@ describe("$connect", () => {
     expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { connectionId: lucy.connectionId } });
   });
 
+  it("takes back a handshake that failed after its arrival counted, telling no one Lucy left, and fails it", async () => {
+    ddb
+      .on(UpdateCommand, { TableName: PRESENCE_TABLE, Key: countKey, ExpressionAttributeValues: { ":delta": 1 } })
+      .rejects(new Error("throttled"));
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).rejects.toThrow("throttled");
+    expect(presenceUpdates()).toContainEqual(["Lucy", "DELETE #connections :connection"]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: RATES_TABLE,
+      UpdateExpression: "REMOVE #connections.#id",
+    });
+    // "Lucy connected" never went out, so neither may "Lucy disconnected".
+    expect(sent()).toEqual({});
+  });
+
+  it("logs a failed handshake that could not be taken back", async () => {
+    ddb.on(PutCommand, { TableName: CONNECTIONS_TABLE }).rejects(new Error("DynamoDB is down"));
+    ddb.on(DeleteCommand, { TableName: CONNECTIONS_TABLE }).rejects(new Error("still down"));
+    await expect(createConnectHandler(deps)(webSocketEvent("$connect", lucy))).rejects.toThrow("DynamoDB is down");
+    expect(deps.logger.lines).toContainEqual(
+      expect.objectContaining({ level: "error", message: "failed handshake not taken back" }),
+    );
+  });
+
   it("stores the connection and announces it to the other members only", async () => {
     const result = await createConnectHandler(deps)(webSocketEvent("$connect", lucy));
     expect(result).toEqual({ statusCode: 200 });
