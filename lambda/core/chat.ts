@@ -237,15 +237,16 @@ async function depart(
   ]);
   if (departure.status === "rejected") throw departure.reason;
   // The channel had one more user before this departure: that is the size that decides on a notice.
-  const notice = notify && departure.value.last
-    ? await announce(
-        deps,
-        { connectionId: member.connectionId, channel },
-        `${member.username} disconnected`,
-        departure.value.count + 1,
-        true,
-      )
-    : undefined;
+  const notice =
+    notify && departure.value.last
+      ? await announce(
+          deps,
+          { connectionId: member.connectionId, channel },
+          `${member.username} disconnected`,
+          departure.value.count + 1,
+          true,
+        )
+      : undefined;
   throwFirstFailure([released]);
   return notice;
 }
