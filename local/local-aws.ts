@@ -1,4 +1,3 @@
-import * as nodeCrypto from "node:crypto";
 import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { Sha256 } from "@smithy/core/checksum";
@@ -60,12 +59,7 @@ const ALGORITHM = "AWS4-HMAC-SHA256";
 const TERMINATOR = "aws4_request";
 /** How far a request's date may be from the service's clock, either way, as AWS allows. */
 const MAX_SKEW_MS = 5 * 60_000;
-/** Hex SHA-256: Node's one-shot `crypto.hash` where it has one (20.12 on), over twice as fast for short inputs. */
-const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: "hex") => string })
-  .hash;
-const sha256Hex: (data: string | Uint8Array) => string = oneShot
-  ? (data) => oneShot("sha256", data, "hex")
-  : (data) => createHash("sha256").update(data).digest("hex");
+const sha256Hex = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex");
 const EMPTY_HASH = sha256Hex("");
 /** A request without a query string's parameters. */
 const NO_QUERY: Record<string, string | string[]> = Object.freeze(Object.create(null));
@@ -146,12 +140,8 @@ export class SigV4Verifier {
   private readonly canonical: CanonicalRequests;
   /** Signing keys by day (`20240102`); a few at most, since a date must be within 5 minutes of now. */
   private readonly keys = new Map<string, KeyObject>();
-  private readonly pendingKeys = new Map<string, Promise<void>>();
   /** Authorization headers' fixed parts, parsed, by that text. */
   private readonly parsed = new Map<string, ParsedAuthorization>();
-  /** The last header's fixed part and its parse: most requests come from one poster, with the same credentials. */
-  private last: { fixed: string; auth: ParsedAuthorization } | undefined;
-  private lastDate = { text: "", ms: Number.NaN };
 
   constructor(options: SigV4VerifierOptions) {
     this.region = options.region;
@@ -167,56 +157,38 @@ export class SigV4Verifier {
   }
 
   /**
-   * Undefined for a valid signature, else why it is refused; a promise of that the first time a day's signing key is
-   * needed. `path` and `query` as they came in the request line (still escaped); `body` the bytes received, or
-   * undefined when they were not read (over the size limit: the signature is then checked against the body's hash
-   * the client gave, if any).
+   * Undefined for a valid signature, else why it is refused. `url` as it came in the request line (still escaped);
+   * `body` the bytes received, or undefined when they were not read (over the size limit: the signature is then
+   * checked against the body's hash the client gave, if any).
    */
-  verify(
+  async verify(
     method: string,
-    path: string,
-    query: string,
+    url: string,
     headers: IncomingHttpHeaders,
     body: Uint8Array | undefined,
-  ): SigV4Refusal | undefined | Promise<SigV4Refusal | undefined> {
+  ): Promise<SigV4Refusal | undefined> {
     const authorization = headers.authorization;
     if (authorization === undefined) return MISSING;
-    const last = this.last;
-    let auth: ParsedAuthorization | undefined;
-    let signatureAt: number;
     // The usual form ends with the signature: the rest of the header is then the same from one request to the next,
-    // and parsed once (kept by that text). The last one is compared in place, without slicing the header.
-    if (
-      last &&
-      authorization.length === last.fixed.length + SIGNATURE.length + 64 &&
-      authorization.startsWith(last.fixed) &&
-      authorization.startsWith(SIGNATURE, last.fixed.length)
-    ) {
-      auth = last.auth;
-      signatureAt = last.fixed.length;
-    } else {
-      signatureAt = authorization.lastIndexOf(SIGNATURE);
-      const usual = signatureAt > 0 && authorization.length - signatureAt - SIGNATURE.length === 64;
-      const fixed = usual ? authorization.slice(0, signatureAt) : "";
-      auth = usual ? this.parsed.get(fixed) : undefined;
-      if (auth === undefined) {
-        auth = this.parse(authorization, headers);
-        if (!usual) signatureAt = -1;
-        else if (!auth.refusal) {
-          if (this.parsed.size >= 64) this.parsed.clear();
-          this.parsed.set(fixed, auth);
-        }
+    // and parsed once (kept by that text).
+    const signatureAt = authorization.lastIndexOf(SIGNATURE);
+    const usual = signatureAt > 0 && authorization.length - signatureAt - SIGNATURE.length === 64;
+    const fixed = usual ? authorization.slice(0, signatureAt) : "";
+    let auth = usual ? this.parsed.get(fixed) : undefined;
+    if (auth === undefined) {
+      auth = this.parse(authorization, headers);
+      if (usual && !auth.refusal) {
+        if (this.parsed.size >= 64) this.parsed.clear();
+        this.parsed.set(fixed, auth);
       }
-      if (usual && !auth.refusal) this.last = { fixed, auth };
     }
     if (auth.refusal) return auth.refusal;
-    const given = signatureAt >= 0 ? authorization.slice(signatureAt + SIGNATURE.length) : auth.signature;
+    const given = usual ? authorization.slice(signatureAt + SIGNATURE.length) : auth.signature;
 
     const amzDate = headers["x-amz-date"];
     const longDate = typeof amzDate === "string" ? amzDate : headers.date ? fromHttpDate(headers.date) : "";
     if (longDate === "") return incomplete(requires(["date"], authorization));
-    if (longDate !== this.lastDate.text) this.lastDate = { text: longDate, ms: timeOf(longDate) };
-    const time = this.lastDate.ms;
+    const time = timeOf(longDate);
     if (Number.isNaN(time)) {
       return incomplete(
         `Date must be in ISO-8601 'basic format'. Got '${longDate}'. See http://en.wikipedia.org/wiki/ISO_8601`,
@@ -241,15 +213,15 @@ export class SigV4Verifier {
     const token = headers["x-amz-security-token"];
     if ((token ?? "") !== (this.credentials.sessionToken ?? "")) return INVALID_TOKEN;
 
-    const key = this.keys.get(auth.scopeDate);
-    if (key === undefined) {
-      return this.derive(auth.scopeDate).then(() => this.verify(method, path, query, headers, body));
-    }
+    const key = this.keys.get(auth.scopeDate) ?? (await this.derive(auth.scopeDate));
     const claimed = headers["x-amz-content-sha256"] as string | undefined;
     const payloadHash = body === undefined ? claimed : body.byteLength === 0 ? EMPTY_HASH : sha256Hex(body);
     // Over the size limit and no hash given: nothing to check the signature against (the request gets its 413).
     if (payloadHash === undefined) return undefined;
 
+    const queryAt = url.indexOf("?");
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    const query = queryAt < 0 ? "" : url.slice(queryAt + 1);
     const canonicalHeaders: Record<string, string> = {};
     for (const name of auth.headerNames) canonicalHeaders[name] = headerValue(headers[name]);
     const canonicalRequest = this.canonical.of(
@@ -271,17 +243,11 @@ export class SigV4Verifier {
   }
 
   /** The day's signing key, from the SDK's derivation, kept for the day. */
-  private derive(shortDate: string): Promise<void> {
-    let pending = this.pendingKeys.get(shortDate);
-    if (pending === undefined) {
-      pending = getSigningKey(Sha256, this.credentials, shortDate, this.region, this.service).then((key) => {
-        this.pendingKeys.delete(shortDate);
-        if (this.keys.size >= 4) this.keys.delete(this.keys.keys().next().value as string);
-        this.keys.set(shortDate, createSecretKey(key));
-      });
-      this.pendingKeys.set(shortDate, pending);
-    }
-    return pending;
+  private async derive(shortDate: string): Promise<KeyObject> {
+    const key = createSecretKey(await getSigningKey(Sha256, this.credentials, shortDate, this.region, this.service));
+    if (this.keys.size >= 4) this.keys.delete(this.keys.keys().next().value as string);
+    this.keys.set(shortDate, key);
+    return key;
   }
 
   /** An Authorization header's algorithm, Credential and SignedHeaders, checked against this service's. */

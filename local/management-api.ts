@@ -30,7 +30,7 @@ export interface ManagementAnswer {
 }
 
 /** An error answered as AWS answers it: status, `x-amzn-errortype`, JSON body. The SDK reads the type from the header. */
-function awsError(status: number, type: string, message: string): ManagementAnswer {
+export function awsError(status: number, type: string, message: string): ManagementAnswer {
   const body = JSON.stringify({ message });
   return {
     status,
@@ -132,13 +132,35 @@ export function writeAnswer(response: ServerResponse, { status, headers, body }:
   response.end(body);
 }
 
+/**
+ * The answer refusing a management request whose SigV4 signature is missing or wrong, as API Gateway answers it (see
+ * {@link SigV4Verifier}), or undefined for a valid one. `body`: a POST's bytes as read, undefined when over the limit
+ * (then checked against the hash the client gave); other methods have none.
+ */
+export async function signatureRefusal(
+  verifier: SigV4Verifier,
+  request: IncomingMessage,
+  body: Buffer | undefined,
+): Promise<ManagementAnswer | undefined> {
+  const method = request.method ?? "";
+  const refusal = await verifier.verify(
+    method,
+    request.url ?? "/",
+    request.headers,
+    method === "POST" ? body : NO_BYTES,
+  );
+  return refusal && awsError(refusal.status, refusal.type, refusal.message);
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
 /** Checks the signatures of management requests made to the stack's own port, as the management thread does. */
 let mainPortVerifier: SigV4Verifier | undefined;
 
 /**
- * The management API on an HTTP server of this thread: reads the request, checks its SigV4 signature (see
- * local/management-front.ts: an unsigned or badly signed request is answered 403 as API Gateway answers it), answers
- * it with {@link managementAnswer}.
+ * The management API on an HTTP server of this thread: reads the request, checks its SigV4 signature (as
+ * local/management-front.ts does: an unsigned or badly signed request is answered 403 as API Gateway answers it),
+ * answers it with {@link managementAnswer}.
  */
 export async function handleManagementRequest(
   gateway: WebSocketGateway,
@@ -148,16 +170,7 @@ export async function handleManagementRequest(
   faults?: Faults,
 ): Promise<void> {
   const body = request.method === "POST" ? await readBody(request, MAX_POST_BYTES) : undefined;
-  const url = request.url ?? "/";
-  const queryAt = url.indexOf("?");
   mainPortVerifier ??= new SigV4Verifier({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const refusal = await mainPortVerifier.verify(
-    request.method ?? "",
-    queryAt < 0 ? url : url.slice(0, queryAt),
-    queryAt < 0 ? "" : url.slice(queryAt + 1),
-    request.headers,
-    request.method === "POST" ? body : Buffer.alloc(0),
-  );
-  if (refusal) return writeAnswer(response, awsError(refusal.status, refusal.type, refusal.message));
-  writeAnswer(response, await managementAnswer(gateway, encodedId, request.method, body, faults));
+  const refused = await signatureRefusal(mainPortVerifier, request, body);
+  writeAnswer(response, refused ?? (await managementAnswer(gateway, encodedId, request.method, body, faults)));
 }

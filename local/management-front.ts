@@ -7,12 +7,17 @@
  * local/local-aws.ts): an unsigned or badly signed one is answered 403 as API Gateway answers it and goes no further.
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-how-to-call-websocket-api-connections.html
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
-import { newRequestId } from "./api-gateway-events.ts";
-import { type SigV4Refusal, SigV4Verifier, type SigV4VerifierOptions } from "./local-aws.ts";
-import { KEEP_ALIVE_MS, MAX_POST_BYTES, managementConnectionId } from "./management-api.ts";
+import { SigV4Verifier, type SigV4VerifierOptions } from "./local-aws.ts";
+import {
+  KEEP_ALIVE_MS,
+  MAX_POST_BYTES,
+  managementConnectionId,
+  signatureRefusal,
+  writeAnswer,
+} from "./management-api.ts";
 import { type FromFront, type FrontAnswers, NO_BODY, TOO_LARGE } from "./management-front-messages.ts";
 import { readBody } from "./read-body.ts";
 
@@ -20,7 +25,6 @@ const port = parentPort;
 if (!port) throw new Error("management-front.ts runs as a worker thread of the local stack");
 const { host, signing } = workerData as { host: string; signing: SigV4VerifierOptions };
 const verifier = new SigV4Verifier(signing);
-const NO_BYTES = Buffer.alloc(0);
 
 const waiting = new Map<number, ServerResponse>();
 let nextId = 0;
@@ -48,54 +52,24 @@ const forward = (id: number, method: string | undefined, encodedId: string, body
   bodyEnds.push(body ? bodyBytes : body === null ? TOO_LARGE : NO_BODY);
 };
 
-/** A refused signature, answered here: the stack's thread never sees the request. */
-function refuse(response: ServerResponse, { status, type, message }: SigV4Refusal): void {
-  const body = JSON.stringify({ message });
-  response
-    .writeHead(status, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(body),
-      "x-amzn-errortype": type,
-      "x-amzn-requestid": newRequestId(),
-    })
-    .end(body);
-}
-
-/** Checks the request's signature over what was received, then hands it on or refuses it. */
-function verified(
-  request: IncomingMessage,
-  response: ServerResponse,
-  path: string,
-  query: string,
-  encodedId: string,
-  body: Buffer | undefined | null,
-): void {
-  const method = request.method ?? "";
-  const settle = (refusal: SigV4Refusal | undefined) => {
-    if (refusal) return refuse(response, refusal);
-    // Every request handed on gets an answer from the stack's thread, which then takes it out of here.
-    const id = nextId++;
-    waiting.set(id, response);
-    forward(id, request.method, encodedId, body);
-  };
-  // GET and DELETE have no body (their bodies are not read); one over the limit (null) was not kept: its signature is
-  // checked against the hash the client gave, if any.
-  const received = body === undefined ? NO_BYTES : (body ?? undefined);
-  const verdict = verifier.verify(method, path, query, request.headers, received);
-  if (verdict instanceof Promise) verdict.then(settle, () => response.destroy());
-  else settle(verdict);
-}
-
 const server = createServer((request, response) => {
-  const url = request.url ?? "/";
-  const queryAt = url.indexOf("?");
-  const path = queryAt < 0 ? url : url.slice(0, queryAt);
-  const encodedId = managementConnectionId(path);
+  const encodedId = managementConnectionId((request.url ?? "/").split("?", 1)[0] ?? "/");
   if (encodedId === undefined) return void response.writeHead(404, { "content-type": "text/plain" }).end("Not found");
-  const query = queryAt < 0 ? "" : url.slice(queryAt + 1);
-  if (request.method !== "POST") return verified(request, response, path, query, encodedId, undefined);
+  // A refused signature is answered here: the stack's thread never sees the request. Every request handed on gets an
+  // answer from the stack's thread, which then takes it out of here. `body`: null when over the limit.
+  const handOn = (body: Buffer | undefined | null) =>
+    signatureRefusal(verifier, request, body ?? undefined).then(
+      (refused) => {
+        if (refused) return writeAnswer(response, refused);
+        const id = nextId++;
+        waiting.set(id, response);
+        forward(id, request.method, encodedId, body);
+      },
+      () => response.destroy(),
+    );
+  if (request.method !== "POST") return void handOn(undefined);
   readBody(request, MAX_POST_BYTES).then(
-    (body) => verified(request, response, path, query, encodedId, body ?? null),
+    (body) => handOn(body ?? null),
     () => response.destroy(),
   );
 });
